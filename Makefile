@@ -1,0 +1,101 @@
+# twokey build. `make` builds build/release/twokey; `make test` installs
+# what the build and tests need, builds with sanitizers and runs every test;
+# `make demo` starts a demo server; `make bench` measures.
+#
+# MODE=release (default) | asan (ASan+UBSan, test hooks) | debug (valgrind)
+
+MODE ?= release
+CC ?= cc
+PKGS := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla
+BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	$(WARN) -Isrc $(PKG_CFLAGS) -MMD -MP
+
+ifeq ($(MODE),asan)
+MODE_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -DTK_TEST_HOOKS
+MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(MODE),debug)
+MODE_CFLAGS := -O0 -g -DTK_TEST_HOOKS
+MODE_LDFLAGS :=
+else
+MODE_CFLAGS := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+MODE_LDFLAGS := -Wl,-z,relro,-z,now
+endif
+
+CFLAGS_ALL := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
+LDLIBS_ALL := $(MODE_LDFLAGS) $(PKG_LIBS) -lpthread $(LDLIBS)
+
+B := build/$(MODE)
+LIB_SRC := $(wildcard src/core/*.c src/audit/*.c src/store/*.c src/http/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+.PHONY: all build deps test unit integration demo bench valgrind clean lint
+
+all: build
+build: $(B)/twokey
+
+$(B)/libtwokey.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+
+$(B)/twokey: $(CLI_OBJ) $(B)/libtwokey.a
+	$(CC) -o $@ $(CLI_OBJ) $(B)/libtwokey.a $(LDLIBS_ALL)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/libtwokey.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a -lcmocka $(LDLIBS_ALL)
+
+$(B)/bench/%: bench/%.c $(B)/libtwokey.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a $(LDLIBS_ALL)
+
+deps:
+	@scripts/deps.sh build
+
+# The whole suite: sanitizer build, unit tests, integration tests.
+test: deps
+	$(MAKE) MODE=asan build units
+	$(MAKE) MODE=asan integration
+
+units: $(UNIT_BIN)
+	@scripts/run-units.sh $(UNIT_BIN)
+
+integration: $(B)/twokey
+	TWOKEY_BIN=$(abspath $(B)/twokey) python3 tests/integration/run.py
+
+valgrind: deps
+	$(MAKE) MODE=debug build $(addprefix build/debug/tests/,$(notdir $(UNIT_BIN)))
+	@scripts/run-units.sh --valgrind $(addprefix build/debug/tests/,$(notdir $(UNIT_BIN)))
+
+demo: deps
+	$(MAKE) MODE=release build
+	@scripts/demo.sh build/release/twokey
+
+bench: deps
+	@scripts/deps.sh bench
+	$(MAKE) MODE=release build $(BENCH_BIN)
+	@scripts/bench.sh build/release
+
+lint:
+	@scripts/lint.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

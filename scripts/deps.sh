@@ -1,0 +1,31 @@
+#!/bin/sh
+# deps.sh - installs the Debian packages twokey needs, only those missing.
+# Usage: scripts/deps.sh build|bench. Idempotent; needs root for installs.
+set -eu
+build="build-essential pkg-config libmicrohttpd-dev libjansson-dev \
+libyaml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libcmocka-dev \
+sqlite3 python3 curl ca-certificates"
+bench="wrk nodejs npm"
+case "${1:-build}" in
+build) want=$build ;;
+bench) want=$bench ;;
+*) echo "usage: $0 build|bench" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing; run as root or install them" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $missing

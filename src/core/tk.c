@@ -1,0 +1,152 @@
+/*
+ * tk.c - shared helpers: status names and HTTP codes, error filling,
+ * bounded string copy, RFC 3339 time and duration formatting.
+ */
+#include "core/tk.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct {
+	const char *code;
+	int http;
+} status_table[] = {
+	[TK_OK] = {"ok", 200},
+	[TK_ERR_INVALID] = {"invalid_request", 400},
+	[TK_ERR_UNAUTH] = {"unauthenticated", 401},
+	[TK_ERR_FORBIDDEN] = {"forbidden", 403},
+	[TK_ERR_SOD] = {"sod_violation", 403},
+	[TK_ERR_NOT_FOUND] = {"not_found", 404},
+	[TK_ERR_WRONG_STATE] = {"wrong_state", 409},
+	[TK_ERR_TOO_LARGE] = {"too_large", 413},
+	[TK_ERR_POLICY_DENIED] = {"policy_denied", 422},
+	[TK_ERR_INTERNAL] = {"internal", 500},
+};
+
+const char *
+tk_status_code(enum tk_status s)
+{
+	if ((unsigned)s >= sizeof(status_table) / sizeof(status_table[0]))
+		return "internal";
+	return status_table[s].code;
+}
+
+int
+tk_status_http(enum tk_status s)
+{
+	if ((unsigned)s >= sizeof(status_table) / sizeof(status_table[0]))
+		return 500;
+	return status_table[s].http;
+}
+
+static void
+vfail(tk_error *e, enum tk_status status, int inv, const char *fmt,
+    va_list ap)
+{
+	if (e == NULL)
+		return;
+	e->status = status;
+	e->invariant = inv;
+	(void)vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
+enum tk_status
+tk_fail(tk_error *e, enum tk_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(e, status, 0, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+enum tk_status
+tk_fail_sod(tk_error *e, int invariant, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(e, TK_ERR_SOD, invariant, fmt, ap);
+	va_end(ap);
+	return TK_ERR_SOD;
+}
+
+int
+tk_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n;
+
+	if (size == 0)
+		return -1;
+	if (src == NULL)
+		src = "";
+	n = strlen(src);
+	if (n >= size) {
+		memcpy(dst, src, size - 1);
+		dst[size - 1] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+void
+tk_time_format(tk_time t, char *buf, size_t size)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)tk_strlcpy(buf, "1970-01-01T00:00:00Z", size);
+}
+
+int
+tk_duration_parse(const char *s, tk_time *out)
+{
+	char *end;
+	long long v;
+	tk_time mult;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || v < 0 || v > 3650LL * 86400)
+		return -1;
+	if (*end == '\0') {
+		if (v != 0)
+			return -1; /* a unit is required except for 0 */
+		*out = 0;
+		return 0;
+	}
+	switch (*end) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	default: return -1;
+	}
+	if (end[1] != '\0' || v * mult > 3650LL * 86400)
+		return -1;
+	*out = (tk_time)v * mult;
+	return 0;
+}
+
+void
+tk_duration_format(tk_time d, char *buf, size_t size)
+{
+	if (d != 0 && d % 86400 == 0)
+		(void)snprintf(buf, size, "%lldd", (long long)(d / 86400));
+	else if (d != 0 && d % 3600 == 0)
+		(void)snprintf(buf, size, "%lldh", (long long)(d / 3600));
+	else if (d != 0 && d % 60 == 0)
+		(void)snprintf(buf, size, "%lldm", (long long)(d / 60));
+	else
+		(void)snprintf(buf, size, "%llds", (long long)d);
+}

@@ -1,0 +1,96 @@
+/*
+ * store.h - durable storage behind one small interface, so SQLite (the
+ * default, store_sqlite.c) and later PostgreSQL share the callers.
+ *
+ * Owns: cases, the audit event chain, API token hashes and the loaded
+ * configuration (org and policy texts with their versions).
+ *
+ * Contract: every function returns 0 on success, -1 on failure with err
+ * filled (TK_ERR_INTERNAL for storage failures, TK_ERR_NOT_FOUND where
+ * noted). A store handle is used by one thread at a time; callers
+ * serialise. Writes between tk_store_begin and tk_store_commit are one
+ * transaction: all of it is durable or none.
+ */
+#ifndef TK_STORE_H
+#define TK_STORE_H
+
+#include <jansson.h>
+
+#include "core/tk.h"
+
+typedef struct tk_store tk_store;
+
+/* One audit event as appended. The store assigns seq and hash; body is
+ * the canonical encoding (see audit/chain.h) that the hash covers. */
+typedef struct tk_event_row {
+	int64_t seq;              /* 1-based, gapless */
+	tk_time ts;
+	char case_id[TK_ID_MAX];  /* "" for events about no case */
+	char kind[TK_NAME_MAX];
+	char actor[TK_ID_MAX];
+	bool alert;
+	char *body;               /* canonical JSON (owned by the row) */
+	unsigned char hash[32];   /* SHA-256(prev_hash || body) */
+} tk_event_row;
+void tk_event_row_clear(tk_event_row *r); /* frees body */
+
+typedef struct tk_case_filter {
+	const char *queue;   /* family, or NULL */
+	const char *state;   /* state name, or NULL; "open" = any open state */
+	const char *subject; /* or NULL */
+	int limit;           /* <= 0: 100 */
+	int64_t after;       /* return rows with rowid > after (paging) */
+} tk_case_filter;
+
+/* Called per row; return non-zero to stop. */
+typedef int (*tk_case_cb)(void *arg, int64_t rowid, const json_t *case_json);
+typedef int (*tk_event_cb)(void *arg, const tk_event_row *row);
+
+/* Opens (creating with `create`) the database at path. */
+tk_store *tk_store_open(const char *path, bool create, tk_error *err);
+void tk_store_close(tk_store *s);
+
+int tk_store_begin(tk_store *s, tk_error *err);
+int tk_store_commit(tk_store *s, tk_error *err);
+void tk_store_rollback(tk_store *s);
+
+/* Configuration texts: name is "org" or "policy". Each put is a new
+ * version; get returns the newest (malloc'd, caller frees). */
+int tk_store_config_put(tk_store *s, const char *name, const char *text,
+    tk_error *err);
+int tk_store_config_get(tk_store *s, const char *name, char **text,
+    tk_error *err); /* TK_ERR_NOT_FOUND when never set */
+
+/* Cases are stored as their JSON record (core/case.h) plus indexed
+ * columns. put inserts or replaces. */
+int tk_store_case_put(tk_store *s, const char *id, const char *subject,
+    const char *family, const char *state, tk_time updated,
+    const json_t *record, tk_error *err);
+int tk_store_case_get(tk_store *s, const char *id, json_t **record,
+    tk_error *err); /* TK_ERR_NOT_FOUND */
+/* An open case (any open state) for subject+family, id into id_out. */
+int tk_store_case_find_open(tk_store *s, const char *subject,
+    const char *family, char *id_out, size_t id_size, tk_error *err);
+int tk_store_case_list(tk_store *s, const tk_case_filter *f, tk_case_cb cb,
+    void *arg, tk_error *err);
+
+/* Appends one event to the chain; fills row->seq, ts, hash and body.
+ * `data` is the event's JSON detail (borrowed). */
+int tk_store_event_append(tk_store *s, tk_time ts, const char *case_id,
+    const char *kind, const char *actor, bool alert, const json_t *data,
+    tk_event_row *row, tk_error *err);
+int tk_store_event_list_case(tk_store *s, const char *case_id,
+    tk_event_cb cb, void *arg, tk_error *err);
+/* Events with seq >= from, at most limit (<=0: all), in order. */
+int tk_store_event_scan(tk_store *s, int64_t from, int64_t limit,
+    tk_event_cb cb, void *arg, tk_error *err);
+
+/* API tokens: only SHA-256 of the token is stored. */
+int tk_store_token_put(tk_store *s, const char *login,
+    const unsigned char hash[32], tk_time now, tk_error *err);
+int tk_store_token_lookup(tk_store *s, const unsigned char hash[32],
+    char *login_out, size_t login_size, tk_error *err); /* NOT_FOUND */
+int tk_store_token_revoke_user(tk_store *s, const char *login,
+    tk_error *err);
+
+#endif
