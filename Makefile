@@ -31,7 +31,7 @@ CFLAGS_ALL := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
 LDLIBS_ALL := $(MODE_LDFLAGS) $(PKG_LIBS) -lpthread $(LDLIBS)
 
 B := build/$(MODE)
-LIB_SRC := $(wildcard src/core/*.c src/audit/*.c src/store/*.c src/http/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/audit/*.c src/store/*.c src/app/*.c src/http/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)

@@ -1,0 +1,30 @@
+/*
+ * server.h - the twokey HTTP server: REST/JSON API on libmicrohttpd.
+ *
+ * Owns: listening, request bodies and caps, authentication by bearer
+ * token, routing to the app layer, JSON error responses.
+ */
+#ifndef TK_SERVER_H
+#define TK_SERVER_H
+
+#include "core/tk.h"
+
+typedef struct tk_server_opts {
+	const char *db_path;   /* database created by `twokey init` */
+	const char *listen;    /* "127.0.0.1:8080" or "[::1]:8080" */
+	unsigned threads;      /* worker threads, 0 = 2 */
+	bool quiet;            /* no access log on stderr */
+} tk_server_opts;
+
+/*
+ * Runs until SIGINT or SIGTERM, then stops accepting, finishes requests
+ * in flight and returns 0. Returns -1 with err filled when it cannot start
+ * (database missing, address in use, bad listen string).
+ *
+ * Test builds (TK_TEST_HOOKS) read the environment variable
+ * TWOKEY_TEST_CLOCK_FILE: when set, the file holds a number of seconds
+ * added to the real clock, re-read on every request.
+ */
+int tk_server_run(const tk_server_opts *o, tk_error *err);
+
+#endif
