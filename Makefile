@@ -10,7 +10,8 @@ PKGS := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+# -Wno-format-truncation: messages are cut to their bounded buffers on purpose.
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla
 BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	$(WARN) -Isrc $(PKG_CFLAGS) -MMD -MP

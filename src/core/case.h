@@ -125,6 +125,8 @@ void tk_case_compute_digest(tk_case *c);
 /* The full record as JSON (new reference; NULL only on out-of-memory).
  * Contains no secrets. */
 json_t *tk_case_to_json(const tk_case *c);
+/* The requirements as the API shows them (new reference). */
+json_t *tk_require_to_json(const tk_require *r);
 /* Reads back what tk_case_to_json wrote, validating every field and
  * cap. Returns -1 with err filled on a malformed record. */
 int tk_case_from_json(tk_case *c, const json_t *j, tk_error *err);

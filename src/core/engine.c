@@ -1,0 +1,1318 @@
+/*
+ * engine.c - the case engine: every decision about a case, and nothing
+ * else. It enforces the separation-of-duties invariants (DESIGN.md 1-9),
+ * moves the state machine, counts evidence and approvals against the
+ * tier's requirements, and says what is still missing and who may
+ * provide it.
+ *
+ * Pure by design: no I/O, no clock (x->now), no allocation. A call either
+ * applies its whole change and returns TK_OK with the events to record,
+ * or returns an error and leaves the case as it was.
+ *
+ * Order of checks in every call: who you are (forbidden), then the
+ * invariants (sod_violation, whatever the state), then the input
+ * (invalid_request / policy_denied), then the state (wrong_state).
+ */
+#include "core/engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/action.h"
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void
+emit(tk_events *ev, const char *kind, const char *actor, bool alert,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+emit(tk_events *ev, const char *kind, const char *actor, bool alert,
+    const char *fmt, ...)
+{
+	va_list ap;
+	tk_event *e;
+
+	if (ev == NULL || ev->n >= TK_EVENTS_MAX)
+		return;
+	e = &ev->ev[ev->n++];
+	(void)tk_strlcpy(e->kind, kind, sizeof(e->kind));
+	(void)tk_strlcpy(e->actor, actor, sizeof(e->actor));
+	e->alert = alert;
+	va_start(ap, fmt);
+	(void)vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+	va_end(ap);
+}
+
+static bool
+empty(const char *s)
+{
+	return s == NULL || s[0] == '\0';
+}
+
+static bool
+gathering(enum tk_state s)
+{
+	return s == TK_STATE_OPEN || s == TK_STATE_VERIFYING ||
+	    s == TK_STATE_APPROVING;
+}
+
+static const tk_staff *
+staff_caps(const tk_ctx *x, const char *login, unsigned *caps)
+{
+	const tk_staff *s = tk_org_staff(x->org, login);
+
+	*caps = s != NULL ? tk_policy_caps(x->policy, s->function) : 0;
+	return s;
+}
+
+static bool
+function_in(const char *fn, const char list[][TK_NAME_MAX], int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fn[0] != '\0' && strcmp(fn, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Joins up to n names with ", " into buf. */
+static void
+join_names(char *buf, size_t size, const char list[][TK_NAME_MAX], int n)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && off < size; i++) {
+		int w = snprintf(buf + off, size - off, "%s%s",
+		    i == 0 ? "" : (i == n - 1 ? " or " : ", "), list[i]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static void
+method_list(char *buf, size_t size, unsigned methods)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int m = 0; m < TK_METHOD__COUNT && off < size; m++) {
+		int w;
+		if (!(methods & (1u << m)))
+			continue;
+		w = snprintf(buf + off, size - off, "%s%s", off ? ", " : "",
+		    tk_method_name((enum tk_method)m));
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static enum tk_status
+wrong_state(const tk_ctx *x, const tk_case *c, tk_error *err,
+    const char *what)
+{
+	char when[32];
+
+	(void)x;
+	if (c->state == TK_STATE_ON_HOLD) {
+		tk_time_format(c->hold_until, when, sizeof(when));
+		return tk_fail(err, TK_ERR_WRONG_STATE,
+		    "case %s is on hold until %s; %s is possible after the "
+		    "hold ends (the subject can still cancel it)", c->id, when,
+		    what);
+	}
+	return tk_fail(err, TK_ERR_WRONG_STATE,
+	    "case %s is %s; %s is not possible in that state", c->id,
+	    tk_state_name(c->state), what);
+}
+
+/* ---- requirements ------------------------------------------------------ */
+
+/* Sets c->req from the tier, lowered for break-glass when declared. */
+static void
+apply_requirements(const tk_ctx *x, tk_case *c, const tk_tier *t)
+{
+	c->req = t->req;
+	(void)tk_strlcpy(c->tier, t->name, sizeof(c->tier));
+	(void)tk_strlcpy(c->rule_owner, t->owner, sizeof(c->rule_owner));
+	c->rule_line = t->line;
+	(void)tk_strlcpy(c->policy_digest, x->policy->digest,
+	    sizeof(c->policy_digest));
+	if (c->break_glass) {
+		const tk_break_glass *bg = &x->policy->break_glass;
+		if (bg->approvals < c->req.ap_count)
+			c->req.ap_count = bg->approvals;
+		c->req.ap_distinct_functions = false;
+		c->req.ap_nfrom_any = 0;
+		c->req.ap_outside_chain = 0;
+		c->req.ap_owner = false;
+		c->req.hold = 0;
+		if (c->req.post_review == 0 ||
+		    bg->review_within < c->req.post_review)
+			c->req.post_review = bg->review_within;
+	}
+}
+
+typedef struct tally {
+	int ev_methods;      /* distinct methods with valid evidence */
+	int ev_other;        /* ...of them recorded by non-requesters */
+	int ap_people;       /* valid approvals (distinct people) */
+	int ap_functions;    /* distinct functions among them */
+	bool ap_from_any;    /* one of them from the from_any list */
+	int ap_outside;      /* approvers outside the support chain */
+	bool ap_owner;       /* the NHI owner approved */
+	char fns[TK_MAX_APPROVALS][TK_NAME_MAX]; /* functions seen */
+} tally;
+
+static bool
+evidence_counts(const tk_case *c, const tk_evidence *e)
+{
+	return !e->voided && e->pass &&
+	    (c->req.ev_methods & (1u << e->method)) &&
+	    memcmp(e->digest, c->digest, TK_DIGEST_LEN) == 0;
+}
+
+static bool
+approval_counts(const tk_case *c, const tk_approval *a)
+{
+	return !a->voided && a->approve &&
+	    memcmp(a->digest, c->digest, TK_DIGEST_LEN) == 0;
+}
+
+static void
+count(const tk_ctx *x, const tk_case *c, tally *t)
+{
+	unsigned seen = 0, seen_other = 0;
+	const tk_staff *req = tk_org_staff(x->org, c->requester);
+	const tk_subject *subj = tk_org_subject(x->org, c->subject);
+
+	memset(t, 0, sizeof(*t));
+	for (int i = 0; i < c->nevidence; i++) {
+		const tk_evidence *e = &c->evidence[i];
+		if (!evidence_counts(c, e))
+			continue;
+		seen |= 1u << e->method;
+		if (strcmp(e->by, c->requester) != 0)
+			seen_other |= 1u << e->method;
+	}
+	t->ev_methods = __builtin_popcount(seen);
+	t->ev_other = __builtin_popcount(seen_other);
+
+	for (int i = 0; i < c->napprovals; i++) {
+		const tk_approval *a = &c->approvals[i];
+		const tk_staff *s;
+		bool dup = false;
+
+		if (!approval_counts(c, a))
+			continue;
+		t->ap_people++;
+		for (int k = 0; k < t->ap_functions; k++)
+			if (strcmp(t->fns[k], a->function) == 0)
+				dup = true;
+		if (!dup)
+			(void)tk_strlcpy(t->fns[t->ap_functions++], a->function,
+			    TK_NAME_MAX);
+		if (function_in(a->function, c->req.ap_from_any,
+		    c->req.ap_nfrom_any))
+			t->ap_from_any = true;
+		s = tk_org_staff(x->org, a->by);
+		if (s != NULL && req != NULL &&
+		    tk_org_outside_chain(x->org, req, s))
+			t->ap_outside++;
+		if (subj != NULL && subj->owner[0] != '\0' &&
+		    strcmp(subj->owner, a->by) == 0)
+			t->ap_owner = true;
+	}
+}
+
+static bool
+owner_required(const tk_ctx *x, const tk_case *c)
+{
+	const tk_subject *subj = tk_org_subject(x->org, c->subject);
+
+	return c->req.ap_owner && subj != NULL &&
+	    subj->kind == TK_SUBJECT_NHI && subj->owner[0] != '\0';
+}
+
+static bool
+evidence_done(const tk_case *c, const tally *t)
+{
+	return t->ev_methods >= c->req.ev_count &&
+	    t->ev_other >= c->req.ev_by_other;
+}
+
+static bool
+approvals_done(const tk_ctx *x, const tk_case *c, const tally *t)
+{
+	const tk_require *r = &c->req;
+
+	if (t->ap_people < r->ap_count)
+		return false;
+	if (r->ap_distinct_functions && t->ap_functions < r->ap_count)
+		return false;
+	if (r->ap_nfrom_any > 0 && r->ap_count > 0 && !t->ap_from_any)
+		return false;
+	if (t->ap_outside < r->ap_outside_chain)
+		return false;
+	if (owner_required(x, c) && !t->ap_owner)
+		return false;
+	return true;
+}
+
+/*
+ * Moves a case forward as far as its records and the clock allow:
+ * gathering -> verifying/approving -> on_hold -> ready -> expired.
+ */
+static void
+advance(const tk_ctx *x, tk_case *c, tk_events *ev)
+{
+	char when[32];
+	tally t;
+
+	if (gathering(c->state)) {
+		count(x, c, &t);
+		if (!evidence_done(c, &t))
+			c->state = TK_STATE_VERIFYING;
+		else if (!approvals_done(x, c, &t))
+			c->state = TK_STATE_APPROVING;
+		else if (c->req.hold > 0) {
+			c->state = TK_STATE_ON_HOLD;
+			c->hold_until = x->now + c->req.hold;
+			tk_time_format(c->hold_until, when, sizeof(when));
+			emit(ev, "hold.started", "system", false,
+			    "all evidence and approvals are in; the change is "
+			    "held until %s and %s is told through every "
+			    "contact on file and can cancel", when,
+			    c->subject);
+		} else {
+			c->state = TK_STATE_READY;
+			c->hold_until = 0;
+			c->ready_until = c->req.approval_ttl > 0 ?
+			    x->now + c->req.approval_ttl : 0;
+			emit(ev, "case.ready", "system", false,
+			    "all evidence and approvals are in%s; ready to "
+			    "execute", c->break_glass ? " (break-glass: no "
+			    "hold)" : "");
+		}
+	}
+	if (c->state == TK_STATE_ON_HOLD && x->now >= c->hold_until) {
+		c->state = TK_STATE_READY;
+		c->ready_until = c->req.approval_ttl > 0 ?
+		    c->hold_until + c->req.approval_ttl : 0;
+		emit(ev, "hold.ended", "system", false,
+		    "the hold ended without objection; ready to execute");
+	}
+	if (c->state == TK_STATE_READY && c->ready_until != 0 &&
+	    x->now >= c->ready_until) {
+		tk_time_format(c->ready_until, when, sizeof(when));
+		c->state = TK_STATE_EXPIRED;
+		emit(ev, "case.expired", "system", false,
+		    "not executed before %s (approval_ttl after the hold); "
+		    "the approvals no longer count: open a new case", when);
+	}
+}
+
+/* Voids every live record, e.g. after a material change. */
+static int
+void_all(tk_case *c, const char *why)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->nevidence; i++)
+		if (!c->evidence[i].voided) {
+			c->evidence[i].voided = true;
+			(void)tk_strlcpy(c->evidence[i].void_reason, why,
+			    TK_REF_MAX);
+			n++;
+		}
+	for (int i = 0; i < c->napprovals; i++)
+		if (!c->approvals[i].voided) {
+			c->approvals[i].voided = true;
+			(void)tk_strlcpy(c->approvals[i].void_reason, why,
+			    TK_REF_MAX);
+			n++;
+		}
+	return n;
+}
+
+/* ---- common checks ----------------------------------------------------- */
+
+/* The actor must be staff; invariant 5 (not the subject). */
+static enum tk_status
+check_actor(const tk_ctx *x, const tk_case *c, const char *actor,
+    const tk_staff **out, unsigned *caps, tk_error *err)
+{
+	const tk_staff *s = staff_caps(x, actor, caps);
+
+	if (s == NULL)
+		return tk_fail(err, TK_ERR_FORBIDDEN,
+		    "%s is not staff in the current org file; ask an admin "
+		    "to add them", actor);
+	if (c != NULL && strcmp(actor, c->subject) == 0)
+		return tk_fail_sod(err, 5,
+		    "invariant 5: you are the subject of case %s and cannot "
+		    "act on it in any role; if you did not ask for this "
+		    "change, cancel it as \"not me\"", c->id);
+	*out = s;
+	return TK_OK;
+}
+
+static enum tk_status
+need_cap(const tk_staff *s, unsigned caps, unsigned want, const char *what,
+    tk_error *err)
+{
+	if (caps & want)
+		return TK_OK;
+	if (s->function[0] == '\0')
+		return tk_fail(err, TK_ERR_FORBIDDEN,
+		    "%s has no staff function (roles: %s%s) and so cannot %s; "
+		    "ask an admin to give you a function in the org file",
+		    s->login, (s->roles & TK_ROLE_ADMIN) ? "admin " : "",
+		    (s->roles & TK_ROLE_AUDITOR) ? "auditor" : "", what);
+	return tk_fail(err, TK_ERR_FORBIDDEN,
+	    "the %s function may not %s under the current policy; ask "
+	    "someone whose function allows it", s->function, what);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static const char *const channels[] = {
+	"phone", "chat", "email", "portal", "walk_in", "ticket", "api",
+	"video", NULL,
+};
+
+static bool
+channel_valid(const char *ch)
+{
+	for (int i = 0; channels[i] != NULL; i++)
+		if (strcmp(ch, channels[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Validates the request fields and evaluates the policy on a scratch
+ * case; fills tier/requirements. Does not touch lifecycle fields. */
+static enum tk_status
+tier_case(const tk_ctx *x, tk_case *c, const tk_subject *subj,
+    const tk_action *act, tk_error *err)
+{
+	const char *sig[TK_MAX_SIGNALS];
+	tk_facts f;
+	tk_decision d;
+	char list[TK_REF_MAX];
+
+	if ((act->kinds & (subj->kind == TK_SUBJECT_NHI ?
+	    TK_SUBJECT_KIND_NHI_BIT : TK_SUBJECT_KIND_PERSON_BIT)) == 0)
+		return tk_fail(err, TK_ERR_INVALID,
+		    "%s does not apply to %s, which is %s; pick an action "
+		    "for that kind of identity", act->name, subj->id,
+		    subj->kind == TK_SUBJECT_NHI ? "a non-human identity" :
+		    "a person");
+	for (int i = 0; i < c->nsignals; i++)
+		sig[i] = c->signals[i];
+	memset(&f, 0, sizeof(f));
+	f.subject = subj;
+	f.action = act->name;
+	f.family = act->family;
+	f.signals = sig;
+	f.nsignals = (size_t)c->nsignals;
+	f.channel = c->channel;
+	f.ticket = c->ticket;
+	f.reason_code = c->reason_code;
+	f.tier = "";
+	tk_policy_eval(x->policy, &f, &d);
+	if (d.tier == NULL)
+		return tk_fail(err, TK_ERR_POLICY_DENIED,
+		    "no tier of the policy matches %s for %s; the identity "
+		    "team must add a catch-all tier (when: 'true')",
+		    act->name, subj->id);
+	if (d.deny != NULL)
+		return tk_fail(err, TK_ERR_POLICY_DENIED,
+		    "%s (policy deny rule at line %d, owner %s)",
+		    d.deny->reason, d.deny->line, d.deny->owner);
+	if (d.tier->req.ticket && empty(c->ticket))
+		return tk_fail(err, TK_ERR_POLICY_DENIED,
+		    "tier %s requires a ticket or incident reference "
+		    "(invariant 9); add one and submit again", d.tier->name);
+	if (d.tier->req.reason_code && empty(c->reason_code)) {
+		join_names(list, sizeof(list),
+		    (const char (*)[TK_NAME_MAX])x->policy->reason_codes,
+		    (int)x->policy->nreason_codes);
+		return tk_fail(err, TK_ERR_POLICY_DENIED,
+		    "tier %s requires a reason code (invariant 9): one of %s",
+		    d.tier->name, list);
+	}
+	if (!empty(c->reason_code) && x->policy->nreason_codes > 0 &&
+	    !tk_policy_reason_valid(x->policy, c->reason_code)) {
+		join_names(list, sizeof(list),
+		    (const char (*)[TK_NAME_MAX])x->policy->reason_codes,
+		    (int)x->policy->nreason_codes);
+		return tk_fail(err, TK_ERR_INVALID,
+		    "unknown reason code \"%s\"; use one of %s",
+		    c->reason_code, list);
+	}
+	(void)tk_strlcpy(c->family, act->family, sizeof(c->family));
+	apply_requirements(x, c, d.tier);
+	return TK_OK;
+}
+
+static enum tk_status
+set_field(char *dst, size_t size, const char *src, const char *name,
+    tk_error *err)
+{
+	if (src == NULL)
+		src = "";
+	if (tk_strlcpy(dst, src, size) != 0)
+		return tk_fail(err, TK_ERR_INVALID,
+		    "%s is too long (at most %zu bytes)", name, size - 1);
+	return TK_OK;
+}
+
+static enum tk_status
+set_signals(tk_case *c, const char *const *sig, size_t n, tk_error *err)
+{
+	if (n > TK_MAX_SIGNALS)
+		return tk_fail(err, TK_ERR_INVALID,
+		    "too many signals (%zu); at most %d", n, TK_MAX_SIGNALS);
+	for (size_t i = 0; i < n; i++)
+		if (empty(sig[i]) || tk_strlcpy(c->signals[i], sig[i],
+		    TK_NAME_MAX) != 0)
+			return tk_fail(err, TK_ERR_INVALID,
+			    "signal %zu is empty or longer than %d bytes", i,
+			    TK_NAME_MAX - 1);
+	c->nsignals = (int)n;
+	return TK_OK;
+}
+
+static enum tk_status
+lookup_target(const tk_ctx *x, const char *subject, const char *action,
+    const tk_subject **subj, const tk_action **act, tk_error *err)
+{
+	if (empty(action) || (*act = tk_action_find(action)) == NULL)
+		return tk_fail(err, TK_ERR_INVALID,
+		    "unknown action \"%s\"; known actions: %s",
+		    action ? action : "", tk_action_names());
+	if (empty(subject) || (*subj = tk_org_subject(x->org, subject)) ==
+	    NULL)
+		return tk_fail(err, TK_ERR_INVALID,
+		    "unknown subject \"%s\"; subjects must be in the org file "
+		    "with their contacts on file before any request",
+		    subject ? subject : "");
+	return TK_OK;
+}
+
+enum tk_status
+tk_engine_open(const tk_ctx *x, const char *actor, const char *id,
+    const tk_open_req *r, tk_case *out, tk_events *ev, tk_error *err)
+{
+	const tk_staff *s;
+	const tk_subject *subj;
+	const tk_action *act;
+	unsigned caps;
+	enum tk_status st;
+	tk_case *c = out;
+
+	memset(c, 0, sizeof(*c));
+	if ((st = check_actor(x, NULL, actor, &s, &caps, err)) != TK_OK ||
+	    (st = need_cap(s, caps, TK_CAP_INTAKE, "open cases", err)) !=
+	    TK_OK)
+		goto fail;
+	if ((st = lookup_target(x, r->subject, r->action, &subj, &act,
+	    err)) != TK_OK)
+		goto fail;
+	if (strcmp(actor, subj->id) == 0) {
+		st = tk_fail_sod(err, 5, "invariant 5: you cannot open a case "
+		    "about your own account; ask a colleague to take the "
+		    "request");
+		goto fail;
+	}
+	if (empty(r->channel) || !channel_valid(r->channel)) {
+		st = tk_fail(err, TK_ERR_INVALID,
+		    "channel \"%s\" is not known; use one of phone, chat, "
+		    "email, portal, walk_in, ticket, api, video",
+		    r->channel ? r->channel : "");
+		goto fail;
+	}
+	if ((st = set_field(c->id, sizeof(c->id), id, "id", err)) ||
+	    (st = set_field(c->subject, sizeof(c->subject), subj->id,
+	    "subject", err)) ||
+	    (st = set_field(c->action, sizeof(c->action), act->name,
+	    "action", err)) ||
+	    (st = set_field(c->channel, sizeof(c->channel), r->channel,
+	    "channel", err)) ||
+	    (st = set_field(c->ticket, sizeof(c->ticket), r->ticket,
+	    "ticket", err)) ||
+	    (st = set_field(c->reason_code, sizeof(c->reason_code),
+	    r->reason_code, "reason_code", err)) ||
+	    (st = set_field(c->justification, sizeof(c->justification),
+	    r->justification, "justification", err)) ||
+	    (st = set_field(c->params, sizeof(c->params),
+	    empty(r->params) ? "{}" : r->params, "params", err)) ||
+	    (st = set_field(c->delivery, sizeof(c->delivery), r->delivery,
+	    "delivery", err)) ||
+	    (st = set_field(c->requester, sizeof(c->requester), actor,
+	    "requester", err)) ||
+	    (st = set_signals(c, r->signals, r->nsignals, err)))
+		goto fail;
+	if (!empty(c->delivery) && !tk_subject_has_contact(subj,
+	    c->delivery)) {
+		st = tk_fail_sod(err, 10, "invariant 10: credentials are "
+		    "delivered only to a contact on file for %s; \"%s\" is "
+		    "not one", subj->id, c->delivery);
+		goto fail;
+	}
+	if ((st = tier_case(x, c, subj, act, err)) != TK_OK)
+		goto fail;
+	c->state = TK_STATE_OPEN;
+	c->created = c->updated = x->now;
+	tk_case_compute_digest(c);
+	emit(ev, "case.opened", actor, false,
+	    "%s opened %s for %s by %s%s%s; tier %s (rule line %d, owner %s, "
+	    "policy %s)", actor, c->action, c->subject, c->channel,
+	    c->ticket[0] ? ", ticket " : "", c->ticket, c->tier,
+	    c->rule_line, c->rule_owner, c->policy_digest);
+	advance(x, c, ev);
+	return TK_OK;
+fail:
+	memset(c, 0, sizeof(*c));
+	return st;
+}
+
+enum tk_status
+tk_engine_add_evidence(const tk_ctx *x, tk_case *c, const char *actor,
+    const tk_evidence_req *r, tk_events *ev, tk_error *err)
+{
+	const tk_staff *s;
+	const tk_subject *subj = tk_org_subject(x->org, c->subject);
+	unsigned caps;
+	enum tk_status st;
+	int m;
+	bool pass;
+	tk_evidence *e;
+	char list[TK_REF_MAX];
+
+	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK)
+		return st;
+	if (empty(r->method) || (m = tk_method_parse(r->method)) < 0)
+		return tk_fail(err, TK_ERR_INVALID,
+		    "unknown evidence method \"%s\"; use registered_factor, "
+		    "callback_on_file, out_of_band, manager_attestation, "
+		    "id_document or video_call", r->method ? r->method : "");
+	if (m == TK_METHOD_MANAGER_ATTESTATION) {
+		const char *mgr = subj == NULL ? "" :
+		    (subj->kind == TK_SUBJECT_NHI ? subj->owner : subj->manager);
+		if (mgr[0] == '\0' || strcmp(mgr, actor) != 0)
+			return tk_fail(err, TK_ERR_FORBIDDEN,
+			    "only %s's %s (%s) can record a manager "
+			    "attestation, from their own session", c->subject,
+			    subj && subj->kind == TK_SUBJECT_NHI ? "owner" :
+			    "manager", mgr[0] ? mgr : "none on file");
+	} else if ((st = need_cap(s, caps, TK_CAP_VERIFY, "record evidence",
+	    err)) != TK_OK)
+		return st;
+	if (c->executor[0] != '\0' && strcmp(c->executor, actor) == 0)
+		return tk_fail_sod(err, 4, "invariant 4: you executed case %s "
+		    "and cannot also verify it", c->id);
+	if (tk_method_needs_contact((enum tk_method)m)) {
+		if (empty(r->contact))
+			return tk_fail(err, TK_ERR_INVALID,
+			    "%s needs the contact on file that was used; "
+			    "give \"contact\"", r->method);
+		if (subj == NULL || !tk_subject_has_contact(subj, r->contact))
+			return tk_fail_sod(err, 6, "invariant 6: \"%s\" is not "
+			    "a contact on file for %s; verify only through "
+			    "the contacts on file, never one the caller "
+			    "gives", r->contact, c->subject);
+	}
+	if (empty(r->result) || (strcmp(r->result, "pass") != 0 &&
+	    strcmp(r->result, "fail") != 0))
+		return tk_fail(err, TK_ERR_INVALID,
+		    "result must be \"pass\" or \"fail\"");
+	pass = strcmp(r->result, "pass") == 0;
+	if (!(c->req.ev_methods & (1u << m))) {
+		method_list(list, sizeof(list), c->req.ev_methods);
+		return tk_fail(err, TK_ERR_POLICY_DENIED,
+		    "%s does not count as evidence for tier %s; accepted: %s",
+		    r->method, c->tier, list[0] ? list : "none");
+	}
+	if (!gathering(c->state))
+		return wrong_state(x, c, err, "recording evidence");
+	if (c->nevidence >= TK_MAX_EVIDENCE)
+		return tk_fail(err, TK_ERR_WRONG_STATE,
+		    "case %s already holds %d evidence records; open a new "
+		    "case", c->id, TK_MAX_EVIDENCE);
+	e = &c->evidence[c->nevidence];
+	memset(e, 0, sizeof(*e));
+	if ((st = set_field(e->contact, sizeof(e->contact), r->contact,
+	    "contact", err)) ||
+	    (st = set_field(e->reference, sizeof(e->reference), r->reference,
+	    "reference", err)))
+		return st;
+	e->method = m;
+	(void)tk_strlcpy(e->by, actor, sizeof(e->by));
+	e->pass = pass;
+	e->at = x->now;
+	memcpy(e->digest, c->digest, TK_DIGEST_LEN);
+	c->nevidence++;
+	c->updated = x->now;
+	if (pass)
+		emit(ev, "evidence.added", actor, false,
+		    "%s verified %s by %s%s%s", actor, c->subject, r->method,
+		    e->contact[0] ? " via contact on file " : "", e->contact);
+	else
+		emit(ev, "evidence.failed", actor, true,
+		    "%s could not verify %s by %s%s%s: the caller may not be "
+		    "who they claim", actor, c->subject, r->method,
+		    e->contact[0] ? " via " : "", e->contact);
+	advance(x, c, ev);
+	return TK_OK;
+}
+
+static bool
+did_approve(const tk_case *c, const char *who, bool live_only)
+{
+	for (int i = 0; i < c->napprovals; i++)
+		if (c->approvals[i].approve && strcmp(c->approvals[i].by,
+		    who) == 0 && (!live_only || approval_counts(c,
+		    &c->approvals[i])))
+			return true;
+	return false;
+}
+
+static bool
+did_verify(const tk_case *c, const char *who)
+{
+	for (int i = 0; i < c->nevidence; i++)
+		if (strcmp(c->evidence[i].by, who) == 0)
+			return true;
+	return false;
+}
+
+enum tk_status
+tk_engine_decide(const tk_ctx *x, tk_case *c, const char *actor,
+    bool approve, const char *comment, tk_events *ev, tk_error *err)
+{
+	const tk_staff *s;
+	unsigned caps;
+	enum tk_status st;
+	tk_approval *a;
+
+	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK ||
+	    (st = need_cap(s, caps, TK_CAP_APPROVE, "approve or deny",
+	    err)) != TK_OK)
+		return st;
+	if (strcmp(actor, c->requester) == 0)
+		return tk_fail_sod(err, 1, "invariant 1: you requested case "
+		    "%s and cannot approve or deny it; someone else must",
+		    c->id);
+	if (c->executor[0] != '\0' && strcmp(c->executor, actor) == 0)
+		return tk_fail_sod(err, 4, "invariant 4: you executed case %s "
+		    "and cannot also approve it", c->id);
+	if (did_approve(c, actor, true))
+		return tk_fail_sod(err, 2, "invariant 2: you already approved "
+		    "case %s; approvals must come from distinct people",
+		    c->id);
+	if (!approve && empty(comment))
+		return tk_fail(err, TK_ERR_INVALID,
+		    "a denial needs a comment saying why");
+	if (!gathering(c->state))
+		return wrong_state(x, c, err, approve ? "approving" :
+		    "denying");
+	if (c->napprovals >= TK_MAX_APPROVALS)
+		return tk_fail(err, TK_ERR_WRONG_STATE,
+		    "case %s already holds %d approval records; open a new "
+		    "case", c->id, TK_MAX_APPROVALS);
+	a = &c->approvals[c->napprovals];
+	memset(a, 0, sizeof(*a));
+	if ((st = set_field(a->comment, sizeof(a->comment), comment,
+	    "comment", err)) != TK_OK)
+		return st;
+	(void)tk_strlcpy(a->by, actor, sizeof(a->by));
+	(void)tk_strlcpy(a->function, s->function, sizeof(a->function));
+	(void)tk_strlcpy(a->policy_digest, x->policy->digest,
+	    sizeof(a->policy_digest));
+	a->approve = approve;
+	a->at = x->now;
+	memcpy(a->digest, c->digest, TK_DIGEST_LEN);
+	c->napprovals++;
+	c->updated = x->now;
+	if (!approve) {
+		c->state = TK_STATE_DENIED;
+		(void)tk_strlcpy(c->ended_by, actor, sizeof(c->ended_by));
+		(void)tk_strlcpy(c->end_reason, a->comment,
+		    sizeof(c->end_reason));
+		emit(ev, "case.denied", actor, false, "%s (%s) denied the "
+		    "change: %s", actor, s->function, a->comment);
+		return TK_OK;
+	}
+	emit(ev, "approval.added", actor, false, "%s (%s) approved under "
+	    "policy %s", actor, s->function, x->policy->digest);
+	advance(x, c, ev);
+	return TK_OK;
+}
+
+enum tk_status
+tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
+    const tk_patch_req *r, tk_events *ev, tk_error *err)
+{
+	tk_case n; /* scratch copy: the case changes only on success */
+	const tk_staff *s;
+	const tk_subject *subj;
+	const tk_action *act;
+	unsigned caps;
+	enum tk_status st;
+	char why[TK_REF_MAX], oldtier[TK_NAME_MAX];
+	bool material;
+	int voided;
+
+	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK ||
+	    (st = need_cap(s, caps, TK_CAP_INTAKE, "change cases", err)) !=
+	    TK_OK)
+		return st;
+	if (r->subject != NULL && strcmp(r->subject, actor) == 0)
+		return tk_fail_sod(err, 5, "invariant 5: you cannot move a "
+		    "case onto your own account");
+	if (!gathering(c->state) && c->state != TK_STATE_ON_HOLD &&
+	    c->state != TK_STATE_READY)
+		return wrong_state(x, c, err, "changing the case");
+	n = *c;
+	if ((r->subject && (st = set_field(n.subject, sizeof(n.subject),
+	    r->subject, "subject", err))) ||
+	    (r->action && (st = set_field(n.action, sizeof(n.action),
+	    r->action, "action", err))) ||
+	    (r->params && (st = set_field(n.params, sizeof(n.params),
+	    r->params, "params", err))) ||
+	    (r->delivery && (st = set_field(n.delivery, sizeof(n.delivery),
+	    r->delivery, "delivery", err))) ||
+	    (r->channel && (st = set_field(n.channel, sizeof(n.channel),
+	    r->channel, "channel", err))) ||
+	    (r->ticket && (st = set_field(n.ticket, sizeof(n.ticket),
+	    r->ticket, "ticket", err))) ||
+	    (r->reason_code && (st = set_field(n.reason_code,
+	    sizeof(n.reason_code), r->reason_code, "reason_code", err))) ||
+	    (r->justification && (st = set_field(n.justification,
+	    sizeof(n.justification), r->justification, "justification",
+	    err))) ||
+	    (r->has_signals && (st = set_signals(&n, r->signals, r->nsignals,
+	    err))))
+		return st;
+	if ((st = lookup_target(x, n.subject, n.action, &subj, &act, err)))
+		return st;
+	if (!channel_valid(n.channel))
+		return tk_fail(err, TK_ERR_INVALID, "channel \"%s\" is not "
+		    "known; use one of phone, chat, email, portal, walk_in, "
+		    "ticket, api, video", n.channel);
+	if (strcmp(act->family, c->family) != 0)
+		return tk_fail(err, TK_ERR_INVALID, "an action cannot move "
+		    "between families (%s to %s); cancel this case and open "
+		    "a new one", c->family, act->family);
+	if (!empty(n.delivery) && !tk_subject_has_contact(subj, n.delivery))
+		return tk_fail_sod(err, 10, "invariant 10: credentials are "
+		    "delivered only to a contact on file for %s; \"%s\" is "
+		    "not one", subj->id, n.delivery);
+	(void)tk_strlcpy(oldtier, c->tier, sizeof(oldtier));
+	if ((st = tier_case(x, &n, subj, act, err)) != TK_OK)
+		return st;
+	tk_case_compute_digest(&n);
+	material = memcmp(n.digest, c->digest, TK_DIGEST_LEN) != 0;
+	n.updated = x->now;
+	(void)snprintf(why, sizeof(why), "case changed by %s:%s%s%s%s%s%s%s%s",
+	    actor,
+	    strcmp(n.subject, c->subject) ? " subject " : "",
+	    strcmp(n.subject, c->subject) ? c->subject : "",
+	    strcmp(n.subject, c->subject) ? " -> " : "",
+	    strcmp(n.subject, c->subject) ? n.subject : "",
+	    strcmp(n.action, c->action) ? " action -> " : "",
+	    strcmp(n.action, c->action) ? n.action : "",
+	    strcmp(n.params, c->params) ? " params" : "",
+	    strcmp(n.delivery, c->delivery) ? " delivery" : "");
+	voided = material ? void_all(&n, why) : 0;
+	emit(ev, "case.changed", actor, false, "%s; tier %s -> %s",
+	    why, oldtier, n.tier);
+	if (voided > 0)
+		emit(ev, "records.voided", "system", false, "%d evidence and "
+		    "approval record(s) voided: they were bound to what the "
+		    "case said before (invariant 7)", voided);
+	if (material || strcmp(oldtier, n.tier) != 0 ||
+	    memcmp(&n.req, &c->req, sizeof(n.req)) != 0) {
+		n.state = TK_STATE_OPEN;
+		n.hold_until = 0;
+		n.ready_until = 0;
+		advance(x, &n, ev);
+	}
+	*c = n;
+	return TK_OK;
+}
+
+enum tk_status
+tk_engine_execute(const tk_ctx *x, tk_case *c, const char *actor,
+    const tk_execute_req *r, tk_events *ev, tk_error *err)
+{
+	const tk_staff *s;
+	unsigned caps;
+	enum tk_status st;
+	char rv[64], pend[64];
+	size_t off;
+
+	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK ||
+	    (st = need_cap(s, caps, TK_CAP_EXECUTE, "execute changes",
+	    err)) != TK_OK)
+		return st;
+	if (strcmp(actor, c->requester) == 0)
+		return tk_fail_sod(err, 4, "invariant 4: intake and execution "
+		    "are separate roles; you requested case %s, so someone "
+		    "else must execute it", c->id);
+	if (did_verify(c, actor))
+		return tk_fail_sod(err, 4, "invariant 4: you recorded evidence "
+		    "on case %s and cannot also execute it", c->id);
+	if (did_approve(c, actor, false))
+		return tk_fail_sod(err, 4, "invariant 4: you approved case %s "
+		    "and cannot also execute it", c->id);
+	if (r->connector != NULL && r->connector[0] != '\0' &&
+	    strcmp(r->connector, "manual") != 0)
+		return tk_fail(err, TK_ERR_INVALID, "connector \"%s\" is not "
+		    "configured; this version executes with \"manual\" "
+		    "(you make the change and attest it)", r->connector);
+	if (empty(r->note))
+		return tk_fail(err, TK_ERR_INVALID, "a manual execution needs "
+		    "a note attesting what you changed and where");
+	if ((r->revoked & ~(unsigned)TK_REVOKE__ALL) != 0)
+		return tk_fail(err, TK_ERR_INVALID, "unknown revocation");
+	if (c->state != TK_STATE_READY && c->state != TK_STATE_FAILED)
+		return wrong_state(x, c, err, "execution");
+	if ((st = set_field(c->exec_note, sizeof(c->exec_note), r->note,
+	    "note", err)) != TK_OK)
+		return st;
+	(void)tk_strlcpy(c->executor, actor, sizeof(c->executor));
+	(void)tk_strlcpy(c->connector, "manual", sizeof(c->connector));
+	c->failure[0] = '\0';
+	c->executed_at = c->updated = x->now;
+	c->revoked = r->revoked & c->req.revoke;
+	c->revoke_pending = c->req.revoke & ~r->revoked;
+	emit(ev, "execution.attested", actor, false, "%s executed %s for %s "
+	    "with the manual connector: %s", actor, c->action, c->subject,
+	    c->exec_note);
+	rv[0] = pend[0] = '\0';
+	off = 0;
+	for (unsigned b = 1; b <= TK_REVOKE__ALL; b <<= 1)
+		if (c->revoked & b)
+			off += (size_t)snprintf(rv + off, sizeof(rv) - off,
+			    "%s%s", off ? ", " : "", tk_revoke_name(b));
+	if (c->revoked)
+		emit(ev, "revocation.done", actor, false, "revoked: %s", rv);
+	off = 0;
+	for (unsigned b = 1; b <= TK_REVOKE__ALL; b <<= 1)
+		if (c->revoke_pending & b)
+			off += (size_t)snprintf(pend + off, sizeof(pend) - off,
+			    "%s%s", off ? ", " : "", tk_revoke_name(b));
+	if (c->revoke_pending)
+		emit(ev, "revocation.pending", actor, true, "required "
+		    "revocations not confirmed: %s; the subject's old "
+		    "sessions or tokens may still work", pend);
+	if (c->break_glass || c->req.post_review > 0) {
+		c->state = TK_STATE_REVIEW;
+		c->review_due = x->now + c->req.post_review;
+		tk_time_format(c->review_due, rv, sizeof(rv));
+		emit(ev, "review.opened", "system", false, "post-event review "
+		    "due by %s%s", rv, c->break_glass ? " (break-glass)" : "");
+	} else
+		c->state = TK_STATE_EXECUTED;
+	return TK_OK;
+}
+
+enum tk_status
+tk_engine_cancel(const tk_ctx *x, tk_case *c, const char *actor,
+    const char *reason, tk_events *ev, tk_error *err)
+{
+	const tk_staff *s = NULL;
+	unsigned caps = 0;
+	bool subject = strcmp(actor, c->subject) == 0;
+
+	if (!subject) {
+		s = staff_caps(x, actor, &caps);
+		if (s == NULL)
+			return tk_fail(err, TK_ERR_FORBIDDEN, "%s is not staff "
+			    "in the current org file", actor);
+		if (strcmp(actor, c->requester) != 0 &&
+		    !(caps & (TK_CAP_INTAKE | TK_CAP_APPROVE)))
+			return need_cap(s, caps, TK_CAP_INTAKE |
+			    TK_CAP_APPROVE, "cancel cases", err);
+	}
+	if (empty(reason))
+		return tk_fail(err, TK_ERR_INVALID, "cancelling needs a "
+		    "reason");
+	if (!tk_state_is_open(c->state) || c->state == TK_STATE_EXECUTING)
+		return wrong_state(x, c, err, "cancelling");
+	(void)tk_strlcpy(c->ended_by, actor, sizeof(c->ended_by));
+	(void)set_field(c->end_reason, sizeof(c->end_reason), reason,
+	    "reason", NULL);
+	c->state = TK_STATE_CANCELLED;
+	c->updated = x->now;
+	if (subject)
+		emit(ev, "case.cancelled", actor, true, "the subject %s "
+		    "cancelled the request: \"this was not me\" (%s); treat "
+		    "the caller as a possible impostor", actor, c->end_reason);
+	else
+		emit(ev, "case.cancelled", actor, false, "%s cancelled the "
+		    "case: %s", actor, c->end_reason);
+	return TK_OK;
+}
+
+enum tk_status
+tk_engine_break_glass(const tk_ctx *x, tk_case *c, const char *actor,
+    const char *justification, const char *incident, tk_events *ev,
+    tk_error *err)
+{
+	const tk_staff *s;
+	const tk_break_glass *bg = &x->policy->break_glass;
+	const tk_tier *t = NULL;
+	unsigned caps;
+	enum tk_status st;
+	char list[TK_REF_MAX], due[32];
+
+	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK)
+		return st;
+	if (!tk_policy_can_break_glass(x->policy, s->function)) {
+		join_names(list, sizeof(list), bg->functions,
+		    bg->nfunctions);
+		return tk_fail(err, TK_ERR_FORBIDDEN, "break-glass is "
+		    "reserved to %s under the current policy; ask the "
+		    "incident response or security on-call",
+		    list[0] ? list : "nobody");
+	}
+	if (empty(justification) || empty(incident))
+		return tk_fail(err, TK_ERR_INVALID, "break-glass needs an "
+		    "incident reference and a justification");
+	if (c->break_glass)
+		return tk_fail(err, TK_ERR_WRONG_STATE, "break-glass was "
+		    "already declared on case %s by %s", c->id, c->bg_by);
+	if (!gathering(c->state) && c->state != TK_STATE_ON_HOLD)
+		return wrong_state(x, c, err, "break-glass");
+	for (size_t i = 0; i < x->policy->ntiers; i++)
+		if (strcmp(x->policy->tiers[i].name, c->tier) == 0)
+			t = &x->policy->tiers[i];
+	if (t == NULL)
+		return tk_fail(err, TK_ERR_WRONG_STATE, "tier %s is no longer "
+		    "in the policy; change the case to re-tier it", c->tier);
+	if ((st = set_field(c->bg_incident, sizeof(c->bg_incident), incident,
+	    "incident", err)) ||
+	    (st = set_field(c->bg_justification, sizeof(c->bg_justification),
+	    justification, "justification", err)))
+		return st;
+	c->break_glass = true;
+	(void)tk_strlcpy(c->bg_by, actor, sizeof(c->bg_by));
+	c->bg_at = c->updated = x->now;
+	apply_requirements(x, c, t);
+	tk_time_format(x->now + c->req.post_review, due, sizeof(due));
+	emit(ev, "break_glass.declared", actor, true, "BREAK-GLASS by %s "
+	    "(%s) for incident %s: %s. Hold skipped, %d approval(s) needed; "
+	    "a post-event review will be due %s after execution (by %s if "
+	    "executed now)", actor, s->function, c->bg_incident,
+	    c->bg_justification, c->req.ap_count, "within the review window",
+	    due);
+	c->state = TK_STATE_OPEN;
+	c->hold_until = 0;
+	advance(x, c, ev);
+	return TK_OK;
+}
+
+enum tk_status
+tk_engine_review(const tk_ctx *x, tk_case *c, const char *actor,
+    const char *outcome, const char *comment, tk_events *ev, tk_error *err)
+{
+	const tk_staff *s;
+	unsigned caps;
+	enum tk_status st;
+	bool bad;
+
+	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK ||
+	    (st = need_cap(s, caps, TK_CAP_REVIEW, "complete post-event "
+	    "reviews", err)) != TK_OK)
+		return st;
+	if (strcmp(actor, c->requester) == 0 ||
+	    strcmp(actor, c->executor) == 0 || strcmp(actor, c->bg_by) == 0 ||
+	    did_approve(c, actor, false) || did_verify(c, actor))
+		return tk_fail_sod(err, 4, "invariant 4: a post-event review "
+		    "must be done by someone who took no part in case %s",
+		    c->id);
+	if (empty(outcome) || (strcmp(outcome, "confirmed") != 0 &&
+	    strcmp(outcome, "unauthorized") != 0))
+		return tk_fail(err, TK_ERR_INVALID, "outcome must be "
+		    "\"confirmed\" or \"unauthorized\"");
+	if (empty(comment))
+		return tk_fail(err, TK_ERR_INVALID, "a review needs a comment");
+	if (c->state != TK_STATE_REVIEW)
+		return wrong_state(x, c, err, "a post-event review");
+	if ((st = set_field(c->review_comment, sizeof(c->review_comment),
+	    comment, "comment", err)) != TK_OK)
+		return st;
+	bad = strcmp(outcome, "unauthorized") == 0;
+	(void)tk_strlcpy(c->reviewer, actor, sizeof(c->reviewer));
+	(void)tk_strlcpy(c->review_outcome, outcome,
+	    sizeof(c->review_outcome));
+	c->reviewed_at = c->updated = x->now;
+	c->state = TK_STATE_CLOSED;
+	emit(ev, "review.completed", actor, bad, "%s reviewed the change: "
+	    "%s. %s", actor, outcome, c->review_comment);
+	return TK_OK;
+}
+
+bool
+tk_engine_refresh(const tk_ctx *x, tk_case *c, tk_events *ev)
+{
+	enum tk_state before = c->state;
+	int n = ev ? ev->n : 0;
+	bool changed = false;
+	char dur[16];
+
+	if (gathering(c->state) && c->req.approval_ttl > 0) {
+		tk_duration_format(c->req.approval_ttl, dur, sizeof(dur));
+		for (int i = 0; i < c->nevidence; i++) {
+			tk_evidence *e = &c->evidence[i];
+			if (e->voided || x->now < e->at + c->req.approval_ttl)
+				continue;
+			e->voided = true;
+			(void)snprintf(e->void_reason, sizeof(e->void_reason),
+			    "expired: older than approval_ttl %s", dur);
+			emit(ev, "evidence.expired", "system", false, "%s's %s "
+			    "evidence is older than %s and no longer counts",
+			    e->by, tk_method_name((enum tk_method)e->method),
+			    dur);
+			changed = true;
+		}
+		for (int i = 0; i < c->napprovals; i++) {
+			tk_approval *a = &c->approvals[i];
+			if (a->voided || x->now < a->at + c->req.approval_ttl)
+				continue;
+			a->voided = true;
+			(void)snprintf(a->void_reason, sizeof(a->void_reason),
+			    "expired: older than approval_ttl %s", dur);
+			emit(ev, "approval.expired", "system", false, "%s's "
+			    "approval is older than %s and no longer counts; "
+			    "it must be given again", a->by, dur);
+			changed = true;
+		}
+	}
+	advance(x, c, ev);
+	if (changed || c->state != before || (ev && ev->n != n)) {
+		c->updated = x->now;
+		return true;
+	}
+	return false;
+}
+
+/* ---- what is missing --------------------------------------------------- */
+
+typedef bool (*elig_fn)(const tk_ctx *x, const tk_case *c,
+    const tk_staff *s, unsigned caps, const void *arg);
+
+static tk_missing_item *
+add_item(tk_missing *m, const char *group)
+{
+	tk_missing_item *it;
+
+	if (m->n >= TK_MISSING_MAX)
+		return NULL;
+	it = &m->item[m->n++];
+	memset(it, 0, sizeof(*it));
+	(void)tk_strlcpy(it->group, group, sizeof(it->group));
+	return it;
+}
+
+static void
+fill_eligible(const tk_ctx *x, const tk_case *c, tk_missing_item *it,
+    elig_fn fn, const void *arg)
+{
+	for (size_t i = 0; i < x->org->nstaff && it->neligible <
+	    TK_ELIGIBLE_MAX; i++) {
+		const tk_staff *s = &x->org->staff[i];
+		unsigned caps = tk_policy_caps(x->policy, s->function);
+		if (strcmp(s->login, c->subject) == 0)
+			continue; /* invariant 5 */
+		if (fn(x, c, s, caps, arg))
+			(void)tk_strlcpy(it->eligible[it->neligible++],
+			    s->login, TK_ID_MAX);
+	}
+}
+
+static bool
+can_verify(const tk_ctx *x, const tk_case *c, const tk_staff *s,
+    unsigned caps, const void *arg)
+{
+	const tk_subject *subj = tk_org_subject(x->org, c->subject);
+	bool other_only = arg != NULL;
+
+	if (other_only && strcmp(s->login, c->requester) == 0)
+		return false;
+	if ((c->req.ev_methods & (1u << TK_METHOD_MANAGER_ATTESTATION)) &&
+	    subj != NULL && (strcmp(subj->manager, s->login) == 0 ||
+	    strcmp(subj->owner, s->login) == 0))
+		return true;
+	return (caps & TK_CAP_VERIFY) != 0;
+}
+
+enum approver_need { NEED_ANY, NEED_NEW_FN, NEED_FROM, NEED_OUTSIDE,
+	NEED_OWNER };
+
+static bool
+can_approve(const tk_ctx *x, const tk_case *c, const tk_staff *s,
+    unsigned caps, const void *arg)
+{
+	enum approver_need need = *(const enum approver_need *)arg;
+	const tk_staff *req;
+	const tk_subject *subj;
+
+	if (!(caps & TK_CAP_APPROVE) || strcmp(s->login, c->requester) == 0 ||
+	    did_approve(c, s->login, true) || strcmp(s->login,
+	    c->executor) == 0)
+		return false;
+	switch (need) {
+	case NEED_NEW_FN:
+		for (int i = 0; i < c->napprovals; i++)
+			if (approval_counts(c, &c->approvals[i]) &&
+			    strcmp(c->approvals[i].function, s->function) == 0)
+				return false;
+		return true;
+	case NEED_FROM:
+		return function_in(s->function, c->req.ap_from_any,
+		    c->req.ap_nfrom_any);
+	case NEED_OUTSIDE:
+		req = tk_org_staff(x->org, c->requester);
+		return req != NULL && tk_org_outside_chain(x->org, req, s);
+	case NEED_OWNER:
+		subj = tk_org_subject(x->org, c->subject);
+		return subj != NULL && strcmp(subj->owner, s->login) == 0;
+	default:
+		return true;
+	}
+}
+
+static bool
+can_execute(const tk_ctx *x, const tk_case *c, const tk_staff *s,
+    unsigned caps, const void *arg)
+{
+	(void)x;
+	(void)arg;
+	return (caps & TK_CAP_EXECUTE) && strcmp(s->login, c->requester) &&
+	    !did_verify(c, s->login) && !did_approve(c, s->login, false);
+}
+
+static bool
+can_review(const tk_ctx *x, const tk_case *c, const tk_staff *s,
+    unsigned caps, const void *arg)
+{
+	(void)x;
+	(void)arg;
+	return (caps & TK_CAP_REVIEW) && strcmp(s->login, c->requester) &&
+	    strcmp(s->login, c->executor) && strcmp(s->login, c->bg_by) &&
+	    !did_verify(c, s->login) && !did_approve(c, s->login, false);
+}
+
+static void
+missing_approvals(const tk_ctx *x, const tk_case *c, const tally *t,
+    tk_missing *m)
+{
+	static const enum approver_need any = NEED_ANY, newfn = NEED_NEW_FN,
+	    from = NEED_FROM, outside = NEED_OUTSIDE, owner = NEED_OWNER;
+	const tk_require *r = &c->req;
+	tk_missing_item *it;
+	char list[TK_REF_MAX];
+
+	if (t->ap_people < r->ap_count && (it = add_item(m, "approval"))) {
+		(void)snprintf(it->need, sizeof(it->need), "%d more "
+		    "approval(s) from distinct people (have %d of %d)",
+		    r->ap_count - t->ap_people, t->ap_people, r->ap_count);
+		fill_eligible(x, c, it, can_approve, &any);
+	}
+	if (r->ap_distinct_functions && t->ap_functions < r->ap_count &&
+	    t->ap_people >= t->ap_functions && (it = add_item(m,
+	    "approval"))) {
+		join_names(list, sizeof(list),
+		    (const char (*)[TK_NAME_MAX])t->fns, t->ap_functions);
+		(void)snprintf(it->need, sizeof(it->need), "approvals from "
+		    "%d more distinct function(s)%s%s%s",
+		    r->ap_count - t->ap_functions, t->ap_functions ?
+		    " (have: " : "", list, t->ap_functions ? ")" : "");
+		fill_eligible(x, c, it, can_approve, &newfn);
+	}
+	if (r->ap_nfrom_any > 0 && r->ap_count > 0 && !t->ap_from_any &&
+	    (it = add_item(m, "approval"))) {
+		join_names(list, sizeof(list), r->ap_from_any,
+		    r->ap_nfrom_any);
+		(void)snprintf(it->need, sizeof(it->need), "1 approval from "
+		    "%s", list);
+		fill_eligible(x, c, it, can_approve, &from);
+	}
+	if (t->ap_outside < r->ap_outside_chain && (it = add_item(m,
+	    "approval"))) {
+		(void)snprintf(it->need, sizeof(it->need), "%d approval(s) "
+		    "from outside %s's support chain (other function and "
+		    "team, not in their management line)",
+		    r->ap_outside_chain - t->ap_outside, c->requester);
+		fill_eligible(x, c, it, can_approve, &outside);
+	}
+	if (owner_required(x, c) && !t->ap_owner && (it = add_item(m,
+	    "approval"))) {
+		(void)snprintf(it->need, sizeof(it->need), "approval by the "
+		    "owner of %s", c->subject);
+		fill_eligible(x, c, it, can_approve, &owner);
+	}
+}
+
+void
+tk_engine_missing(const tk_ctx *x, const tk_case *c, tk_missing *m)
+{
+	tk_missing_item *it;
+	tally t;
+	char list[TK_REF_MAX], when[32];
+
+	memset(m, 0, sizeof(*m));
+	if (gathering(c->state)) {
+		count(x, c, &t);
+		method_list(list, sizeof(list), c->req.ev_methods);
+		if (t.ev_methods < c->req.ev_count &&
+		    (it = add_item(m, "evidence"))) {
+			(void)snprintf(it->need, sizeof(it->need), "%d more "
+			    "evidence record(s) by distinct methods (%s)",
+			    c->req.ev_count - t.ev_methods, list);
+			fill_eligible(x, c, it, can_verify, NULL);
+		}
+		if (t.ev_other < c->req.ev_by_other &&
+		    (it = add_item(m, "evidence"))) {
+			(void)snprintf(it->need, sizeof(it->need), "%d "
+			    "evidence record(s) by someone other than the "
+			    "requester %s", c->req.ev_by_other - t.ev_other,
+			    c->requester);
+			fill_eligible(x, c, it, can_verify, c);
+		}
+		missing_approvals(x, c, &t, m);
+	} else if (c->state == TK_STATE_ON_HOLD &&
+	    (it = add_item(m, "hold"))) {
+		tk_time_format(c->hold_until, when, sizeof(when));
+		(void)snprintf(it->need, sizeof(it->need), "the hold ends at "
+		    "%s; %s can cancel until then", when, c->subject);
+	} else if ((c->state == TK_STATE_READY ||
+	    c->state == TK_STATE_FAILED) && (it = add_item(m, "execution"))) {
+		(void)snprintf(it->need, sizeof(it->need), "execution by "
+		    "someone who did not request, verify or approve it");
+		fill_eligible(x, c, it, can_execute, NULL);
+	} else if (c->state == TK_STATE_REVIEW &&
+	    (it = add_item(m, "review"))) {
+		tk_time_format(c->review_due, when, sizeof(when));
+		(void)snprintf(it->need, sizeof(it->need), "post-event review "
+		    "due by %s", when);
+		fill_eligible(x, c, it, can_review, NULL);
+	}
+}
+
+bool
+tk_engine_can_read(const tk_ctx *x, const char *actor)
+{
+	const tk_staff *s = tk_org_staff(x->org, actor);
+
+	return s != NULL && (s->function[0] != '\0' ||
+	    (s->roles & (TK_ROLE_AUDITOR | TK_ROLE_ADMIN)));
+}
