@@ -56,6 +56,13 @@ tk_expr *tk_expr_compile(const char *src, unsigned flags, tk_error *err,
     int *errcol);
 void tk_expr_free(tk_expr *e);
 
+/* Calls fn(literal, col, ctx) for each string literal the expression
+ * compares with the `tier` field (==, != or in), col being its 1-based
+ * column in the source, so a policy can refuse a tier name that does not
+ * exist. Returns the first non-zero value fn returns, or 0. */
+int tk_expr_tier_literals(const tk_expr *e,
+    int (*fn)(const char *lit, int col, void *ctx), void *ctx);
+
 /* Evaluates a compiled expression. Cannot fail. */
 bool tk_expr_eval(const tk_expr *e, const tk_facts *f);
 

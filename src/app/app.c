@@ -1,0 +1,1571 @@
+/*
+ * app.c - the application layer: the one place where the pure engine, the
+ * store and the clock meet.
+ *
+ * Owns: the tk_app handle (store, org, policy in force, clock, one mutex
+ * serialising every store and engine use, and scratch buffers used only
+ * under that mutex), the transaction around each case operation (load,
+ * refresh, decide, persist case and events, commit - or record the
+ * refusal - or roll back on a store failure), token issue and
+ * authentication, the read/admin role checks, policy reloads, and the
+ * JSON views the API returns.
+ */
+#include "app/app.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/action.h"
+#include "core/case.h"
+#include "core/org.h"
+#include "core/policy.h"
+#include "store/store.h"
+
+#define ALERTS_MAX 200
+#define ALERT_CHUNK 2048
+#define EVENTS_LIMIT_MAX 1000
+#define LIST_LIMIT_MAX 500
+
+struct tk_app {
+	pthread_mutex_t mu;
+	tk_store *store;
+	tk_org org;
+	tk_policy *policy;
+	char *policy_text;
+	tk_clock_fn clock;
+	void *clock_arg;
+	char clock_file[512];   /* TWOKEY_TEST_CLOCK_FILE (test builds) */
+	int64_t last_seq;       /* highest event seq known, 0 when none */
+	/* scratch, used only with mu held */
+	tk_case work;
+	tk_events ev_refresh;
+	tk_events ev_op;
+	tk_missing missing;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void
+err_clear(tk_app_err *err)
+{
+	if (err == NULL)
+		return;
+	err->e.status = TK_OK;
+	err->e.invariant = 0;
+	err->e.msg[0] = '\0';
+	err->state[0] = '\0';
+	err->hold_until = 0;
+	err->case_id[0] = '\0';
+}
+
+static enum tk_status
+oom(tk_app_err *err)
+{
+	return tk_fail(err ? &err->e : NULL, TK_ERR_INTERNAL,
+	    "out of memory; nothing was changed");
+}
+
+/* Sets key to a new reference; returns -1 (and drops v) on failure. */
+static int
+jset(json_t *o, const char *key, json_t *v)
+{
+	if (v == NULL)
+		return -1;
+	return json_object_set_new(o, key, v);
+}
+
+static int
+jappend(json_t *arr, json_t *v)
+{
+	if (v == NULL)
+		return -1;
+	return json_array_append_new(arr, v);
+}
+
+static void
+hex_encode(const unsigned char *in, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[in[i] >> 4];
+		out[2 * i + 1] = hx[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+sha256(const void *data, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 ||
+	    n != 32)
+		return -1;
+	return 0;
+}
+
+bool
+tk_app_case_id_valid(const char *id)
+{
+	if (id == NULL || id[0] != 'c' || id[1] != '_')
+		return false;
+	for (int i = 2; i < 18; i++) {
+		char ch = id[i];
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return false;
+	}
+	return id[18] == '\0';
+}
+
+/* ---- clock --------------------------------------------------------------- */
+
+static tk_time
+default_clock(tk_app *a)
+{
+	struct timespec ts;
+	tk_time now;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		now = (tk_time)time(NULL);
+	else
+		now = (tk_time)ts.tv_sec;
+#ifdef TK_TEST_HOOKS
+	if (a->clock_file[0] != '\0') {
+		FILE *f = fopen(a->clock_file, "r");
+		if (f != NULL) {
+			long long off = 0;
+			if (fscanf(f, "%lld", &off) == 1 &&
+			    off > -(1LL << 40) && off < (1LL << 40))
+				now += (tk_time)off;
+			(void)fclose(f);
+		}
+	}
+#else
+	(void)a;
+#endif
+	return now;
+}
+
+void
+tk_app_set_clock(tk_app *a, tk_clock_fn fn, void *arg)
+{
+	(void)pthread_mutex_lock(&a->mu);
+	a->clock = fn;
+	a->clock_arg = arg;
+	(void)pthread_mutex_unlock(&a->mu);
+}
+
+/* With mu held. */
+static tk_time
+now_locked(tk_app *a)
+{
+	if (a->clock != NULL)
+		return a->clock(a->clock_arg);
+	return default_clock(a);
+}
+
+tk_time
+tk_app_now(tk_app *a)
+{
+	tk_time t;
+
+	(void)pthread_mutex_lock(&a->mu);
+	t = now_locked(a);
+	(void)pthread_mutex_unlock(&a->mu);
+	return t;
+}
+
+static tk_ctx
+ctx_locked(tk_app *a, tk_time now)
+{
+	tk_ctx x;
+
+	x.policy = a->policy;
+	x.org = &a->org;
+	x.now = now;
+	return x;
+}
+
+void
+tk_app_policy_digest(tk_app *a, char *buf, size_t size)
+{
+	(void)pthread_mutex_lock(&a->mu);
+	(void)tk_strlcpy(buf, a->policy->digest, size);
+	(void)pthread_mutex_unlock(&a->mu);
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+/* Appends one event (data is stolen). With mu held, inside a transaction. */
+static int
+append_event(tk_app *a, tk_time now, const char *case_id, const char *kind,
+    const char *actor, bool alert, json_t *data, tk_error *err)
+{
+	tk_event_row row;
+	int rc;
+
+	if (data == NULL) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	memset(&row, 0, sizeof(row));
+	rc = tk_store_event_append(a->store, now, case_id ? case_id : "",
+	    kind, actor ? actor : "system", alert, data, &row, err);
+	json_decref(data);
+	if (rc == 0 && row.seq > a->last_seq)
+		a->last_seq = row.seq;
+	tk_event_row_clear(&row);
+	return rc;
+}
+
+static json_t *
+engine_event_data(const tk_case *c, const tk_event *ev)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "detail", ev->detail,
+	    "state", tk_state_name(c->state), "tier", c->tier,
+	    "subject", c->subject, "action", c->action);
+}
+
+static int
+append_engine_events(tk_app *a, tk_time now, const tk_case *c,
+    const tk_events *evs, tk_error *err)
+{
+	for (int i = 0; i < evs->n && i < TK_EVENTS_MAX; i++) {
+		const tk_event *ev = &evs->ev[i];
+		if (append_event(a, now, c->id, ev->kind, ev->actor, ev->alert,
+		    engine_event_data(c, ev), err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool
+is_refusal(enum tk_status st)
+{
+	return st == TK_ERR_SOD || st == TK_ERR_FORBIDDEN ||
+	    st == TK_ERR_WRONG_STATE || st == TK_ERR_POLICY_DENIED;
+}
+
+/* The `refused` event's data; extra (stolen, may be NULL) is merged. */
+static json_t *
+refused_data(const char *what, const tk_error *e, const char *state,
+    json_t *extra)
+{
+	json_t *d = json_pack("{s:s, s:s, s:s}", "action", what,
+	    "code", tk_status_code(e->status), "message", e->msg);
+
+	if (d == NULL) {
+		json_decref(extra);
+		return NULL;
+	}
+	if (e->status == TK_ERR_SOD &&
+	    jset(d, "invariant", json_integer(e->invariant)) != 0)
+		goto fail;
+	if (state != NULL && state[0] != '\0' &&
+	    jset(d, "state", json_string(state)) != 0)
+		goto fail;
+	if (extra != NULL) {
+		if (json_object_update(d, extra) != 0)
+			goto fail;
+		json_decref(extra);
+	}
+	return d;
+fail:
+	json_decref(extra);
+	json_decref(d);
+	return NULL;
+}
+
+/* ---- views ----------------------------------------------------------- */
+
+static json_t *
+missing_json(tk_app *a, const tk_ctx *x, const tk_case *c)
+{
+	json_t *arr = json_array();
+
+	if (arr == NULL)
+		return NULL;
+	memset(&a->missing, 0, sizeof(a->missing));
+	tk_engine_missing(x, c, &a->missing);
+	for (int i = 0; i < a->missing.n && i < TK_MISSING_MAX; i++) {
+		const tk_missing_item *m = &a->missing.item[i];
+		json_t *el = json_array();
+		json_t *it;
+
+		if (el == NULL)
+			goto fail;
+		for (int k = 0; k < m->neligible && k < TK_ELIGIBLE_MAX; k++)
+			if (jappend(el, json_string(m->eligible[k])) != 0) {
+				json_decref(el);
+				goto fail;
+			}
+		it = json_pack("{s:s, s:s, s:o}", "group", m->group,
+		    "need", m->need, "eligible", el);
+		if (jappend(arr, it) != 0)
+			goto fail;
+	}
+	return arr;
+fail:
+	json_decref(arr);
+	return NULL;
+}
+
+/* Builds {seq, ts, [case,] kind, actor, alert, [detail,] data} from a
+ * stored row by reading back its canonical body. */
+static json_t *
+event_json(const tk_event_row *row, bool with_case, bool with_detail)
+{
+	char ts[32];
+	char hash[65];
+	json_t *body, *data, *j, *detail;
+	json_error_t jerr;
+
+	body = json_loads(row->body ? row->body : "{}", 0, &jerr);
+	data = body ? json_object_get(body, "data") : NULL;
+	tk_time_format(row->ts, ts, sizeof(ts));
+	hex_encode(row->hash, 32, hash);
+	j = json_pack("{s:I, s:s, s:s, s:s, s:b, s:O?}", "seq",
+	    (json_int_t)row->seq, "ts", ts, "kind", row->kind,
+	    "actor", row->actor, "alert", row->alert, "data", data);
+	if (j == NULL)
+		goto done;
+	if (with_case && jset(j, "case", row->case_id[0] ?
+	    json_string(row->case_id) : json_null()) != 0)
+		goto fail;
+	if (with_detail) {
+		detail = data ? json_object_get(data, "detail") : NULL;
+		if (jset(j, "detail", json_string(json_is_string(detail) ?
+		    json_string_value(detail) : "")) != 0)
+			goto fail;
+	}
+	if (!with_detail && jset(j, "hash", json_string(hash)) != 0)
+		goto fail;
+	if (json_object_get(j, "data") == NULL &&
+	    jset(j, "data", json_object()) != 0)
+		goto fail;
+	goto done;
+fail:
+	json_decref(j);
+	j = NULL;
+done:
+	json_decref(body);
+	return j;
+}
+
+struct evlist {
+	json_t *arr;
+	bool with_case, with_detail, alerts_only, failed;
+};
+
+static int
+evlist_cb(void *arg, const tk_event_row *row)
+{
+	struct evlist *l = arg;
+
+	if (l->alerts_only && !row->alert)
+		return 0;
+	if (jappend(l->arr, event_json(row, l->with_case, l->with_detail))
+	    != 0) {
+		l->failed = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* The case view: record + queue + missing (+ events). With mu held. */
+static json_t *
+case_view(tk_app *a, const tk_ctx *x, const tk_case *c, bool with_events,
+    tk_error *err)
+{
+	json_t *j = tk_case_to_json(c);
+
+	if (j == NULL)
+		goto oom;
+	if (jset(j, "queue", json_string(c->family)) != 0 ||
+	    jset(j, "missing", missing_json(a, x, c)) != 0)
+		goto oom;
+	if (with_events) {
+		struct evlist l = {json_array(), false, true, false, false};
+		if (l.arr == NULL)
+			goto oom;
+		if (tk_store_event_list_case(a->store, c->id, evlist_cb, &l,
+		    err) != 0) {
+			json_decref(l.arr);
+			json_decref(j);
+			if (!l.failed)
+				return NULL;
+			goto oom;
+		}
+		if (l.failed) {
+			json_decref(l.arr);
+			goto oom;
+		}
+		if (jset(j, "events", l.arr) != 0)
+			goto oom;
+	}
+	return j;
+oom:
+	json_decref(j);
+	(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+	return NULL;
+}
+
+/* ---- open / close ---------------------------------------------------- */
+
+static int
+load_config(tk_app *a, tk_error *err)
+{
+	char *org_text = NULL;
+
+	if (tk_store_config_get(a->store, "org", &org_text, err) != 0) {
+		if (err != NULL && err->status == TK_ERR_NOT_FOUND)
+			(void)tk_fail(err, TK_ERR_INVALID, "the database has "
+			    "no org; create it with `twokey init`");
+		return -1;
+	}
+	if (tk_org_load(&a->org, org_text, strlen(org_text), "org",
+	    err) != 0) {
+		free(org_text);
+		return -1;
+	}
+	free(org_text);
+	if (tk_store_config_get(a->store, "policy", &a->policy_text,
+	    err) != 0) {
+		if (err != NULL && err->status == TK_ERR_NOT_FOUND)
+			(void)tk_fail(err, TK_ERR_INVALID, "the database has "
+			    "no policy; create it with `twokey init`");
+		return -1;
+	}
+	a->policy = calloc(1, sizeof(*a->policy));
+	if (a->policy == NULL) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (tk_policy_load(a->policy, a->policy_text, strlen(a->policy_text),
+	    "policy", err) != 0) {
+		free(a->policy);
+		a->policy = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+struct probe {
+	bool found;
+};
+
+static int
+probe_cb(void *arg, const tk_event_row *row)
+{
+	struct probe *p = arg;
+
+	(void)row;
+	p->found = true;
+	return 1;
+}
+
+/* Is there an event with this seq (the chain is gapless from 1)? */
+static int
+seq_exists(tk_app *a, int64_t seq, bool *found, tk_error *err)
+{
+	struct probe p = {false};
+
+	if (tk_store_event_scan(a->store, seq, 1, probe_cb, &p, err) != 0)
+		return -1;
+	*found = p.found;
+	return 0;
+}
+
+/* Brings a->last_seq up to the newest event (others may append too). */
+static int
+sync_last_seq(tk_app *a, tk_error *err)
+{
+	int64_t lo = a->last_seq, hi, step = 1;
+	bool found;
+
+	/* lo exists (or is 0); find an hi that does not. */
+	for (;;) {
+		hi = lo + step;
+		if (seq_exists(a, hi, &found, err) != 0)
+			return -1;
+		if (!found)
+			break;
+		lo = hi;
+		if (step < (INT64_C(1) << 40))
+			step *= 2;
+	}
+	while (hi - lo > 1) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (seq_exists(a, mid, &found, err) != 0)
+			return -1;
+		if (found)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	a->last_seq = lo;
+	return 0;
+}
+
+tk_app *
+tk_app_open(const char *db_path, tk_error *err)
+{
+	tk_app *a;
+	const char *cf;
+
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (pthread_mutex_init(&a->mu, NULL) != 0) {
+		free(a);
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot create a mutex");
+		return NULL;
+	}
+	cf = getenv("TWOKEY_TEST_CLOCK_FILE");
+	if (cf != NULL)
+		(void)tk_strlcpy(a->clock_file, cf, sizeof(a->clock_file));
+	a->store = tk_store_open(db_path, false, err);
+	if (a->store == NULL)
+		goto fail;
+	if (load_config(a, err) != 0)
+		goto fail;
+	if (sync_last_seq(a, err) != 0)
+		goto fail;
+	return a;
+fail:
+	tk_app_close(a);
+	return NULL;
+}
+
+void
+tk_app_close(tk_app *a)
+{
+	if (a == NULL)
+		return;
+	if (a->store != NULL)
+		tk_store_close(a->store);
+	if (a->policy != NULL) {
+		tk_policy_free(a->policy);
+		free(a->policy);
+	}
+	free(a->policy_text);
+	tk_org_free(&a->org);
+	(void)pthread_mutex_destroy(&a->mu);
+	free(a);
+}
+
+/* ---- tokens ------------------------------------------------------------ */
+
+enum tk_status
+tk_app_token_issue(tk_app *a, const char *login, char *out, size_t out_size,
+    tk_app_err *err)
+{
+	unsigned char raw[32], hash[32];
+	unsigned char b64[48];
+	char token[TK_TOKEN_MAX];
+	size_t n = 0;
+	tk_time now;
+	enum tk_status st = TK_OK;
+	json_t *data;
+
+	err_clear(err);
+	if (login == NULL || tk_org_staff(&a->org, login) == NULL)
+		return tk_fail(&err->e, TK_ERR_NOT_FOUND, "'%s' is not staff "
+		    "in the org; only staff members get tokens",
+		    login ? login : "");
+	if (out_size < TK_TOKEN_MAX)
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "token buffer too small");
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return tk_fail(&err->e, TK_ERR_INTERNAL,
+		    "the system random generator failed");
+	if (EVP_EncodeBlock(b64, raw, (int)sizeof(raw)) != 44) {
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot encode token");
+		goto done;
+	}
+	memcpy(token, "tk_", 3);
+	for (size_t i = 0; i < 44 && b64[i] != '='; i++) {
+		char ch = (char)b64[i];
+		token[3 + n++] = ch == '+' ? '-' : ch == '/' ? '_' : ch;
+	}
+	token[3 + n] = '\0';
+	if (sha256(token, 3 + n, hash) != 0) {
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot hash token");
+		goto done;
+	}
+	(void)pthread_mutex_lock(&a->mu);
+	now = now_locked(a);
+	data = json_pack("{s:s, s:s}", "detail", "API token issued",
+	    "login", login);
+	if (tk_store_begin(a->store, &err->e) != 0 ||
+	    tk_store_token_put(a->store, login, hash, now, &err->e) != 0 ||
+	    append_event(a, now, "", "token.issued", "system", false, data,
+	    &err->e) != 0 || tk_store_commit(a->store, &err->e) != 0) {
+		tk_store_rollback(a->store);
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store the token: "
+		    "%.400s", err->e.msg);
+	} else {
+		data = NULL;
+	}
+	(void)pthread_mutex_unlock(&a->mu);
+	if (st == TK_OK)
+		(void)tk_strlcpy(out, token, out_size);
+done:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(b64, sizeof(b64));
+	OPENSSL_cleanse(token, sizeof(token));
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return st;
+}
+
+enum tk_status
+tk_app_authenticate(tk_app *a, const char *token, size_t token_len,
+    char *login_out, size_t login_size, tk_app_err *err)
+{
+	unsigned char hash[32];
+	char login[TK_ID_MAX];
+	tk_error e;
+	int rc;
+
+	err_clear(err);
+	if (token == NULL || token_len == 0)
+		return tk_fail(&err->e, TK_ERR_UNAUTH, "no token: send "
+		    "'Authorization: Bearer <token>' with a token from "
+		    "`twokey token issue`");
+	if (token_len > 512)
+		return tk_fail(&err->e, TK_ERR_UNAUTH, "unknown token: it was "
+		    "never issued or has been revoked; ask an admin for a new "
+		    "one");
+	if (sha256(token, token_len, hash) != 0)
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot hash token");
+	login[0] = '\0';
+	(void)pthread_mutex_lock(&a->mu);
+	rc = tk_store_token_lookup(a->store, hash, login, sizeof(login), &e);
+	(void)pthread_mutex_unlock(&a->mu);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	if (rc != 0) {
+		if (e.status == TK_ERR_NOT_FOUND)
+			return tk_fail(&err->e, TK_ERR_UNAUTH, "unknown token: it "
+			    "was never issued or has been revoked; ask an admin "
+			    "for a new one");
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot check the "
+		    "token: %.400s", e.msg);
+	}
+	/* The org never changes while the app is open: no lock needed. */
+	if (tk_org_staff(&a->org, login) == NULL)
+		return tk_fail(&err->e, TK_ERR_UNAUTH, "the token belongs to "
+		    "'%s', who is no longer staff in the org", login);
+	if (tk_strlcpy(login_out, login, login_size) != 0)
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "login too long");
+	return TK_OK;
+}
+
+/* ---- role checks (mu held) ------------------------------------------- */
+
+static const tk_staff *
+actor_staff(tk_app *a, const char *actor, tk_app_err *err)
+{
+	const tk_staff *s = actor ? tk_org_staff(&a->org, actor) : NULL;
+
+	if (s == NULL)
+		(void)tk_fail(&err->e, TK_ERR_UNAUTH, "'%s' is not staff in "
+		    "the org", actor ? actor : "");
+	return s;
+}
+
+static enum tk_status
+check_read(tk_app *a, const tk_ctx *x, const char *actor, tk_app_err *err)
+{
+	if (actor_staff(a, actor, err) == NULL)
+		return err->e.status;
+	if (!tk_engine_can_read(x, actor))
+		return tk_fail(&err->e, TK_ERR_FORBIDDEN, "reading cases needs "
+		    "a staff function or the auditor role; '%s' has neither",
+		    actor);
+	return TK_OK;
+}
+
+static enum tk_status
+check_roles(tk_app *a, const char *actor, unsigned roles, const char *what,
+    tk_app_err *err)
+{
+	const tk_staff *s = actor_staff(a, actor, err);
+
+	if (s == NULL)
+		return err->e.status;
+	if ((s->roles & roles) == 0)
+		return tk_fail(&err->e, TK_ERR_FORBIDDEN, "%s needs the %s "
+		    "role; '%s' does not have it", what,
+		    roles == TK_ROLE_ADMIN ? "admin" : "auditor or admin",
+		    actor);
+	return TK_OK;
+}
+
+/* ---- reads ----------------------------------------------------------- */
+
+static const char *const cap_names[] = {
+	"intake", "verify", "approve", "execute", "review", "attest",
+};
+
+enum tk_status
+tk_app_me(tk_app *a, const char *actor, json_t **out, tk_app_err *err)
+{
+	const tk_staff *s;
+	json_t *roles = NULL, *caps = NULL;
+	unsigned c;
+
+	err_clear(err);
+	*out = NULL;
+	(void)pthread_mutex_lock(&a->mu);
+	s = actor_staff(a, actor, err);
+	if (s == NULL) {
+		(void)pthread_mutex_unlock(&a->mu);
+		return err->e.status;
+	}
+	c = s->function[0] ? tk_policy_caps(a->policy, s->function) : 0;
+	(void)pthread_mutex_unlock(&a->mu);
+	roles = json_array();
+	caps = json_array();
+	if (roles == NULL || caps == NULL)
+		goto fail;
+	if ((s->roles & TK_ROLE_ADMIN) && jappend(roles, json_string("admin")))
+		goto fail;
+	if ((s->roles & TK_ROLE_AUDITOR) &&
+	    jappend(roles, json_string("auditor")))
+		goto fail;
+	for (unsigned i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++)
+		if ((c & (1u << i)) && jappend(caps, json_string(cap_names[i])))
+			goto fail;
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "login",
+	    s->login, "name", s->name, "function", s->function, "team",
+	    s->team, "manager", s->manager, "roles", roles,
+	    "capabilities", caps);
+	if (*out == NULL)
+		return oom(err);
+	return TK_OK;
+fail:
+	json_decref(roles);
+	json_decref(caps);
+	return oom(err);
+}
+
+/* Loads case id into a->work (mu held). */
+static enum tk_status
+load_case(tk_app *a, const char *id, tk_app_err *err)
+{
+	json_t *rec = NULL;
+	tk_error e;
+
+	if (tk_store_case_get(a->store, id, &rec, &e) != 0) {
+		if (e.status == TK_ERR_NOT_FOUND)
+			return tk_fail(&err->e, TK_ERR_NOT_FOUND,
+			    "no case %s; list cases with GET /v1/cases", id);
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot read case %s: "
+		    "%.400s", id, e.msg);
+	}
+	memset(&a->work, 0, sizeof(a->work));
+	if (tk_case_from_json(&a->work, rec, &e) != 0) {
+		json_decref(rec);
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "case %s is stored "
+		    "malformed: %.400s", id, e.msg);
+	}
+	json_decref(rec);
+	return TK_OK;
+}
+
+static int
+put_case(tk_app *a, const tk_case *c, tk_error *err)
+{
+	json_t *rec = tk_case_to_json(c);
+	int rc;
+
+	if (rec == NULL) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	rc = tk_store_case_put(a->store, c->id, c->subject, c->family,
+	    tk_state_name(c->state), c->updated, rec, err);
+	json_decref(rec);
+	return rc;
+}
+
+enum tk_status
+tk_app_case_get(tk_app *a, const char *actor, const char *id, json_t **out,
+    tk_app_err *err)
+{
+	tk_ctx x;
+	enum tk_status st;
+	tk_error e;
+
+	err_clear(err);
+	*out = NULL;
+	if (!tk_app_case_id_valid(id))
+		return tk_fail(&err->e, TK_ERR_INVALID, "case id must look "
+		    "like c_ followed by 16 hex digits");
+	(void)pthread_mutex_lock(&a->mu);
+	x = ctx_locked(a, now_locked(a));
+	st = check_read(a, &x, actor, err);
+	if (st != TK_OK)
+		goto out;
+	st = load_case(a, id, err);
+	if (st != TK_OK)
+		goto out;
+	a->ev_refresh.n = 0;
+	if (tk_engine_refresh(&x, &a->work, &a->ev_refresh)) {
+		/* Time moved the case on: persist it with its events. */
+		if (tk_store_begin(a->store, &e) != 0 ||
+		    put_case(a, &a->work, &e) != 0 ||
+		    append_engine_events(a, x.now, &a->work, &a->ev_refresh,
+		    &e) != 0 || tk_store_commit(a->store, &e) != 0) {
+			tk_store_rollback(a->store);
+			st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store "
+			    "case %s: %.400s", id, e.msg);
+			goto out;
+		}
+	}
+	*out = case_view(a, &x, &a->work, true, &err->e);
+	if (*out == NULL)
+		st = err->e.status = TK_ERR_INTERNAL;
+out:
+	(void)pthread_mutex_unlock(&a->mu);
+	return st;
+}
+
+struct listctx {
+	tk_app *a;
+	const tk_ctx *x;
+	json_t *arr;
+	int64_t last;
+	int n;
+	tk_error e;
+	bool failed;
+};
+
+static int
+list_cb(void *arg, int64_t rowid, const json_t *rec)
+{
+	struct listctx *l = arg;
+	tk_app *a = l->a;
+	tk_events scratch;
+
+	l->last = rowid;
+	memset(&a->work, 0, sizeof(a->work));
+	if (tk_case_from_json(&a->work, rec, &l->e) != 0) {
+		(void)tk_fail(&l->e, TK_ERR_INTERNAL, "a stored case is "
+		    "malformed: %.400s", l->e.msg);
+		l->failed = true;
+		return 1;
+	}
+	/* Show the case as of now; GET of the case persists the change. */
+	scratch.n = 0;
+	(void)tk_engine_refresh(l->x, &a->work, &scratch);
+	if (jappend(l->arr, case_view(a, l->x, &a->work, false, &l->e)) != 0) {
+		(void)tk_fail(&l->e, TK_ERR_INTERNAL, "out of memory");
+		l->failed = true;
+		return 1;
+	}
+	l->n++;
+	return 0;
+}
+
+enum tk_status
+tk_app_case_list(tk_app *a, const char *actor, const tk_app_list_req *r,
+    json_t **out, tk_app_err *err)
+{
+	tk_case_filter f;
+	struct listctx l;
+	tk_ctx x;
+	enum tk_status st;
+	int limit = r->limit <= 0 ? 100 : r->limit;
+
+	err_clear(err);
+	*out = NULL;
+	if (limit > LIST_LIMIT_MAX)
+		return tk_fail(&err->e, TK_ERR_INVALID, "limit must be between "
+		    "1 and %d", LIST_LIMIT_MAX);
+	memset(&f, 0, sizeof(f));
+	f.queue = r->queue;
+	f.state = r->state;
+	f.subject = r->subject;
+	f.limit = limit;
+	f.after = r->after;
+	memset(&l, 0, sizeof(l));
+	l.a = a;
+	l.arr = json_array();
+	if (l.arr == NULL)
+		return oom(err);
+	(void)pthread_mutex_lock(&a->mu);
+	x = ctx_locked(a, now_locked(a));
+	l.x = &x;
+	st = check_read(a, &x, actor, err);
+	if (st == TK_OK &&
+	    tk_store_case_list(a->store, &f, list_cb, &l, &l.e) != 0 &&
+	    !l.failed)
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot list cases: "
+		    "%.400s", l.e.msg);
+	if (st == TK_OK && l.failed)
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "%.500s", l.e.msg);
+	(void)pthread_mutex_unlock(&a->mu);
+	if (st != TK_OK) {
+		json_decref(l.arr);
+		return st;
+	}
+	*out = json_pack("{s:o, s:i, s:o}", "cases", l.arr, "count", l.n,
+	    "next", l.n == limit ? json_integer((json_int_t)l.last) :
+	    json_null());
+	if (*out == NULL)
+		return oom(err);
+	return TK_OK;
+}
+
+enum tk_status
+tk_app_events(tk_app *a, const char *actor, int64_t from, int64_t limit,
+    json_t **out, tk_app_err *err)
+{
+	struct evlist l = {NULL, true, false, false, false};
+	enum tk_status st;
+	tk_error e;
+
+	err_clear(err);
+	*out = NULL;
+	if (from <= 0)
+		from = 1;
+	if (limit <= 0)
+		limit = 100;
+	if (limit > EVENTS_LIMIT_MAX)
+		return tk_fail(&err->e, TK_ERR_INVALID, "limit must be between "
+		    "1 and %d", EVENTS_LIMIT_MAX);
+	l.arr = json_array();
+	if (l.arr == NULL)
+		return oom(err);
+	(void)pthread_mutex_lock(&a->mu);
+	st = check_roles(a, actor, TK_ROLE_AUDITOR | TK_ROLE_ADMIN,
+	    "reading the audit log", err);
+	if (st == TK_OK && tk_store_event_scan(a->store, from, limit,
+	    evlist_cb, &l, &e) != 0 && !l.failed)
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot read events: "
+		    "%.400s", e.msg);
+	if (st == TK_OK && l.failed)
+		st = oom(err);
+	(void)pthread_mutex_unlock(&a->mu);
+	if (st != TK_OK) {
+		json_decref(l.arr);
+		return st;
+	}
+	*out = json_pack("{s:o}", "events", l.arr);
+	return *out ? TK_OK : oom(err);
+}
+
+enum tk_status
+tk_app_alerts(tk_app *a, const char *actor, json_t **out, tk_app_err *err)
+{
+	json_t *res, *chunk = NULL;
+	enum tk_status st;
+	tk_ctx x;
+	tk_error e;
+	int64_t hi;
+
+	err_clear(err);
+	*out = NULL;
+	res = json_array();
+	if (res == NULL)
+		return oom(err);
+	(void)pthread_mutex_lock(&a->mu);
+	x = ctx_locked(a, now_locked(a));
+	st = check_read(a, &x, actor, err);
+	if (st == TK_OK && sync_last_seq(a, &e) != 0)
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot read events: "
+		    "%.400s", e.msg);
+	/* Walk back from the newest event in chunks until 200 alerts. */
+	for (hi = a->last_seq; st == TK_OK && hi >= 1 &&
+	    json_array_size(res) < ALERTS_MAX;) {
+		int64_t lo = hi - ALERT_CHUNK + 1 < 1 ? 1 : hi - ALERT_CHUNK + 1;
+		struct evlist l = {json_array(), true, true, true, false};
+
+		if (l.arr == NULL) {
+			st = oom(err);
+			break;
+		}
+		chunk = l.arr;
+		if (tk_store_event_scan(a->store, lo, hi - lo + 1, evlist_cb,
+		    &l, &e) != 0 && !l.failed) {
+			st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot read "
+			    "events: %.400s", e.msg);
+			break;
+		}
+		if (l.failed) {
+			st = oom(err);
+			break;
+		}
+		for (size_t i = json_array_size(chunk); i > 0 &&
+		    json_array_size(res) < ALERTS_MAX; i--)
+			if (json_array_append(res, json_array_get(chunk, i - 1))
+			    != 0) {
+				st = oom(err);
+				break;
+			}
+		json_decref(chunk);
+		chunk = NULL;
+		hi = lo - 1;
+	}
+	(void)pthread_mutex_unlock(&a->mu);
+	json_decref(chunk);
+	if (st != TK_OK) {
+		json_decref(res);
+		return st;
+	}
+	*out = json_pack("{s:o}", "alerts", res);
+	return *out ? TK_OK : oom(err);
+}
+
+enum tk_status
+tk_app_policy_get(tk_app *a, const char *actor, json_t **out,
+    tk_app_err *err)
+{
+	enum tk_status st;
+
+	err_clear(err);
+	*out = NULL;
+	(void)pthread_mutex_lock(&a->mu);
+	st = actor == NULL || actor_staff(a, actor, err) ? TK_OK :
+	    err->e.status;
+	if (st == TK_OK) {
+		*out = json_pack("{s:s, s:s, s:s}", "digest", a->policy->digest,
+		    "owner", a->policy->owner, "text", a->policy_text);
+		if (*out == NULL)
+			st = oom(err);
+	}
+	(void)pthread_mutex_unlock(&a->mu);
+	return st;
+}
+
+enum tk_status
+tk_app_policy_explain(tk_app *a, const char *actor, const tk_explain_req *r,
+    json_t **out, tk_app_err *err)
+{
+	const tk_subject *subj;
+	const tk_action *act;
+	tk_facts f;
+	tk_decision d;
+	enum tk_status st = TK_OK;
+	json_t *denied = NULL;
+
+	err_clear(err);
+	*out = NULL;
+	if (r->subject == NULL || r->action == NULL)
+		return tk_fail(&err->e, TK_ERR_INVALID, "explain needs a "
+		    "subject and an action");
+	act = tk_action_find(r->action);
+	if (act == NULL)
+		return tk_fail(&err->e, TK_ERR_INVALID, "unknown action '%s'; "
+		    "known actions: %s", r->action, tk_action_names());
+	subj = tk_org_subject(&a->org, r->subject);
+	if (subj == NULL)
+		return tk_fail(&err->e, TK_ERR_INVALID, "unknown subject '%s'; "
+		    "subjects are listed in the org file", r->subject);
+	memset(&f, 0, sizeof(f));
+	f.subject = subj;
+	f.action = act->name;
+	f.family = act->family;
+	f.signals = r->signals;
+	f.nsignals = r->nsignals;
+	f.channel = r->channel ? r->channel : "";
+	f.ticket = r->ticket ? r->ticket : "";
+	f.reason_code = r->reason_code ? r->reason_code : "";
+	f.tier = "";
+	(void)pthread_mutex_lock(&a->mu);
+	if (actor != NULL && actor_staff(a, actor, err) == NULL) {
+		st = err->e.status;
+		goto out;
+	}
+	memset(&d, 0, sizeof(d));
+	tk_policy_eval(a->policy, &f, &d);
+	if (d.deny != NULL) {
+		denied = json_pack("{s:s, s:s, s:i}", "reason", d.deny->reason,
+		    "owner", d.deny->owner, "line", d.deny->line);
+	} else if (d.tier == NULL) {
+		denied = json_pack("{s:s, s:s, s:i}", "reason", "no tier of the "
+		    "policy matches this request", "owner", a->policy->owner,
+		    "line", 0);
+	} else {
+		denied = json_null();
+	}
+	if (denied == NULL) {
+		st = oom(err);
+		goto out;
+	}
+	if (d.tier != NULL)
+		*out = json_pack("{s:s, s:s, s:i, s:o, s:o, s:s, s:s}", "tier",
+		    d.tier->name, "owner", d.tier->owner, "line", d.tier->line,
+		    "requirements", tk_require_to_json(&d.tier->req),
+		    "denied", denied, "policy", a->policy->digest,
+		    "queue", act->family);
+	else
+		*out = json_pack("{s:n, s:n, s:n, s:n, s:o, s:s, s:s}", "tier",
+		    "owner", "line", "requirements", "denied", denied,
+		    "policy", a->policy->digest, "queue", act->family);
+	denied = NULL; /* stolen by json_pack, even on failure */
+	if (*out == NULL)
+		st = oom(err);
+out:
+	(void)pthread_mutex_unlock(&a->mu);
+	json_decref(denied);
+	return st;
+}
+
+/* ---- policy reload ------------------------------------------------------- */
+
+enum tk_status
+tk_app_reload_policy(tk_app *a, const char *actor, const char *text,
+    size_t len, char *digest_out, size_t digest_size, tk_app_err *err)
+{
+	tk_policy *np, *old;
+	char *copy;
+	tk_error e;
+	tk_time now;
+	enum tk_status st = TK_OK;
+	json_t *data;
+
+	err_clear(err);
+	if (actor != NULL) {
+		(void)pthread_mutex_lock(&a->mu);
+		st = check_roles(a, actor, TK_ROLE_ADMIN, "loading a policy",
+		    err);
+		(void)pthread_mutex_unlock(&a->mu);
+		if (st != TK_OK)
+			return st;
+	}
+	if (text == NULL || len == 0)
+		return tk_fail(&err->e, TK_ERR_INVALID, "the policy text is "
+		    "empty; send the policy YAML as the body");
+	if (memchr(text, '\0', len) != NULL)
+		return tk_fail(&err->e, TK_ERR_INVALID, "the policy text "
+		    "contains a NUL byte");
+	copy = malloc(len + 1);
+	np = calloc(1, sizeof(*np));
+	if (copy == NULL || np == NULL) {
+		free(copy);
+		free(np);
+		return oom(err);
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	if (tk_policy_load(np, copy, len, "policy", &e) != 0) {
+		free(copy);
+		free(np);
+		return tk_fail(&err->e, TK_ERR_INVALID, "%.500s", e.msg);
+	}
+	(void)pthread_mutex_lock(&a->mu);
+	now = now_locked(a);
+	data = json_pack("{s:s, s:s, s:s}", "detail", "policy loaded",
+	    "digest", np->digest, "previous", a->policy->digest);
+	if (tk_store_begin(a->store, &e) != 0 ||
+	    tk_store_config_put(a->store, "policy", copy, &e) != 0 ||
+	    append_event(a, now, "", "policy.loaded", actor ? actor :
+	    "system", false, data, &e) != 0 ||
+	    tk_store_commit(a->store, &e) != 0) {
+		tk_store_rollback(a->store);
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store the "
+		    "policy (the old one keeps serving): %.400s", e.msg);
+		(void)pthread_mutex_unlock(&a->mu);
+		tk_policy_free(np);
+		free(np);
+		free(copy);
+		return st;
+	}
+	old = a->policy;
+	a->policy = np;
+	free(a->policy_text);
+	a->policy_text = copy;
+	if (digest_out != NULL)
+		(void)tk_strlcpy(digest_out, np->digest, digest_size);
+	(void)pthread_mutex_unlock(&a->mu);
+	tk_policy_free(old);
+	free(old);
+	return TK_OK;
+}
+
+/* ---- case operations ------------------------------------------------- */
+
+/* Copies the wrong_state extras from the case into err. */
+static void
+state_extras(const tk_case *c, tk_app_err *err)
+{
+	if (err->e.status != TK_ERR_WRONG_STATE)
+		return;
+	(void)tk_strlcpy(err->state, tk_state_name(c->state),
+	    sizeof(err->state));
+	if (c->state == TK_STATE_ON_HOLD)
+		err->hold_until = c->hold_until;
+}
+
+typedef enum tk_status (*case_fn)(const tk_ctx *x, tk_case *c,
+    const char *actor, const void *arg, tk_events *ev, tk_error *err);
+
+/*
+ * The transaction around one operation on an existing case: load, apply
+ * time, call the engine, persist the case and its events - or, on a
+ * refusal, persist what time changed plus a `refused` event. A store
+ * failure rolls everything back.
+ */
+static enum tk_status
+case_op(tk_app *a, const char *actor, const char *id, const char *what,
+    case_fn fn, const void *arg, json_t **out, tk_app_err *err)
+{
+	tk_ctx x;
+	tk_case *c = &a->work;
+	enum tk_status st;
+	bool changed;
+	tk_error e;
+
+	err_clear(err);
+	if (out != NULL)
+		*out = NULL;
+	if (!tk_app_case_id_valid(id))
+		return tk_fail(&err->e, TK_ERR_INVALID, "case id must look "
+		    "like c_ followed by 16 hex digits");
+	if (actor == NULL)
+		return tk_fail(&err->e, TK_ERR_UNAUTH, "no actor");
+	(void)pthread_mutex_lock(&a->mu);
+	x = ctx_locked(a, now_locked(a));
+	if (tk_store_begin(a->store, &e) != 0) {
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot start a "
+		    "transaction: %.400s", e.msg);
+		goto unlock;
+	}
+	st = load_case(a, id, err);
+	if (st != TK_OK)
+		goto rollback;
+	a->ev_refresh.n = 0;
+	a->ev_op.n = 0;
+	changed = tk_engine_refresh(&x, c, &a->ev_refresh);
+	st = fn(&x, c, actor, arg, &a->ev_op, &err->e);
+	if (st == TK_OK) {
+		if (put_case(a, c, &e) != 0 ||
+		    append_engine_events(a, x.now, c, &a->ev_refresh, &e) != 0 ||
+		    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0 ||
+		    tk_store_commit(a->store, &e) != 0)
+			goto store_fail;
+		if (out != NULL) {
+			*out = case_view(a, &x, c, false, &err->e);
+			if (*out == NULL)
+				st = oom(err);
+		}
+		goto unlock;
+	}
+	/* Refused or invalid: the engine left the case as time made it. */
+	if (err->e.status != st)
+		(void)tk_fail(&err->e, st, "%s was refused", what);
+	if (changed && (put_case(a, c, &e) != 0 ||
+	    append_engine_events(a, x.now, c, &a->ev_refresh, &e) != 0))
+		goto store_fail;
+	if (is_refusal(st) && append_event(a, x.now, c->id, "refused", actor,
+	    st == TK_ERR_SOD, refused_data(what, &err->e,
+	    tk_state_name(c->state), NULL), &e) != 0)
+		goto store_fail;
+	if ((changed || is_refusal(st)) && tk_store_commit(a->store, &e) != 0)
+		goto store_fail;
+	if (!changed && !is_refusal(st))
+		tk_store_rollback(a->store);
+	state_extras(c, err);
+	goto unlock;
+store_fail:
+	st = tk_fail(&err->e, TK_ERR_INTERNAL, "storage failed; nothing was "
+	    "changed: %.400s", e.msg);
+rollback:
+	tk_store_rollback(a->store);
+unlock:
+	(void)pthread_mutex_unlock(&a->mu);
+	return st;
+}
+
+static enum tk_status
+op_evidence(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
+    tk_events *ev, tk_error *err)
+{
+	return tk_engine_add_evidence(x, c, actor, arg, ev, err);
+}
+
+enum tk_status
+tk_app_case_evidence(tk_app *a, const char *actor, const char *id,
+    const tk_evidence_req *r, json_t **out, tk_app_err *err)
+{
+	return case_op(a, actor, id, "evidence", op_evidence, r, out, err);
+}
+
+struct decide_arg {
+	bool approve;
+	const char *comment;
+};
+
+static enum tk_status
+op_decide(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
+    tk_events *ev, tk_error *err)
+{
+	const struct decide_arg *d = arg;
+
+	return tk_engine_decide(x, c, actor, d->approve, d->comment, ev, err);
+}
+
+enum tk_status
+tk_app_case_decide(tk_app *a, const char *actor, const char *id,
+    bool approve, const char *comment, json_t **out, tk_app_err *err)
+{
+	struct decide_arg d = {approve, comment ? comment : ""};
+
+	return case_op(a, actor, id, approve ? "approve" : "deny", op_decide,
+	    &d, out, err);
+}
+
+static enum tk_status
+op_patch(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
+    tk_events *ev, tk_error *err)
+{
+	return tk_engine_patch(x, c, actor, arg, ev, err);
+}
+
+enum tk_status
+tk_app_case_patch(tk_app *a, const char *actor, const char *id,
+    const tk_patch_req *r, json_t **out, tk_app_err *err)
+{
+	if (r->subject != NULL && tk_org_subject(&a->org, r->subject) == NULL) {
+		err_clear(err);
+		return tk_fail(&err->e, TK_ERR_INVALID, "unknown subject '%s'; "
+		    "subjects are listed in the org file", r->subject);
+	}
+	if (r->action != NULL && tk_action_find(r->action) == NULL) {
+		err_clear(err);
+		return tk_fail(&err->e, TK_ERR_INVALID, "unknown action '%s'; "
+		    "known actions: %s", r->action, tk_action_names());
+	}
+	return case_op(a, actor, id, "patch", op_patch, r, out, err);
+}
+
+static enum tk_status
+op_execute(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
+    tk_events *ev, tk_error *err)
+{
+	return tk_engine_execute(x, c, actor, arg, ev, err);
+}
+
+enum tk_status
+tk_app_case_execute(tk_app *a, const char *actor, const char *id,
+    const tk_execute_req *r, json_t **out, tk_app_err *err)
+{
+	return case_op(a, actor, id, "execute", op_execute, r, out, err);
+}
+
+static enum tk_status
+op_cancel(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
+    tk_events *ev, tk_error *err)
+{
+	return tk_engine_cancel(x, c, actor, arg, ev, err);
+}
+
+enum tk_status
+tk_app_case_cancel(tk_app *a, const char *actor, const char *id,
+    const char *reason, json_t **out, tk_app_err *err)
+{
+	return case_op(a, actor, id, "cancel", op_cancel, reason ? reason : "",
+	    out, err);
+}
+
+struct bg_arg {
+	const char *justification, *incident;
+};
+
+static enum tk_status
+op_break_glass(const tk_ctx *x, tk_case *c, const char *actor,
+    const void *arg, tk_events *ev, tk_error *err)
+{
+	const struct bg_arg *b = arg;
+
+	return tk_engine_break_glass(x, c, actor, b->justification,
+	    b->incident, ev, err);
+}
+
+enum tk_status
+tk_app_case_break_glass(tk_app *a, const char *actor, const char *id,
+    const char *justification, const char *incident, json_t **out,
+    tk_app_err *err)
+{
+	struct bg_arg b = {justification ? justification : "",
+	    incident ? incident : ""};
+
+	return case_op(a, actor, id, "break_glass", op_break_glass, &b, out,
+	    err);
+}
+
+struct review_arg {
+	const char *outcome, *comment;
+};
+
+static enum tk_status
+op_review(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
+    tk_events *ev, tk_error *err)
+{
+	const struct review_arg *r = arg;
+
+	return tk_engine_review(x, c, actor, r->outcome, r->comment, ev, err);
+}
+
+enum tk_status
+tk_app_case_review(tk_app *a, const char *actor, const char *id,
+    const char *outcome, const char *comment, json_t **out, tk_app_err *err)
+{
+	struct review_arg r = {outcome ? outcome : "", comment ? comment : ""};
+
+	return case_op(a, actor, id, "review", op_review, &r, out, err);
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+static int
+new_case_id(char *out, size_t size)
+{
+	unsigned char raw[8];
+
+	if (size < 19 || RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	out[0] = 'c';
+	out[1] = '_';
+	hex_encode(raw, sizeof(raw), out + 2);
+	return 0;
+}
+
+/* What a refused open asked for, for the `refused` event. */
+static json_t *
+open_request_json(const tk_open_req *r)
+{
+	return json_pack("{s:{s:s, s:s, s:s}}", "request",
+	    "subject", r->subject ? r->subject : "",
+	    "action", r->action ? r->action : "",
+	    "ticket", r->ticket ? r->ticket : "");
+}
+
+/* Reads the state of a stored case (mu held); "" when unknown. */
+static void
+stored_state(tk_app *a, const char *id, char *out, size_t size)
+{
+	json_t *rec = NULL;
+	tk_error e;
+
+	out[0] = '\0';
+	if (tk_store_case_get(a->store, id, &rec, &e) != 0)
+		return;
+	(void)tk_strlcpy(out, json_string_value(json_object_get(rec,
+	    "state")) ? json_string_value(json_object_get(rec, "state")) : "",
+	    size);
+	json_decref(rec);
+}
+
+enum tk_status
+tk_app_case_open(tk_app *a, const char *actor, const tk_open_req *r,
+    json_t **out, tk_app_err *err)
+{
+	const tk_action *act;
+	char id[TK_ID_MAX], open_id[TK_ID_MAX];
+	tk_case *c = &a->work;
+	tk_ctx x;
+	tk_error e;
+	enum tk_status st;
+	int rc;
+
+	err_clear(err);
+	if (out != NULL)
+		*out = NULL;
+	if (actor == NULL)
+		return tk_fail(&err->e, TK_ERR_UNAUTH, "no actor");
+	if (r->subject == NULL || r->subject[0] == '\0')
+		return tk_fail(&err->e, TK_ERR_INVALID, "a case needs a "
+		    "subject: the id of the account or identity to change");
+	if (r->action == NULL || r->action[0] == '\0')
+		return tk_fail(&err->e, TK_ERR_INVALID, "a case needs an "
+		    "action; known actions: %s", tk_action_names());
+	act = tk_action_find(r->action);
+	if (act == NULL)
+		return tk_fail(&err->e, TK_ERR_INVALID, "unknown action '%s'; "
+		    "known actions: %s", r->action, tk_action_names());
+	if (tk_org_subject(&a->org, r->subject) == NULL)
+		return tk_fail(&err->e, TK_ERR_INVALID, "unknown subject '%s'; "
+		    "subjects are listed in the org file", r->subject);
+	if (new_case_id(id, sizeof(id)) != 0)
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "the system random "
+		    "generator failed");
+
+	(void)pthread_mutex_lock(&a->mu);
+	x = ctx_locked(a, now_locked(a));
+	if (tk_store_begin(a->store, &e) != 0) {
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot start a "
+		    "transaction: %.400s", e.msg);
+		goto unlock;
+	}
+	open_id[0] = '\0';
+	rc = tk_store_case_find_open(a->store, r->subject, act->family,
+	    open_id, sizeof(open_id), &e);
+	if (rc != 0 && e.status != TK_ERR_NOT_FOUND)
+		goto store_fail;
+	if (rc == 0 && open_id[0] != '\0') {
+		stored_state(a, open_id, err->state, sizeof(err->state));
+		(void)tk_strlcpy(err->case_id, open_id, sizeof(err->case_id));
+		st = tk_fail(&err->e, TK_ERR_WRONG_STATE, "%s already has an "
+		    "open %s case, %s (state %s); finish or cancel it before "
+		    "opening another", r->subject, act->family, open_id,
+		    err->state[0] ? err->state : "open");
+		json_t *extra = open_request_json(r);
+		if (extra != NULL &&
+		    jset(extra, "open_case", json_string(open_id)) != 0) {
+			json_decref(extra);
+			extra = NULL;
+		}
+		if (extra == NULL ||
+		    append_event(a, x.now, "", "refused", actor, false,
+		    refused_data("open", &err->e, err->state, extra), &e) != 0 ||
+		    tk_store_commit(a->store, &e) != 0)
+			goto store_fail;
+		goto unlock;
+	}
+	memset(c, 0, sizeof(*c));
+	a->ev_op.n = 0;
+	st = tk_engine_open(&x, actor, id, r, c, &a->ev_op, &err->e);
+	if (st != TK_OK) {
+		if (!is_refusal(st)) {
+			tk_store_rollback(a->store);
+			goto unlock;
+		}
+		if (append_event(a, x.now, "", "refused", actor, false,
+		    refused_data("open", &err->e, NULL, open_request_json(r)),
+		    &e) != 0 || tk_store_commit(a->store, &e) != 0)
+			goto store_fail;
+		goto unlock;
+	}
+	if (put_case(a, c, &e) != 0 ||
+	    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0 ||
+	    tk_store_commit(a->store, &e) != 0)
+		goto store_fail;
+	if (out != NULL) {
+		*out = case_view(a, &x, c, false, &err->e);
+		if (*out == NULL)
+			st = oom(err);
+	}
+	goto unlock;
+store_fail:
+	tk_store_rollback(a->store);
+	err->state[0] = '\0';
+	err->case_id[0] = '\0';
+	st = tk_fail(&err->e, TK_ERR_INTERNAL, "storage failed; nothing was "
+	    "changed: %.400s", e.msg);
+unlock:
+	(void)pthread_mutex_unlock(&a->mu);
+	return st;
+}

@@ -1,0 +1,152 @@
+/*
+ * app.h - the application layer between the edges (HTTP server, CLI) and
+ * the pure engine: it owns the store handle, the org and policy in force,
+ * the clock, and the transaction around every case operation.
+ *
+ * Owns: loading org and policy from the store, serialising store use,
+ * token issue and authentication, role checks (read / admin), persisting
+ * cases and their audit events (refusals included), and the JSON views
+ * the API returns.
+ *
+ * Thread safety: every function may be called from any thread; one mutex
+ * serialises store and engine use. Returned JSON is owned by the caller.
+ */
+#ifndef TK_APP_H
+#define TK_APP_H
+
+#include <jansson.h>
+
+#include "core/engine.h"
+#include "core/tk.h"
+
+typedef struct tk_app tk_app;
+
+/* An error from the app layer: the tk_error plus, for wrong_state on a
+ * case, the case's state, the end of its hold and (on a refused open) the
+ * id of the open case that blocks the new one. */
+typedef struct tk_app_err {
+	tk_error e;
+	char state[TK_NAME_MAX]; /* "" when not about a case state */
+	tk_time hold_until;      /* 0 unless the case is on hold */
+	char case_id[TK_ID_MAX]; /* "" unless a refused open names a case */
+} tk_app_err;
+
+/* A clock: seconds since the epoch. arg is the one given with it. */
+typedef tk_time (*tk_clock_fn)(void *arg);
+
+/*
+ * Opens the database at db_path (created by `twokey init`) and loads the
+ * newest org and policy texts stored in it. Returns NULL with err filled
+ * when the database is missing or its configuration does not load.
+ */
+tk_app *tk_app_open(const char *db_path, tk_error *err);
+void tk_app_close(tk_app *a);
+
+/* Replaces the clock (tests). fn NULL restores the default: real time,
+ * plus in TK_TEST_HOOKS builds the number of seconds in the file named
+ * by TWOKEY_TEST_CLOCK_FILE, re-read on every call. */
+void tk_app_set_clock(tk_app *a, tk_clock_fn fn, void *arg);
+tk_time tk_app_now(tk_app *a);
+
+/* Digest (16 hex) of the policy in force, into buf (>= 17 bytes). */
+void tk_app_policy_digest(tk_app *a, char *buf, size_t size);
+
+/* ---- tokens and roles ------------------------------------------------ */
+
+#define TK_TOKEN_MAX 64 /* "tk_" + 43 base64url characters + NUL fits */
+
+/* Issues a new API token for a staff login: 32 random bytes as "tk_" +
+ * base64url. Only its SHA-256 is stored; the token is written to out
+ * (>= TK_TOKEN_MAX) once. Appends a `token.issued` event. */
+enum tk_status tk_app_token_issue(tk_app *a, const char *login, char *out,
+    size_t out_size, tk_app_err *err);
+
+/* Authenticates a presented token: hashes it, looks the hash up and
+ * checks the login is still staff in the org. login_out gets the login.
+ * TK_ERR_UNAUTH with a message saying which check failed. */
+enum tk_status tk_app_authenticate(tk_app *a, const char *token,
+    size_t token_len, char *login_out, size_t login_size, tk_app_err *err);
+
+/* ---- reads ------------------------------------------------------------ */
+
+/* {"login","name","function","team","roles":[..],"capabilities":[..]} */
+enum tk_status tk_app_me(tk_app *a, const char *actor, json_t **out,
+    tk_app_err *err);
+
+/* The case view: tk_case_to_json + "queue" + "missing" (+ "events"). */
+enum tk_status tk_app_case_get(tk_app *a, const char *actor, const char *id,
+    json_t **out, tk_app_err *err);
+
+typedef struct tk_app_list_req {
+	const char *queue;   /* family or NULL */
+	const char *state;   /* state name, "open", or NULL */
+	const char *subject; /* or NULL */
+	int limit;           /* 1..500; <= 0 means 100 */
+	int64_t after;       /* paging cursor from a previous "next", or 0 */
+} tk_app_list_req;
+/* {"cases":[view without events], "count": n, "next": cursor|null} */
+enum tk_status tk_app_case_list(tk_app *a, const char *actor,
+    const tk_app_list_req *r, json_t **out, tk_app_err *err);
+
+/* {"events":[{seq,ts,case,kind,actor,alert,data}]}: auditor or admin. */
+enum tk_status tk_app_events(tk_app *a, const char *actor, int64_t from,
+    int64_t limit, json_t **out, tk_app_err *err);
+/* {"alerts":[...]} newest first, at most 200: staff and auditors. */
+enum tk_status tk_app_alerts(tk_app *a, const char *actor, json_t **out,
+    tk_app_err *err);
+
+/* {"digest","text"} of the policy in force: any authenticated login. */
+enum tk_status tk_app_policy_get(tk_app *a, const char *actor,
+    json_t **out, tk_app_err *err);
+
+typedef struct tk_explain_req {
+	const char *subject, *action, *ticket, *channel, *reason_code;
+	const char *const *signals;
+	size_t nsignals;
+} tk_explain_req;
+/* {"tier","owner","line","requirements","denied":null|{reason,owner,line},
+ *  "policy"}: any authenticated login (actor may be NULL for the CLI). */
+enum tk_status tk_app_policy_explain(tk_app *a, const char *actor,
+    const tk_explain_req *r, json_t **out, tk_app_err *err);
+
+/* ---- changes ----------------------------------------------------------- */
+
+/*
+ * Validates and loads a new policy text. Only when it loads is it stored
+ * as a new config version (with a `policy.loaded` event) and swapped in;
+ * otherwise TK_ERR_INVALID with "policy:LINE:COL: ..." and the old policy
+ * keeps serving. actor must be an admin (NULL = the host's operator, for
+ * the CLI). digest_out (>= 17) gets the new digest.
+ */
+enum tk_status tk_app_reload_policy(tk_app *a, const char *actor,
+    const char *text, size_t len, char *digest_out, size_t digest_size,
+    tk_app_err *err);
+
+/* Case operations. On success *out (when out is non-NULL) is the case
+ * view without events. Refusals by the engine are recorded as `refused`
+ * events and returned; store failures roll everything back and return
+ * TK_ERR_INTERNAL. */
+enum tk_status tk_app_case_open(tk_app *a, const char *actor,
+    const tk_open_req *r, json_t **out, tk_app_err *err);
+enum tk_status tk_app_case_evidence(tk_app *a, const char *actor,
+    const char *id, const tk_evidence_req *r, json_t **out, tk_app_err *err);
+enum tk_status tk_app_case_decide(tk_app *a, const char *actor,
+    const char *id, bool approve, const char *comment, json_t **out,
+    tk_app_err *err);
+enum tk_status tk_app_case_patch(tk_app *a, const char *actor,
+    const char *id, const tk_patch_req *r, json_t **out, tk_app_err *err);
+enum tk_status tk_app_case_execute(tk_app *a, const char *actor,
+    const char *id, const tk_execute_req *r, json_t **out, tk_app_err *err);
+enum tk_status tk_app_case_cancel(tk_app *a, const char *actor,
+    const char *id, const char *reason, json_t **out, tk_app_err *err);
+enum tk_status tk_app_case_break_glass(tk_app *a, const char *actor,
+    const char *id, const char *justification, const char *incident,
+    json_t **out, tk_app_err *err);
+enum tk_status tk_app_case_review(tk_app *a, const char *actor,
+    const char *id, const char *outcome, const char *comment, json_t **out,
+    tk_app_err *err);
+
+/* True when id looks like "c_" followed by 16 lowercase hex digits. */
+bool tk_app_case_id_valid(const char *id);
+
+#endif

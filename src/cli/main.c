@@ -1,0 +1,310 @@
+/*
+ * main.c - entry point of the twokey command-line tool: global options
+ * (--help, --version, --json), the command table and dispatch to the
+ * handlers in cmd_admin.c and cmd_client.c.
+ *
+ * Owns: the command table (names, synopses, option help) and the
+ * top-level usage text.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli/cli.h"
+
+int tk_cli_json = 0;
+
+#define OPT_JSON "      --json               print the server's raw JSON\n"
+#define OPT_HELP "  -h, --help               print this help and exit\n"
+
+static const tk_cli_cmd commands[] = {
+	/* ---- admin commands, on the server host ---- */
+	{NULL, "init", tk_cmd_init,
+	    "--db PATH --org FILE --policy FILE [--force]",
+	    "create a database with an org and a policy",
+	    "      --db PATH            database file to create\n"
+	    "      --org FILE           org YAML (staff and subjects)\n"
+	    "      --policy FILE        policy YAML\n"
+	    "      --force              replace an existing database\n" OPT_HELP},
+	{"token", "issue", tk_cmd_token_issue, "--db PATH USER",
+	    "issue an API token for a staff login (printed once)",
+	    "      --db PATH            database created by `twokey init`\n"
+	    OPT_HELP},
+	{NULL, "serve", tk_cmd_serve,
+	    "--db PATH --listen ADDR:PORT [--threads N] [--quiet]",
+	    "run the REST/JSON API server until SIGINT or SIGTERM",
+	    "      --db PATH            database created by `twokey init`\n"
+	    "      --listen ADDR:PORT   address to listen on, e.g. 127.0.0.1:8080\n"
+	    "      --threads N          worker threads (default 2)\n"
+	    "      --quiet              no access log on stderr\n" OPT_HELP},
+	{"policy", "check", tk_cmd_policy_check, "FILE",
+	    "parse a policy file and report the first error as file:line:col",
+	    OPT_HELP},
+	{"policy", "explain", tk_cmd_policy_explain,
+	    "--db PATH --subject S --action A [--signal X]... [--ticket T]\n"
+	    "       [--channel C] [--reason CODE] [--json]",
+	    "show the tier, rule, owner and requirements for a request",
+	    "      --db PATH            database created by `twokey init`\n"
+	    "      --subject S          subject id from the org\n"
+	    "      --action A           action name (e.g. mfa_reset)\n"
+	    "      --signal X           context signal (repeatable)\n"
+	    "      --ticket T           ticket or incident reference\n"
+	    "      --channel C          intake channel (phone, chat, ...)\n"
+	    "      --reason CODE        reason code\n" OPT_JSON OPT_HELP},
+	{"policy", "load", tk_cmd_policy_load, "--db PATH FILE",
+	    "validate a policy file and store it as the new version",
+	    "      --db PATH            database created by `twokey init`\n"
+	    OPT_HELP},
+	{"audit", "verify", tk_cmd_audit_verify, "--db PATH",
+	    "check the hash chain of every audit event",
+	    "      --db PATH            database created by `twokey init`\n"
+	    OPT_HELP},
+	/* ---- API client commands ---- */
+	{"case", "open", tk_cmd_case_open,
+	    "--subject S --action A [--channel C] [--ticket T] [--reason CODE]\n"
+	    "       [--justification J] [--signal X]... [--param K=V]...\n"
+	    "       [--delivery CONTACT] [-q] [--json]",
+	    "open a case for a sensitive identity change",
+	    "      --subject S          subject id\n"
+	    "      --action A           action name (e.g. password_reset)\n"
+	    "      --channel C          intake channel: phone, chat, email, portal...\n"
+	    "      --ticket T           ticket or incident reference\n"
+	    "      --reason CODE        reason code from the policy\n"
+	    "      --justification J    why the change is needed\n"
+	    "      --signal X           context signal (repeatable)\n"
+	    "      --param K=V          action parameter (repeatable)\n"
+	    "      --delivery CONTACT   contact on file for a credential\n"
+	    "  -q, --quiet              print only the new case id\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "show", tk_cmd_case_show, "ID [--json]",
+	    "show a case with its evidence, approvals, missing items and timeline",
+	    OPT_JSON OPT_HELP},
+	{"case", "list", tk_cmd_case_list,
+	    "[--queue Q] [--state S] [--subject S] [--limit N] [--json]",
+	    "list cases",
+	    "      --queue Q            password, mfa, reactivation, nhi, role, profile\n"
+	    "      --state S            a state name, or `open`\n"
+	    "      --subject S          subject id\n"
+	    "      --limit N            at most N cases (1-500)\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "evidence", tk_cmd_case_evidence,
+	    "ID --method M [--contact C] [--result pass|fail] [--reference R]",
+	    "record a verification of the requester's identity",
+	    "      --method M           registered_factor, callback_on_file,\n"
+	    "                           out_of_band, manager_attestation,\n"
+	    "                           id_document, video_call\n"
+	    "      --contact C          the contact on file used\n"
+	    "      --result pass|fail   outcome (default pass)\n"
+	    "      --reference R        call id, note or document reference\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "approve", tk_cmd_case_approve, "ID [--comment C]",
+	    "approve a case", "      --comment C          comment\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "deny", tk_cmd_case_deny, "ID [--comment C]",
+	    "deny a case", "      --comment C          comment\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "patch", tk_cmd_case_patch,
+	    "ID [--subject S] [--action A] [--ticket T] [--channel C]\n"
+	    "       [--reason CODE] [--justification J] [--delivery D]\n"
+	    "       [--signal X]... [--no-signals] [--param K=V]...",
+	    "change a case; a material change voids evidence and approvals",
+	    "      --subject S, --action A, --ticket T, --channel C,\n"
+	    "      --reason CODE, --justification J, --delivery D\n"
+	    "                           set that field\n"
+	    "      --signal X           replace the signals (repeatable)\n"
+	    "      --no-signals         clear the signals\n"
+	    "      --param K=V          replace the parameters (repeatable)\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "execute", tk_cmd_case_execute,
+	    "ID --note N [--revoked sessions,tokens,credentials]",
+	    "attest that the change was made (manual connector)",
+	    "      --note N             what was done, and where\n"
+	    "      --revoked LIST       revocations performed, comma-separated\n"
+	    "      --connector NAME     connector (default manual)\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "cancel", tk_cmd_case_cancel, "ID --reason R",
+	    "cancel a case", "      --reason R           why\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "break-glass", tk_cmd_case_break_glass,
+	    "ID --incident I --justification J",
+	    "declare an emergency: skip the hold, lower the approvals, alert",
+	    "      --incident I         incident reference\n"
+	    "      --justification J    why this cannot wait\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "review", tk_cmd_case_review,
+	    "ID --outcome confirmed|unauthorized --comment C",
+	    "complete a post-event review",
+	    "      --outcome O          confirmed or unauthorized\n"
+	    "      --comment C          findings\n" OPT_JSON OPT_HELP},
+	{NULL, "me", tk_cmd_me, "[--json]",
+	    "show who the token belongs to and what it may do",
+	    OPT_JSON OPT_HELP},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+print_cmd_name(const tk_cli_cmd *c, FILE *f)
+{
+	if (c->group != NULL)
+		(void)fprintf(f, "%s %s", c->group, c->name);
+	else
+		(void)fprintf(f, "%s", c->name);
+}
+
+void
+tk_cli_usage(const tk_cli_cmd *cmd, FILE *f)
+{
+	(void)fprintf(f, "usage: twokey ");
+	print_cmd_name(cmd, f);
+	(void)fprintf(f, " %s\n\n%s\n", cmd->synopsis, cmd->summary);
+	if (cmd->options != NULL)
+		(void)fprintf(f, "\noptions:\n%s", cmd->options);
+}
+
+int
+tk_cli_usage_error(const tk_cli_cmd *cmd, const char *msg)
+{
+	if (msg != NULL)
+		(void)fprintf(stderr, "twokey: %s\n", msg);
+	tk_cli_usage(cmd, stderr);
+	return TK_EXIT_USAGE;
+}
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+	int w;
+
+	(void)fprintf(f,
+	    "usage: twokey [--json] COMMAND [OPTIONS] [ARGS]\n"
+	    "       twokey --help | --version\n\n"
+	    "twokey governs sensitive identity changes: proven, approved by\n"
+	    "more than one function, delayed when risky, and audited.\n\n"
+	    "Admin commands (on the server host):\n");
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (commands[i].run == tk_cmd_case_open)
+			(void)fprintf(f, "\nAPI commands (TWOKEY_URL, TWOKEY_TOKEN):\n");
+		w = 20 - (int)strlen(commands[i].name);
+		if (commands[i].group != NULL)
+			w -= (int)strlen(commands[i].group) + 1;
+		if (w < 1)
+			w = 1;
+		(void)fprintf(f, "  ");
+		print_cmd_name(&commands[i], f);
+		(void)fprintf(f, "%*s%s\n", w, "", commands[i].summary);
+	}
+	(void)fprintf(f,
+	    "\nRun `twokey COMMAND --help` for a command's options; see twokey(1).\n"
+	    "Exit codes: 0 ok, 1 failed, 2 usage, 3 server unreachable,\n"
+	    "4 not authenticated.\n");
+}
+
+static bool
+is_group(const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (commands[i].group != NULL &&
+		    strcmp(commands[i].group, word) == 0)
+			return true;
+	return false;
+}
+
+static void
+group_usage(const char *group, FILE *f)
+{
+	size_t i;
+
+	(void)fprintf(f, "usage: twokey %s SUBCOMMAND ...\n\n", group);
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (commands[i].group == NULL ||
+		    strcmp(commands[i].group, group) != 0)
+			continue;
+		(void)fprintf(f, "  twokey %s %s %s\n", group, commands[i].name,
+		    commands[i].synopsis);
+	}
+	(void)fprintf(f, "\nRun `twokey %s SUBCOMMAND --help` for details.\n",
+	    group);
+}
+
+int
+main(int argc, char **argv)
+{
+	int i = 1, rc;
+	size_t k;
+	const char *group = NULL, *name;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return TK_EXIT_OK;
+		}
+		if (strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "-V") == 0) {
+			(void)printf("twokey %s\n", TK_VERSION);
+			return TK_EXIT_OK;
+		}
+		if (strcmp(argv[i], "--json") == 0) {
+			tk_cli_json = 1;
+			i++;
+			continue;
+		}
+		(void)fprintf(stderr, "twokey: unknown option '%s'\n", argv[i]);
+		usage(stderr);
+		return TK_EXIT_USAGE;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return TK_EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		usage(stdout);
+		return TK_EXIT_OK;
+	}
+	name = argv[i];
+	if (is_group(argv[i])) {
+		group = argv[i];
+		if (i + 1 >= argc) {
+			group_usage(group, stderr);
+			return TK_EXIT_USAGE;
+		}
+		if (strcmp(argv[i + 1], "--help") == 0 ||
+		    strcmp(argv[i + 1], "-h") == 0) {
+			group_usage(group, stdout);
+			return TK_EXIT_OK;
+		}
+		name = argv[++i];
+	}
+	for (k = 0; k < NCOMMANDS; k++) {
+		const tk_cli_cmd *c = &commands[k];
+
+		if ((c->group == NULL) != (group == NULL))
+			continue;
+		if (group != NULL && strcmp(c->group, group) != 0)
+			continue;
+		if (strcmp(c->name, name) != 0)
+			continue;
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			(void)fprintf(stderr, "error: cannot initialise libcurl\n");
+			return TK_EXIT_FAIL;
+		}
+		rc = c->run(c, argc - i, argv + i);
+		curl_global_cleanup();
+		(void)fflush(stdout);
+		return rc;
+	}
+	if (group != NULL) {
+		(void)fprintf(stderr, "twokey: unknown command '%s %s'\n", group,
+		    name);
+		group_usage(group, stderr);
+	} else {
+		(void)fprintf(stderr, "twokey: unknown command '%s'\n", name);
+		usage(stderr);
+	}
+	return TK_EXIT_USAGE;
+}

@@ -1,0 +1,49 @@
+/*
+ * routes.h - the API's routes, independent of the HTTP library: a parsed
+ * request in, a status and a JSON body out. server.c adapts
+ * libmicrohttpd to this; tests can drive it directly.
+ *
+ * Owns: the request/response records passed between server and routes.
+ */
+#ifndef TK_HTTP_ROUTES_H
+#define TK_HTTP_ROUTES_H
+
+#include <jansson.h>
+
+#include "app/app.h"
+#include "core/tk.h"
+
+#define TK_BODY_MAX (64 * 1024) /* request body cap (bytes) */
+#define TK_QUERY_MAX 16         /* query parameters accepted */
+
+typedef struct tk_qparam {
+	const char *key, *value; /* borrowed, NUL-terminated */
+} tk_qparam;
+
+typedef struct tk_http_req {
+	const char *method;   /* "GET" ... */
+	const char *path;     /* "/v1/cases/c_..." (no query) */
+	const char *body;     /* may be NULL when len is 0 */
+	size_t body_len;
+	const char *auth;     /* Authorization header value or NULL */
+	tk_qparam query[TK_QUERY_MAX];
+	size_t nquery;
+	bool query_overflow;  /* more than TK_QUERY_MAX parameters */
+	bool query_dup;       /* a parameter given twice */
+} tk_http_req;
+
+typedef struct tk_http_resp {
+	int status;           /* HTTP status */
+	json_t *body;         /* owned; NULL only when out of memory */
+	char login[TK_ID_MAX];/* authenticated login, "" when none */
+} tk_http_resp;
+
+/* Handles one request. Always fills resp (on out-of-memory body is NULL
+ * and status 500). */
+void tk_routes_handle(tk_app *app, const tk_http_req *req,
+    tk_http_resp *resp);
+
+/* The error body {"error":{...}} for err (new reference or NULL). */
+json_t *tk_routes_error_json(const tk_app_err *err);
+
+#endif
