@@ -42,7 +42,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all build deps test unit integration demo bench valgrind clean lint
+.PHONY: all build deps test units integration demo bench valgrind-units clean lint
 
 all: build
 build: $(B)/twokey
@@ -69,10 +69,13 @@ $(B)/bench/%: bench/%.c $(B)/libtwokey.a
 deps:
 	@scripts/deps.sh build
 
-# The whole suite: sanitizer build, unit tests, integration tests.
+# The whole suite: style gate, sanitizer build, unit tests, integration
+# tests against the real binary, then the unit tests again under valgrind.
 test: deps
+	@scripts/lint.sh
 	$(MAKE) MODE=asan build units
 	$(MAKE) MODE=asan integration
+	$(MAKE) valgrind-units
 
 units: $(UNIT_BIN)
 	@scripts/run-units.sh $(UNIT_BIN)
@@ -80,7 +83,7 @@ units: $(UNIT_BIN)
 integration: $(B)/twokey
 	TWOKEY_BIN=$(abspath $(B)/twokey) python3 tests/integration/run.py
 
-valgrind: deps
+valgrind-units:
 	$(MAKE) MODE=debug build $(addprefix build/debug/tests/,$(notdir $(UNIT_BIN)))
 	@scripts/run-units.sh --valgrind $(addprefix build/debug/tests/,$(notdir $(UNIT_BIN)))
 

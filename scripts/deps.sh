@@ -4,7 +4,7 @@
 set -eu
 build="build-essential pkg-config libmicrohttpd-dev libjansson-dev \
 libyaml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libcmocka-dev \
-sqlite3 python3 curl ca-certificates"
+sqlite3 python3 curl ca-certificates valgrind"
 bench="wrk nodejs npm"
 case "${1:-build}" in
 build) want=$build ;;

@@ -261,10 +261,11 @@ tk_case_to_json(const tk_case *c)
 	    "revoke_pending", revoke_list(c->revoke_pending),
 	    "failure", c->failure) : json_null();
 	json_object_set_new(j, "execution", x);
-	x = c->review_due ? json_pack("{s:o, s:s, s:s, s:s, s:o}",
+	x = c->review_due ? json_pack("{s:o, s:s, s:s, s:s, s:o, s:b}",
 	    "due", jtime(c->review_due), "by", c->reviewer,
 	    "outcome", c->review_outcome, "comment", c->review_comment,
-	    "at", jtime(c->reviewed_at)) : json_null();
+	    "at", jtime(c->reviewed_at), "overdue", c->review_overdue) :
+	    json_null();
 	json_object_set_new(j, "review", x);
 	x = c->ended_by[0] ? json_pack("{s:s, s:s}", "by", c->ended_by,
 	    "reason", c->end_reason) : json_null();
@@ -594,6 +595,7 @@ tk_case_from_json(tk_case *c, const json_t *j, tk_error *err)
 		rd_str(&r, x, "comment", c->review_comment,
 		    sizeof(c->review_comment));
 		rd_time(&r, x, "at", &c->reviewed_at);
+		rd_bool(&r, x, "overdue", &c->review_overdue);
 	} else if (!json_is_null(x))
 		rd_bad(&r, "review");
 	x = json_object_get(j, "ended");

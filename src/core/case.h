@@ -113,6 +113,7 @@ typedef struct tk_case {
 	char review_outcome[TK_NAME_MAX];
 	char review_comment[TK_TEXT_MAX];
 	tk_time reviewed_at;
+	bool review_overdue;        /* the overdue alert was raised */
 	/* ending */
 	char ended_by[TK_ID_MAX];   /* who denied / cancelled */
 	char end_reason[TK_TEXT_MAX];

@@ -1097,6 +1097,16 @@ tk_engine_refresh(const tk_ctx *x, tk_case *c, tk_events *ev)
 		}
 	}
 	advance(x, c, ev);
+	if (c->state == TK_STATE_REVIEW && !c->review_overdue &&
+	    x->now >= c->review_due) {
+		char due[32];
+		tk_time_format(c->review_due, due, sizeof(due));
+		c->review_overdue = true;
+		emit(ev, "review.overdue", "system", true, "the post-event "
+		    "review of %s for %s was due by %s and is not done",
+		    c->action, c->subject, due);
+		changed = true;
+	}
 	if (changed || c->state != before || (ev && ev->n != n)) {
 		c->updated = x->now;
 		return true;

@@ -199,7 +199,6 @@ def test_patch_subject_voids_and_retiers(ctx):
                       reason_code="forgot_password")
     cid = c["id"]
     assert c["tier"] == "standard", c
-    ctx.evidence("dave", cid, "callback_on_file", JSMITH_PHONE)
     _, c = ctx.decide("bob", cid)
     assert c["state"] == "ready", c
     old_digest = c["digest"]
@@ -213,7 +212,7 @@ def test_patch_subject_voids_and_retiers(ctx):
     assert c["digest"] != old_digest, c
     assert c["state"] == "verifying", c
     assert c["requirements"]["evidence"]["count"] == 2, c
-    assert c["approvals"] and c["evidence"], c  # kept, but void
+    assert c["approvals"], c  # kept, but void
     for rec in c["approvals"] + c["evidence"]:
         assert rec["valid"] is False, rec
         assert rec["void_reason"], rec
@@ -222,8 +221,12 @@ def test_patch_subject_voids_and_retiers(ctx):
 
     c = ctx.case("alice", cid)
     assert_seq_increasing(c)
-    after = [e for e in c["events"]
-             if e["actor"] == "alice" and e["kind"] != "case.opened"]
+    # the events from alice's change on (the voiding may be "system")
+    evs = c["events"]
+    i = next((i for i, e in enumerate(evs) if e["actor"] == "alice"
+              and e["kind"] not in ("case.opened", "refused")), None)
+    assert i is not None, "no event for alice's PATCH: %r" % evs
+    after = evs[i:]
     txt = " ".join(event_text(e) for e in after)
     assert "void" in txt, "timeline must say approvals/evidence were voided:" \
         " %r" % c["events"]
@@ -233,6 +236,32 @@ def test_patch_subject_voids_and_retiers(ctx):
     # the old approval no longer lets anyone execute
     expect_error(ctx.execute("erin", cid, expect=None), 409, "wrong_state",
                  what="execute after material change")
+
+
+def test_patch_subject_voids_evidence(ctx):
+    # jsmith with a new_device signal is tier high: evidence is recorded
+    c = ctx.open_case("alice", "jsmith", "password_reset", ticket="INC-7",
+                      reason_code="new_device", signals=["new_device"])
+    cid = c["id"]
+    assert c["tier"] == "high", c
+    ctx.evidence("dave", cid, "callback_on_file", JSMITH_PHONE)
+    _, c = ctx.decide("carol", cid)
+    assert c["state"] == "approving", c
+    assert c["evidence"][0]["valid"] and c["approvals"][0]["valid"], c
+    st, c = ctx.api("bob", "PATCH", "/v1/cases/" + cid,
+                    {"subject": "radmin"})
+    assert st == 200, (st, c)
+    assert c["tier"] == "critical" and c["state"] == "verifying", c
+    for rec in c["evidence"] + c["approvals"]:
+        assert rec["valid"] is False and rec["void_reason"], rec
+    # carol may approve again: her voided approval does not block her
+    _, c = ctx.decide("carol", cid)
+    assert [a["valid"] for a in c["approvals"]] == [False, True], c
+    # and the same for params / action (material) and delivery
+    st, c = ctx.api("alice", "PATCH", "/v1/cases/" + cid,
+                    {"params": {"scope": "all"}})
+    assert st == 200, (st, c)
+    assert all(a["valid"] is False for a in c["approvals"]), c
 
 
 def test_patch_non_material_keeps_approvals(ctx):
@@ -520,12 +549,6 @@ def test_admin_cannot_approve_or_execute(ctx):
     assert st == 200, (st, evs)
     c = ctx.case("bob", cid)
     assert c["state"] == "ready" and len(c["approvals"]) == 1, c
-
-
-def _finish_high(ctx, cid):
-    ctx.advance(HOUR + 2 * MINUTE)
-    _, c = ctx.execute("erin", cid, revoked=["sessions"])
-    return c
 
 
 def test_evidence_and_approvals_in_any_order(ctx):

@@ -529,7 +529,15 @@ test_break_glass(void **state)
 	OK(execute(T0 + 4, c, "frank", 3, ev, err));
 	assert_int_equal(c->state, TK_STATE_REVIEW);
 	assert_int_equal(c->review_due, T0 + 4 + 24 * 3600);
-	x.now = T0 + 5;
+	x.now = T0 + 4 + 24 * 3600;
+	{
+		tk_events lev = {0};
+		assert_true(tk_engine_refresh(&x, c, &lev));
+		assert_true(c->review_overdue);
+		assert_string_equal(lev.ev[0].kind, "review.overdue");
+		assert_true(lev.ev[0].alert);
+		assert_false(tk_engine_refresh(&x, c, &lev)); /* alerts once */
+	}
 	REFUSED(TK_ERR_SOD, 4, tk_engine_review(&x, c, "frank", "confirmed",
 	    "fine", ev, err));
 	OK(tk_engine_review(&x, c, "dave", "confirmed", "checked INC-2", ev,

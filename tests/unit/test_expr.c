@@ -389,7 +389,7 @@ test_tier_literals(void **state)
 	    NULL);
 	assert_non_null(e);
 	assert_int_equal(tk_expr_tier_literals(e, collect, buf), 0);
-	assert_string_equal(buf, "standard@9;high@25;a@47;b@52;");
+	assert_string_equal(buf, "standard@9;high@25;a@52;b@57;");
 	tk_expr_free(e);
 	buf[0] = '\0';
 	e = tk_expr_compile("tier == \"stop\" or tier == \"x\"",

@@ -1,0 +1,863 @@
+/*
+ * routes.c - the REST/JSON API of docs/api.md: matches a path and method
+ * to a handler, authenticates the bearer token, validates bodies and query
+ * parameters, calls the app layer and shapes the JSON answer or error.
+ *
+ * Owns: the route table, per-endpoint body specs and query parsing, and
+ * the error JSON. Knows nothing of libmicrohttpd (server.c adapts it).
+ */
+#include "http/routes.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/action.h"
+#include "core/case.h"
+#include "core/policy.h"
+#include "http/json.h"
+
+enum route {
+	R_NONE = 0,
+	R_HEALTH,
+	R_ME,
+	R_CASES,
+	R_CASE,
+	R_CASE_EVIDENCE,
+	R_CASE_APPROVALS,
+	R_CASE_EXECUTE,
+	R_CASE_CANCEL,
+	R_CASE_BREAK_GLASS,
+	R_CASE_REVIEW,
+	R_EVENTS,
+	R_ALERTS,
+	R_POLICY,
+	R_EXPLAIN
+};
+
+#define M_GET 1u
+#define M_POST 2u
+#define M_PUT 4u
+#define M_PATCH 8u
+
+static const struct {
+	const char *name;
+	enum route route;
+} case_subs[] = {
+	{"evidence", R_CASE_EVIDENCE},
+	{"approvals", R_CASE_APPROVALS},
+	{"execute", R_CASE_EXECUTE},
+	{"cancel", R_CASE_CANCEL},
+	{"break-glass", R_CASE_BREAK_GLASS},
+	{"review", R_CASE_REVIEW},
+};
+
+static unsigned
+route_methods(enum route r)
+{
+	switch (r) {
+	case R_CASES: return M_GET | M_POST;
+	case R_CASE: return M_GET | M_PATCH;
+	case R_POLICY: return M_GET | M_PUT;
+	case R_CASE_EVIDENCE:
+	case R_CASE_APPROVALS:
+	case R_CASE_EXECUTE:
+	case R_CASE_CANCEL:
+	case R_CASE_BREAK_GLASS:
+	case R_CASE_REVIEW:
+	case R_EXPLAIN:
+		return M_POST;
+	case R_NONE: return 0;
+	default: return M_GET;
+	}
+}
+
+static unsigned
+method_bit(const char *m)
+{
+	if (strcmp(m, "GET") == 0)
+		return M_GET;
+	if (strcmp(m, "POST") == 0)
+		return M_POST;
+	if (strcmp(m, "PUT") == 0)
+		return M_PUT;
+	if (strcmp(m, "PATCH") == 0)
+		return M_PATCH;
+	return 0;
+}
+
+/* Matches path; the case id segment (any length) goes to id/idlen. */
+static enum route
+match(const char *path, const char **id, size_t *idlen)
+{
+	const char *p, *slash;
+
+	*id = NULL;
+	*idlen = 0;
+	if (strncmp(path, "/v1/", 4) != 0)
+		return R_NONE;
+	p = path + 4;
+	if (strcmp(p, "health") == 0)
+		return R_HEALTH;
+	if (strcmp(p, "me") == 0)
+		return R_ME;
+	if (strcmp(p, "events") == 0)
+		return R_EVENTS;
+	if (strcmp(p, "alerts") == 0)
+		return R_ALERTS;
+	if (strcmp(p, "policy") == 0)
+		return R_POLICY;
+	if (strcmp(p, "policy/explain") == 0)
+		return R_EXPLAIN;
+	if (strcmp(p, "cases") == 0)
+		return R_CASES;
+	if (strncmp(p, "cases/", 6) != 0)
+		return R_NONE;
+	p += 6;
+	slash = strchr(p, '/');
+	*id = p;
+	if (slash == NULL) {
+		*idlen = strlen(p);
+		return *idlen ? R_CASE : R_NONE;
+	}
+	*idlen = (size_t)(slash - p);
+	if (*idlen == 0)
+		return R_NONE;
+	for (size_t i = 0; i < sizeof(case_subs) / sizeof(case_subs[0]); i++)
+		if (strcmp(slash + 1, case_subs[i].name) == 0)
+			return case_subs[i].route;
+	return R_NONE;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+json_t *
+tk_routes_error_json(const tk_app_err *err)
+{
+	json_t *e;
+	char ts[32];
+
+	e = json_pack("{s:s, s:s}", "code", tk_status_code(err->e.status),
+	    "message", err->e.msg[0] ? err->e.msg : "request failed");
+	if (e == NULL)
+		return NULL;
+	if (err->e.status == TK_ERR_SOD &&
+	    json_object_set_new(e, "invariant",
+	    json_integer(err->e.invariant)) != 0)
+		goto fail;
+	if (err->state[0] != '\0' &&
+	    json_object_set_new(e, "state", json_string(err->state)) != 0)
+		goto fail;
+	if (err->hold_until != 0) {
+		tk_time_format(err->hold_until, ts, sizeof(ts));
+		if (json_object_set_new(e, "hold_until", json_string(ts)) != 0)
+			goto fail;
+	}
+	if (err->case_id[0] != '\0' &&
+	    json_object_set_new(e, "case", json_string(err->case_id)) != 0)
+		goto fail;
+	return json_pack("{s:o}", "error", e);
+fail:
+	json_decref(e);
+	return NULL;
+}
+
+static void
+reply_err(tk_http_resp *resp, const tk_app_err *err)
+{
+	resp->status = tk_status_http(err->e.status);
+	resp->body = tk_routes_error_json(err);
+	if (resp->body == NULL)
+		resp->status = 500;
+}
+
+static void
+reply_fail(tk_http_resp *resp, enum tk_status st, const char *msg)
+{
+	tk_app_err err;
+
+	memset(&err, 0, sizeof(err));
+	err.e.status = st;
+	(void)tk_strlcpy(err.e.msg, msg, sizeof(err.e.msg));
+	reply_err(resp, &err);
+}
+
+static void
+reply_invalid(tk_http_resp *resp, const tk_error *e)
+{
+	tk_app_err err;
+
+	memset(&err, 0, sizeof(err));
+	err.e = *e;
+	reply_err(resp, &err);
+}
+
+/* Answers with st's result: body (stolen) on TK_OK, err otherwise. */
+static void
+reply(tk_http_resp *resp, enum tk_status st, int ok_status, json_t *body,
+    const tk_app_err *err)
+{
+	if (st != TK_OK) {
+		json_decref(body);
+		reply_err(resp, err);
+		return;
+	}
+	if (body == NULL) {
+		reply_fail(resp, TK_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	resp->status = ok_status;
+	resp->body = body;
+}
+
+/* ---- query parameters --------------------------------------------------- */
+
+/* Refuses query parameters other than the allowed ones (NULL-ended). */
+static int
+query_check(const tk_http_req *req, const char *const *allowed,
+    tk_error *err)
+{
+	if (req->query_overflow) {
+		(void)tk_fail(err, TK_ERR_INVALID, "too many query parameters");
+		return -1;
+	}
+	if (req->query_dup) {
+		(void)tk_fail(err, TK_ERR_INVALID, "a query parameter is given "
+		    "twice; give each at most once");
+		return -1;
+	}
+	for (size_t i = 0; i < req->nquery; i++) {
+		size_t k;
+		bool ok = false;
+
+		for (k = 0; allowed != NULL && allowed[k] != NULL; k++)
+			if (strcmp(allowed[k], req->query[i].key) == 0)
+				ok = true;
+		if (!ok) {
+			(void)tk_fail(err, TK_ERR_INVALID, "unknown query "
+			    "parameter '%.40s'", req->query[i].key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *
+query_get(const tk_http_req *req, const char *key)
+{
+	for (size_t i = 0; i < req->nquery; i++)
+		if (strcmp(req->query[i].key, key) == 0)
+			return req->query[i].value;
+	return NULL;
+}
+
+/* Strict non-negative decimal (no sign, no spaces). -1 when malformed. */
+static int
+parse_count(const char *s, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+/* Parses the body against spec; replies and returns -1 on error. */
+static int
+body_parse(const tk_http_req *req, tk_http_resp *resp, const tk_jfield *spec,
+    size_t n, tk_jval *vals, json_t **root)
+{
+	tk_error e;
+
+	if (tk_json_parse(req->body, req->body_len, spec, n, vals, root,
+	    &e) != 0) {
+		reply_invalid(resp, &e);
+		return -1;
+	}
+	return 0;
+}
+
+#define NSPEC(s) (sizeof(s) / sizeof((s)[0]))
+
+static const char *
+opt(const tk_jval *v)
+{
+	return v->present ? v->s : NULL;
+}
+
+static void
+h_open(tk_app *app, const char *login, const tk_http_req *req,
+    tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"subject", TK_JSTR, TK_ID_MAX, 0, true},
+		{"action", TK_JSTR, TK_NAME_MAX, 0, true},
+		{"channel", TK_JSTR, TK_NAME_MAX, 0, true},
+		{"ticket", TK_JSTR, TK_REF_MAX, 0, false},
+		{"reason_code", TK_JSTR, TK_NAME_MAX, 0, false},
+		{"justification", TK_JSTR, TK_TEXT_MAX, 0, false},
+		{"signals", TK_JSTRLIST, TK_NAME_MAX, TK_MAX_SIGNALS, false},
+		{"params", TK_JPARAMS, TK_PARAMS_MAX, 0, false},
+		{"delivery", TK_JSTR, TK_CONTACT_MAX, 0, false},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_open_req r;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.subject = v[0].s;
+	r.action = v[1].s;
+	r.channel = v[2].s;
+	r.ticket = v[3].present ? v[3].s : "";
+	r.reason_code = v[4].present ? v[4].s : "";
+	r.justification = v[5].present ? v[5].s : "";
+	r.signals = v[6].items;
+	r.nsignals = v[6].n;
+	r.params = v[7].present ? v[7].s : "{}";
+	r.delivery = v[8].present ? v[8].s : "";
+	st = tk_app_case_open(app, login, &r, &out, &err);
+	reply(resp, st, 201, out, &err);
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_patch(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"subject", TK_JSTR, TK_ID_MAX, 0, false},
+		{"action", TK_JSTR, TK_NAME_MAX, 0, false},
+		{"params", TK_JPARAMS, TK_PARAMS_MAX, 0, false},
+		{"delivery", TK_JSTR, TK_CONTACT_MAX, 0, false},
+		{"channel", TK_JSTR, TK_NAME_MAX, 0, false},
+		{"ticket", TK_JSTR, TK_REF_MAX, 0, false},
+		{"reason_code", TK_JSTR, TK_NAME_MAX, 0, false},
+		{"justification", TK_JSTR, TK_TEXT_MAX, 0, false},
+		{"signals", TK_JSTRLIST, TK_NAME_MAX, TK_MAX_SIGNALS, false},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_patch_req r;
+	tk_app_err err;
+	enum tk_status st;
+	bool any = false;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	for (size_t i = 0; i < NSPEC(spec); i++)
+		any = any || v[i].present;
+	if (!any) {
+		reply_fail(resp, TK_ERR_INVALID, "nothing to change: give at "
+		    "least one of subject, action, params, delivery, channel, "
+		    "ticket, reason_code, justification, signals");
+		goto done;
+	}
+	memset(&r, 0, sizeof(r));
+	r.subject = opt(&v[0]);
+	r.action = opt(&v[1]);
+	r.params = opt(&v[2]);
+	r.delivery = opt(&v[3]);
+	r.channel = opt(&v[4]);
+	r.ticket = opt(&v[5]);
+	r.reason_code = opt(&v[6]);
+	r.justification = opt(&v[7]);
+	r.has_signals = v[8].present;
+	r.signals = v[8].items;
+	r.nsignals = v[8].n;
+	st = tk_app_case_patch(app, login, id, &r, &out, &err);
+	reply(resp, st, 200, out, &err);
+done:
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_evidence(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"method", TK_JSTR, TK_NAME_MAX, 0, true},
+		{"contact", TK_JSTR, TK_CONTACT_MAX, 0, false},
+		{"result", TK_JSTR, TK_NAME_MAX, 0, true},
+		{"reference", TK_JSTR, TK_REF_MAX, 0, false},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_evidence_req r;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	if (strcmp(v[2].s, "pass") != 0 && strcmp(v[2].s, "fail") != 0) {
+		reply_fail(resp, TK_ERR_INVALID, "field 'result' must be "
+		    "\"pass\" or \"fail\"");
+		goto done;
+	}
+	r.method = v[0].s;
+	r.contact = v[1].present ? v[1].s : "";
+	r.result = v[2].s;
+	r.reference = v[3].present ? v[3].s : "";
+	st = tk_app_case_evidence(app, login, id, &r, &out, &err);
+	reply(resp, st, 201, out, &err);
+done:
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_approval(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"decision", TK_JSTR, TK_NAME_MAX, 0, true},
+		{"comment", TK_JSTR, TK_TEXT_MAX, 0, false},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_app_err err;
+	enum tk_status st;
+	bool approve;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	if (strcmp(v[0].s, "approve") == 0) {
+		approve = true;
+	} else if (strcmp(v[0].s, "deny") == 0) {
+		approve = false;
+	} else {
+		reply_fail(resp, TK_ERR_INVALID, "field 'decision' must be "
+		    "\"approve\" or \"deny\"");
+		goto done;
+	}
+	st = tk_app_case_decide(app, login, id, approve,
+	    v[1].present ? v[1].s : "", &out, &err);
+	reply(resp, st, 201, out, &err);
+done:
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_execute(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"connector", TK_JSTR, TK_NAME_MAX, 0, false},
+		{"note", TK_JSTR, TK_TEXT_MAX, 0, true},
+		{"revoked", TK_JSTRLIST, TK_NAME_MAX, 8, false},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_execute_req r;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.connector = v[0].present ? v[0].s : "manual";
+	r.note = v[1].s;
+	for (size_t i = 0; i < v[2].n; i++) {
+		int bit = tk_revoke_parse(v[2].items[i]);
+		if (bit < 0) {
+			char msg[160];
+			(void)snprintf(msg, sizeof(msg), "field 'revoked': "
+			    "unknown revocation '%.40s'; use sessions, tokens "
+			    "or credentials", v[2].items[i]);
+			reply_fail(resp, TK_ERR_INVALID, msg);
+			goto done;
+		}
+		r.revoked |= (unsigned)bit;
+	}
+	st = tk_app_case_execute(app, login, id, &r, &out, &err);
+	reply(resp, st, 200, out, &err);
+done:
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_cancel(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"reason", TK_JSTR, TK_TEXT_MAX, 0, true},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	st = tk_app_case_cancel(app, login, id, v[0].s, &out, &err);
+	reply(resp, st, 200, out, &err);
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_break_glass(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"justification", TK_JSTR, TK_TEXT_MAX, 0, true},
+		{"incident", TK_JSTR, TK_REF_MAX, 0, true},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	st = tk_app_case_break_glass(app, login, id, v[0].s, v[1].s, &out,
+	    &err);
+	reply(resp, st, 200, out, &err);
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_review(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"outcome", TK_JSTR, TK_NAME_MAX, 0, true},
+		{"comment", TK_JSTR, TK_TEXT_MAX, 0, true},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	st = tk_app_case_review(app, login, id, v[0].s, v[1].s, &out, &err);
+	reply(resp, st, 200, out, &err);
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_explain(tk_app *app, const char *login, const tk_http_req *req,
+    tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"subject", TK_JSTR, TK_ID_MAX, 0, true},
+		{"action", TK_JSTR, TK_NAME_MAX, 0, true},
+		{"signals", TK_JSTRLIST, TK_NAME_MAX, TK_MAX_SIGNALS, false},
+		{"ticket", TK_JSTR, TK_REF_MAX, 0, false},
+		{"channel", TK_JSTR, TK_NAME_MAX, 0, false},
+		{"reason_code", TK_JSTR, TK_NAME_MAX, 0, false},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_explain_req r;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.subject = v[0].s;
+	r.action = v[1].s;
+	r.signals = v[2].items;
+	r.nsignals = v[2].n;
+	r.ticket = opt(&v[3]);
+	r.channel = opt(&v[4]);
+	r.reason_code = opt(&v[5]);
+	st = tk_app_policy_explain(app, login, &r, &out, &err);
+	reply(resp, st, 200, out, &err);
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_list(tk_app *app, const char *login, const tk_http_req *req,
+    tk_http_resp *resp)
+{
+	static const char *const allowed[] = {
+		"queue", "state", "subject", "limit", "after", NULL,
+	};
+	tk_app_list_req r;
+	tk_app_err err;
+	tk_error e;
+	json_t *out = NULL;
+	enum tk_status st;
+	const char *s;
+	int64_t n;
+
+	if (query_check(req, allowed, &e) != 0) {
+		reply_invalid(resp, &e);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.queue = query_get(req, "queue");
+	if (r.queue != NULL && !tk_family_valid(r.queue)) {
+		reply_fail(resp, TK_ERR_INVALID, "unknown queue; queues are "
+		    "password, mfa, reactivation, nhi, role and profile");
+		return;
+	}
+	r.state = query_get(req, "state");
+	if (r.state != NULL && strcmp(r.state, "open") != 0 &&
+	    tk_state_parse(r.state) < 0) {
+		reply_fail(resp, TK_ERR_INVALID, "unknown state; use a case "
+		    "state (verifying, approving, on_hold, ready, executed, "
+		    "...) or \"open\"");
+		return;
+	}
+	r.subject = query_get(req, "subject");
+	if (r.subject != NULL && strlen(r.subject) >= TK_ID_MAX) {
+		reply_fail(resp, TK_ERR_INVALID, "subject is too long");
+		return;
+	}
+	s = query_get(req, "limit");
+	if (s != NULL) {
+		if (parse_count(s, 500, &n) != 0 || n < 1) {
+			reply_fail(resp, TK_ERR_INVALID, "limit must be a "
+			    "number from 1 to 500");
+			return;
+		}
+		r.limit = (int)n;
+	}
+	s = query_get(req, "after");
+	if (s != NULL) {
+		if (parse_count(s, INT64_MAX / 10, &n) != 0) {
+			reply_fail(resp, TK_ERR_INVALID, "after must be the "
+			    "\"next\" number of a previous page");
+			return;
+		}
+		r.after = n;
+	}
+	st = tk_app_case_list(app, login, &r, &out, &err);
+	reply(resp, st, 200, out, &err);
+}
+
+static void
+h_events(tk_app *app, const char *login, const tk_http_req *req,
+    tk_http_resp *resp)
+{
+	static const char *const allowed[] = {"from", "limit", NULL};
+	tk_app_err err;
+	tk_error e;
+	json_t *out = NULL;
+	enum tk_status st;
+	const char *s;
+	int64_t from = 1, limit = 100;
+
+	if (query_check(req, allowed, &e) != 0) {
+		reply_invalid(resp, &e);
+		return;
+	}
+	s = query_get(req, "from");
+	if (s != NULL && (parse_count(s, INT64_MAX / 10, &from) != 0 ||
+	    from < 1)) {
+		reply_fail(resp, TK_ERR_INVALID, "from must be a sequence "
+		    "number, 1 or more");
+		return;
+	}
+	s = query_get(req, "limit");
+	if (s != NULL && (parse_count(s, 1000, &limit) != 0 || limit < 1)) {
+		reply_fail(resp, TK_ERR_INVALID, "limit must be a number from "
+		    "1 to 1000");
+		return;
+	}
+	st = tk_app_events(app, login, from, limit, &out, &err);
+	reply(resp, st, 200, out, &err);
+}
+
+static void
+h_policy_put(tk_app *app, const char *login, const tk_http_req *req,
+    tk_http_resp *resp)
+{
+	char digest[32];
+	tk_app_err err;
+	enum tk_status st;
+
+	st = tk_app_reload_policy(app, login, req->body, req->body_len,
+	    digest, sizeof(digest), &err);
+	reply(resp, st, 200, st == TK_OK ? json_pack("{s:s}", "digest",
+	    digest) : NULL, &err);
+}
+
+/* Extracts the bearer token from an Authorization header value. */
+static const char *
+bearer(const char *auth, size_t *len)
+{
+	const char *t;
+
+	*len = 0;
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+		return NULL;
+	t = auth + 7;
+	while (*t == ' ')
+		t++;
+	*len = strlen(t);
+	while (*len > 0 && (t[*len - 1] == ' ' || t[*len - 1] == '\t'))
+		(*len)--;
+	return t;
+}
+
+void
+tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
+{
+	static const char *const none[] = {NULL};
+	enum route rt;
+	const char *idp, *tok;
+	size_t idlen, toklen;
+	char id[TK_ID_MAX];
+	char login[TK_ID_MAX];
+	unsigned mb, allowed;
+	tk_app_err err;
+	tk_error e;
+	json_t *out = NULL;
+	enum tk_status st;
+
+	resp->status = 500;
+	resp->body = NULL;
+	resp->login[0] = '\0';
+	rt = match(req->path, &idp, &idlen);
+	if (rt == R_NONE) {
+		reply_fail(resp, TK_ERR_NOT_FOUND, "no such route; the API "
+		    "lives under /v1 (see docs/api.md)");
+		return;
+	}
+	mb = method_bit(req->method);
+	allowed = route_methods(rt);
+	if ((mb & allowed) == 0) {
+		char msg[128];
+		(void)snprintf(msg, sizeof(msg), "this route does not accept "
+		    "that method; use %s%s%s%s",
+		    allowed & M_GET ? "GET " : "", allowed & M_POST ? "POST " :
+		    "", allowed & M_PUT ? "PUT " : "", allowed & M_PATCH ?
+		    "PATCH" : "");
+		reply_fail(resp, TK_ERR_NOT_FOUND, msg);
+		return;
+	}
+	if (rt == R_HEALTH) {
+		resp->status = 200;
+		resp->body = json_pack("{s:s, s:s}", "status", "ok", "version",
+		    TK_VERSION);
+		if (resp->body == NULL)
+			resp->status = 500;
+		return;
+	}
+
+	/* Everything else needs a token. */
+	tok = bearer(req->auth, &toklen);
+	if (req->auth != NULL && tok == NULL) {
+		reply_fail(resp, TK_ERR_UNAUTH, "the Authorization header must "
+		    "be 'Bearer <token>'");
+		return;
+	}
+	st = tk_app_authenticate(app, tok, toklen, login, sizeof(login),
+	    &err);
+	if (st != TK_OK) {
+		reply_err(resp, &err);
+		return;
+	}
+	(void)tk_strlcpy(resp->login, login, sizeof(resp->login));
+
+	if (rt != R_CASES && rt != R_EVENTS && query_check(req, none, &e) != 0) {
+		reply_invalid(resp, &e);
+		return;
+	}
+	if (rt == R_CASES && mb == M_POST && query_check(req, none, &e) != 0) {
+		reply_invalid(resp, &e);
+		return;
+	}
+	if (idp != NULL) {
+		if (idlen >= sizeof(id)) {
+			reply_fail(resp, TK_ERR_INVALID, "case id must look like "
+			    "c_ followed by 16 hex digits");
+			return;
+		}
+		memcpy(id, idp, idlen);
+		id[idlen] = '\0';
+		if (!tk_app_case_id_valid(id)) {
+			reply_fail(resp, TK_ERR_INVALID, "case id must look like "
+			    "c_ followed by 16 hex digits");
+			return;
+		}
+	}
+
+	switch (rt) {
+	case R_ME:
+		st = tk_app_me(app, login, &out, &err);
+		reply(resp, st, 200, out, &err);
+		break;
+	case R_CASES:
+		if (mb == M_POST)
+			h_open(app, login, req, resp);
+		else
+			h_list(app, login, req, resp);
+		break;
+	case R_CASE:
+		if (mb == M_PATCH) {
+			h_patch(app, login, id, req, resp);
+		} else {
+			st = tk_app_case_get(app, login, id, &out, &err);
+			reply(resp, st, 200, out, &err);
+		}
+		break;
+	case R_CASE_EVIDENCE:
+		h_evidence(app, login, id, req, resp);
+		break;
+	case R_CASE_APPROVALS:
+		h_approval(app, login, id, req, resp);
+		break;
+	case R_CASE_EXECUTE:
+		h_execute(app, login, id, req, resp);
+		break;
+	case R_CASE_CANCEL:
+		h_cancel(app, login, id, req, resp);
+		break;
+	case R_CASE_BREAK_GLASS:
+		h_break_glass(app, login, id, req, resp);
+		break;
+	case R_CASE_REVIEW:
+		h_review(app, login, id, req, resp);
+		break;
+	case R_EVENTS:
+		h_events(app, login, req, resp);
+		break;
+	case R_ALERTS:
+		st = tk_app_alerts(app, login, &out, &err);
+		reply(resp, st, 200, out, &err);
+		break;
+	case R_POLICY:
+		if (mb == M_PUT) {
+			h_policy_put(app, login, req, resp);
+		} else {
+			st = tk_app_policy_get(app, login, &out, &err);
+			reply(resp, st, 200, out, &err);
+		}
+		break;
+	case R_EXPLAIN:
+		h_explain(app, login, req, resp);
+		break;
+	default:
+		reply_fail(resp, TK_ERR_NOT_FOUND, "no such route");
+		break;
+	}
+}
