@@ -230,9 +230,8 @@ append_event(tk_app *a, tk_time now, const char *case_id, const char *kind,
 static json_t *
 engine_event_data(const tk_case *c, const tk_event *ev)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "detail", ev->detail,
-	    "state", tk_state_name(c->state), "tier", c->tier,
-	    "subject", c->subject, "action", c->action);
+	return json_pack("{s:s, s:s, s:s, s:s}", "detail", ev->detail,
+	    "tier", c->tier, "subject", c->subject, "action", c->action);
 }
 
 static int
@@ -260,9 +259,13 @@ static json_t *
 refused_data(const char *what, const tk_error *e, const char *state,
     json_t *extra)
 {
-	json_t *d = json_pack("{s:s, s:s, s:s}", "action", what,
-	    "code", tk_status_code(e->status), "message", e->msg);
+	char detail[TK_TEXT_MAX];
+	json_t *d;
 
+	(void)snprintf(detail, sizeof(detail), "%s refused (%s): %s", what,
+	    tk_status_code(e->status), e->msg);
+	d = json_pack("{s:s, s:s, s:s, s:s}", "action", what, "code",
+	    tk_status_code(e->status), "message", e->msg, "detail", detail);
 	if (d == NULL) {
 		json_decref(extra);
 		return NULL;

@@ -257,8 +257,9 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 		goto out;
 	}
 	(void)printf("initialized %s: %zu staff, %zu subjects; policy %s "
-	    "(%zu tiers, %zu deny rules)\n", db, org.nstaff, org.nsubjects,
-	    pol.digest, pol.ntiers, pol.ndenies);
+	    "(%zu tier%s, %zu deny rule%s)\n", db, org.nstaff, org.nsubjects,
+	    pol.digest, pol.ntiers, pol.ntiers == 1 ? "" : "s", pol.ndenies,
+	    pol.ndenies == 1 ? "" : "s");
 	rc = TK_EXIT_OK;
 out:
 	tk_event_row_clear(&row);
@@ -529,8 +530,8 @@ tk_cmd_policy_load(const tk_cli_cmd *cmd, int argc, char **argv)
 	free(text);
 	if (st != TK_OK)
 		return print_err(&ae.e);
-	(void)printf("policy %s loaded into %s; a running server picks it "
-	    "up on restart or PUT /v1/policy\n", digest, db);
+	(void)printf("policy %s loaded into %s (a running server takes it "
+	    "on restart; or use PUT /v1/policy)\n", digest, db);
 	return TK_EXIT_OK;
 }
 

@@ -130,8 +130,8 @@ tk_out_requirements(const json_t *req, FILE *f, const char *ind)
 			    "team, not in their management line)\n", ind, m,
 			    m == 1 ? "" : "s");
 		if (json_is_true(json_object_get(ap, "owner")))
-			(void)fprintf(f, "%s- for a non-human identity, an "
-			    "approval by its owner\n", ind);
+			(void)fprintf(f, "%s- when the subject is a non-human "
+			    "identity, an approval by its owner\n", ind);
 		any = true;
 	} else if (ap != NULL) {
 		(void)fprintf(f, "%s- no approval\n", ind);
@@ -286,11 +286,21 @@ tk_out_case(const json_t *c, bool with_events)
 	if (json_array_size(a) > 0) {
 		(void)printf("timeline:\n");
 		json_array_foreach(a, i, it) {
-			(void)printf("  #%-5lld %s %s%-18s %-8s %s\n",
+			const json_t *d = json_object_get(it, "data");
+
+			(void)printf("  #%-5lld %s %s%-18s %-8s ",
 			    num(it, "seq"), str(it, "ts"),
 			    json_is_true(json_object_get(it, "alert")) ?
-			    "!" : " ", str(it, "kind"), str(it, "actor"),
-			    str(it, "detail"));
+			    "!" : " ", str(it, "kind"), str(it, "actor"));
+			if (*str(it, "detail"))
+				(void)printf("%s\n", str(it, "detail"));
+			else if (*str(d, "message"))
+				/* a refusal: what was tried and why not */
+				(void)printf("%s%s%s: %s\n", str(d, "action"),
+				    *str(d, "action") ? " refused, " : "",
+				    str(d, "code"), str(d, "message"));
+			else
+				(void)printf("\n");
 		}
 	}
 }

@@ -670,6 +670,8 @@ check_tier_literal(const char *lit, int col, void *ctx)
 	char list[256];
 	size_t off = 0;
 
+	if (lit[0] == '\0')
+		return 0; /* tier == "": no tier matched */
 	for (size_t i = 0; i < p->ntiers; i++)
 		if (strcmp(p->tiers[i].name, lit) == 0)
 			return 0;
@@ -857,9 +859,14 @@ load_tier(struct pctx *x, const yaml_node_t *n, tk_tier *t, size_t index)
 	yaml_node_t *v;
 	tk_policy *p = x->p;
 
-	(void)snprintf(where, sizeof(where), "tier %zu", index + 1);
-	if (!is_map(x, n, "tiers entry") ||
-	    !check_keys(x, n, tier_keys, 4, where) ||
+	if (!is_map(x, n, "tiers entry"))
+		return false;
+	v = get(x, n, "name");
+	if (v != NULL && v->type == YAML_SCALAR_NODE)
+		(void)snprintf(where, sizeof(where), "tier `%.40s`", sval(v));
+	else
+		(void)snprintf(where, sizeof(where), "tier %zu", index + 1);
+	if (!check_keys(x, n, tier_keys, 4, where) ||
 	    !need(x, n, "name", where, "name: standard", &v) ||
 	    !read_name(x, v, "name", t->name, sizeof(t->name), false))
 		return false;

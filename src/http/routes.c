@@ -745,12 +745,18 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 	mb = method_bit(req->method);
 	allowed = route_methods(rt);
 	if ((mb & allowed) == 0) {
+		static const char *const names[] = {"GET", "POST", "PUT",
+		    "PATCH"};
 		char msg[128];
-		(void)snprintf(msg, sizeof(msg), "this route does not accept "
-		    "that method; use %s%s%s%s",
-		    allowed & M_GET ? "GET " : "", allowed & M_POST ? "POST " :
-		    "", allowed & M_PUT ? "PUT " : "", allowed & M_PATCH ?
-		    "PATCH" : "");
+		size_t n;
+
+		n = (size_t)snprintf(msg, sizeof(msg), "this route does not "
+		    "accept %.10s; use", method_bit(req->method) ?
+		    req->method : "that method");
+		for (unsigned i = 0; i < 4 && n < sizeof(msg); i++)
+			if (allowed & (1u << i))
+				n += (size_t)snprintf(msg + n, sizeof(msg) - n,
+				    " %s", names[i]);
 		reply_fail(resp, TK_ERR_NOT_FOUND, msg);
 		return;
 	}

@@ -46,7 +46,10 @@ typedef struct tk_case_filter {
 typedef int (*tk_case_cb)(void *arg, int64_t rowid, const json_t *case_json);
 typedef int (*tk_event_cb)(void *arg, const tk_event_row *row);
 
-/* Opens (creating with `create`) the database at path. */
+/* Opens (creating with `create`) the database at path. Without
+ * `create`, a missing database is TK_ERR_NOT_FOUND ("no database at
+ * PATH; run `twokey init` first"). ":memory:" opens a private in-memory
+ * store (tests). */
 tk_store *tk_store_open(const char *path, bool create, tk_error *err);
 void tk_store_close(tk_store *s);
 
@@ -68,7 +71,8 @@ int tk_store_case_put(tk_store *s, const char *id, const char *subject,
     const json_t *record, tk_error *err);
 int tk_store_case_get(tk_store *s, const char *id, json_t **record,
     tk_error *err); /* TK_ERR_NOT_FOUND */
-/* An open case (any open state) for subject+family, id into id_out. */
+/* An open case (any open state) for subject+family, id into id_out.
+ * TK_ERR_NOT_FOUND (and id_out "") when there is none. */
 int tk_store_case_find_open(tk_store *s, const char *subject,
     const char *family, char *id_out, size_t id_size, tk_error *err);
 int tk_store_case_list(tk_store *s, const tk_case_filter *f, tk_case_cb cb,

@@ -174,6 +174,10 @@ struct tk_store {
 static int
 db_fail(tk_store *s, tk_error *err, const char *what)
 {
+	/* After any SQLite error the transaction may have been rolled back
+	 * under us: never trust the cached chain head again without
+	 * re-reading it. */
+	s->head_known = false;
 	(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: %s: %s", s->path, what,
 	    sqlite3_errmsg(s->db));
 	return -1;

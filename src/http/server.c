@@ -1,0 +1,484 @@
+/*
+ * server.c - the HTTP edge: runs libmicrohttpd (internal epoll thread
+ * pool), parses the listen address, accumulates request bodies under the
+ * 64 KiB cap, adapts each request to routes.c, adds the security headers,
+ * writes the access log, and shuts down cleanly on SIGINT/SIGTERM.
+ *
+ * Owns: tk_server_run, the daemon, per-connection body buffers and the
+ * access log. Tokens and bodies are never logged.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "app/app.h"
+#include "http/routes.h"
+
+/* Past the cap a chunked body is drained (not stored) up to this much,
+ * then the connection is dropped. */
+#define DRAIN_MAX (16u * 1024 * 1024)
+
+typedef struct server {
+	tk_app *app;
+	bool quiet;
+} server;
+
+/* Per-request state for requests that carry a body. */
+typedef struct conn_state {
+	char *body;
+	size_t len, cap;
+	size_t drained;
+	bool too_large;
+} conn_state;
+
+/* ---- listen address ------------------------------------------------------ */
+
+static int
+parse_port(const char *s, unsigned short *port, tk_error *err)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0') {
+		(void)tk_fail(err, TK_ERR_INVALID, "the listen address needs a "
+		    "port: ADDR:PORT, for example 127.0.0.1:8080");
+		return -1;
+	}
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > 65535) {
+			(void)tk_fail(err, TK_ERR_INVALID, "the port '%.20s' is "
+			    "not a number from 0 to 65535", s);
+			return -1;
+		}
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v > 65535) {
+		(void)tk_fail(err, TK_ERR_INVALID, "the port '%.20s' is not a "
+		    "number from 0 to 65535", s);
+		return -1;
+	}
+	*port = (unsigned short)v;
+	return 0;
+}
+
+/* Parses "ADDR:PORT" or "[V6]:PORT" (ADDR numeric or a host name). */
+static int
+parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6,
+    char *host, size_t host_size, tk_error *err)
+{
+	const char *colon, *port_s;
+	unsigned short port;
+	size_t hl;
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(ss, 0, sizeof(*ss));
+	if (listen == NULL || *listen == '\0') {
+		(void)tk_fail(err, TK_ERR_INVALID, "no listen address; use "
+		    "ADDR:PORT such as 127.0.0.1:8080 or [::1]:8080");
+		return -1;
+	}
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+		if (close == NULL || close[1] != ':') {
+			(void)tk_fail(err, TK_ERR_INVALID, "bad listen address "
+			    "'%.100s'; IPv6 is written [ADDR]:PORT", listen);
+			return -1;
+		}
+		hl = (size_t)(close - listen - 1);
+		if (hl == 0 || hl >= host_size) {
+			(void)tk_fail(err, TK_ERR_INVALID, "bad listen address "
+			    "'%.100s'", listen);
+			return -1;
+		}
+		memcpy(host, listen + 1, hl);
+		host[hl] = '\0';
+		port_s = close + 2;
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL) {
+			(void)tk_fail(err, TK_ERR_INVALID, "bad listen address "
+			    "'%.100s'; use ADDR:PORT such as 127.0.0.1:8080",
+			    listen);
+			return -1;
+		}
+		hl = (size_t)(colon - listen);
+		if (hl == 0 || hl >= host_size ||
+		    memchr(listen, ':', hl) != NULL) {
+			(void)tk_fail(err, TK_ERR_INVALID, "bad listen address "
+			    "'%.100s'; use ADDR:PORT, and [ADDR]:PORT for IPv6",
+			    listen);
+			return -1;
+		}
+		memcpy(host, listen, hl);
+		host[hl] = '\0';
+		port_s = colon + 1;
+	}
+	if (parse_port(port_s, &port, err) != 0)
+		return -1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = listen[0] == '[' ? AF_INET6 : AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		(void)tk_fail(err, TK_ERR_INVALID, "cannot resolve listen "
+		    "address '%.100s': %s", host, gai_strerror(rc));
+		if (res != NULL)
+			freeaddrinfo(res);
+		return -1;
+	}
+	if (res->ai_addrlen > sizeof(*ss)) {
+		freeaddrinfo(res);
+		(void)tk_fail(err, TK_ERR_INVALID, "bad listen address");
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (ss->ss_family == AF_INET6) {
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+		*v6 = true;
+	} else if (ss->ss_family == AF_INET) {
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+		*v6 = false;
+	} else {
+		(void)tk_fail(err, TK_ERR_INVALID, "bad listen address family");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+/* Log-safe copy: printable ASCII only, bounded. */
+static void
+safe_copy(char *dst, size_t size, const char *src)
+{
+	size_t i = 0;
+
+	for (; src != NULL && src[i] != '\0' && i + 1 < size; i++)
+		dst[i] = (src[i] > 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+static void
+access_log(const server *s, const char *method, const char *url, int status,
+    const char *login)
+{
+	char m[16], p[200], l[TK_ID_MAX], ts[32];
+	struct timespec now;
+
+	if (s->quiet)
+		return;
+	safe_copy(m, sizeof(m), method);
+	safe_copy(p, sizeof(p), url);
+	safe_copy(l, sizeof(l), login && login[0] ? login : "-");
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+		now.tv_sec = time(NULL);
+	tk_time_format((tk_time)now.tv_sec, ts, sizeof(ts));
+	(void)fprintf(stderr, "%s %s %s %d %s\n", ts, m, p, status, l);
+}
+
+static enum MHD_Result
+send_json(struct MHD_Connection *c, int status, json_t *body)
+{
+	static const char fallback[] = "{\"error\":{\"code\":\"internal\","
+	    "\"message\":\"out of memory\"}}";
+	struct MHD_Response *r = NULL;
+	enum MHD_Result ret;
+	char *text = NULL;
+
+	if (body != NULL)
+		text = json_dumps(body, JSON_COMPACT);
+	if (text != NULL) {
+		r = MHD_create_response_from_buffer(strlen(text), text,
+		    MHD_RESPMEM_MUST_FREE);
+		if (r == NULL)
+			free(text);
+	}
+	if (r == NULL) {
+		status = 500;
+		r = MHD_create_response_from_buffer(sizeof(fallback) - 1,
+		    (void *)fallback, MHD_RESPMEM_PERSISTENT);
+		if (r == NULL)
+			return MHD_NO;
+	}
+	if (MHD_add_response_header(r, "Content-Type", "application/json") !=
+	    MHD_YES ||
+	    MHD_add_response_header(r, "Cache-Control", "no-store") != MHD_YES ||
+	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") !=
+	    MHD_YES) {
+		MHD_destroy_response(r);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(c, (unsigned int)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+send_error(const server *s, struct MHD_Connection *c, const char *method,
+    const char *url, enum tk_status st, const char *msg)
+{
+	tk_app_err err;
+	json_t *body;
+	enum MHD_Result ret;
+
+	memset(&err, 0, sizeof(err));
+	err.e.status = st;
+	(void)tk_strlcpy(err.e.msg, msg, sizeof(err.e.msg));
+	body = tk_routes_error_json(&err);
+	ret = send_json(c, tk_status_http(st), body);
+	json_decref(body);
+	access_log(s, method, url, tk_status_http(st), NULL);
+	return ret;
+}
+
+/* ---- request handling --------------------------------------------------- */
+
+static enum MHD_Result
+query_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	tk_http_req *req = cls;
+
+	(void)kind;
+	if (key == NULL)
+		return MHD_YES;
+	for (size_t i = 0; i < req->nquery; i++)
+		if (strcmp(req->query[i].key, key) == 0) {
+			req->query_dup = true;
+			return MHD_YES;
+		}
+	if (req->nquery >= TK_QUERY_MAX) {
+		req->query_overflow = true;
+		return MHD_NO;
+	}
+	req->query[req->nquery].key = key;
+	req->query[req->nquery].value = value ? value : "";
+	req->nquery++;
+	return MHD_YES;
+}
+
+static enum MHD_Result
+dispatch(server *s, struct MHD_Connection *c, const char *url,
+    const char *method, const char *body, size_t len)
+{
+	tk_http_req req;
+	tk_http_resp resp;
+	enum MHD_Result ret;
+
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = url;
+	req.body = body;
+	req.body_len = len;
+	req.auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	(void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_cb,
+	    &req);
+	tk_routes_handle(s->app, &req, &resp);
+	ret = send_json(c, resp.status, resp.body);
+	json_decref(resp.body);
+	access_log(s, method, url, resp.status, resp.login);
+	return ret;
+}
+
+static bool
+method_has_body(const char *m)
+{
+	return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 ||
+	    strcmp(m, "PATCH") == 0;
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	server *s = cls;
+	conn_state *st = *con_cls;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (st == NULL) {
+		const char *cl = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *te = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+		if (!method_has_body(method) && cl == NULL && te == NULL)
+			return dispatch(s, c, url, method, NULL, 0);
+		if (cl != NULL) {
+			char *end;
+			unsigned long long n;
+
+			errno = 0;
+			n = strtoull(cl, &end, 10);
+			if (errno == 0 && end != cl && *end == '\0' &&
+			    n > TK_BODY_MAX)
+				return send_error(s, c, method, url,
+				    TK_ERR_TOO_LARGE, "the request body is over "
+				    "64 KiB; send a smaller body");
+		}
+		st = calloc(1, sizeof(*st));
+		if (st == NULL)
+			return send_error(s, c, method, url, TK_ERR_INTERNAL,
+			    "out of memory");
+		*con_cls = st;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (st->too_large) {
+			st->drained += n;
+			return st->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
+		}
+		if (st->len + n > TK_BODY_MAX) {
+			st->too_large = true;
+			free(st->body);
+			st->body = NULL;
+			st->len = st->cap = 0;
+			return MHD_YES;
+		}
+		if (st->len + n > st->cap) {
+			size_t ncap = st->cap ? st->cap : 1024;
+			char *nb;
+
+			while (ncap < st->len + n)
+				ncap *= 2;
+			if (ncap > TK_BODY_MAX)
+				ncap = TK_BODY_MAX;
+			nb = realloc(st->body, ncap);
+			if (nb == NULL)
+				return MHD_NO;
+			st->body = nb;
+			st->cap = ncap;
+		}
+		memcpy(st->body + st->len, upload_data, n);
+		st->len += n;
+		return MHD_YES;
+	}
+	if (st->too_large)
+		return send_error(s, c, method, url, TK_ERR_TOO_LARGE, "the "
+		    "request body is over 64 KiB; send a smaller body");
+	ret = dispatch(s, c, url, method, st->body, st->len);
+	return ret;
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	conn_state *st = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (st == NULL)
+		return;
+	free(st->body);
+	free(st);
+	*con_cls = NULL;
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+int
+tk_server_run(const tk_server_opts *o, tk_error *err)
+{
+	struct sockaddr_storage ss;
+	char host[256];
+	bool v6 = false;
+	sigset_t set, old;
+	struct sigaction ign, old_pipe;
+	struct MHD_Daemon *d;
+	unsigned flags, threads;
+	const union MHD_DaemonInfo *info;
+	server s;
+	int sig = 0;
+
+	if (o == NULL || o->db_path == NULL) {
+		(void)tk_fail(err, TK_ERR_INVALID, "no database path");
+		return -1;
+	}
+	if (parse_listen(o->listen, &ss, &v6, host, sizeof(host), err) != 0)
+		return -1;
+	s.quiet = o->quiet;
+	s.app = tk_app_open(o->db_path, err);
+	if (s.app == NULL)
+		return -1;
+
+	/* Workers inherit a mask with SIGINT/SIGTERM blocked; this thread
+	 * waits for them with sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) {
+		tk_app_close(s.app);
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot block signals");
+		return -1;
+	}
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	(void)sigemptyset(&ign.sa_mask);
+	(void)sigaction(SIGPIPE, &ign, &old_pipe);
+
+	threads = o->threads ? o->threads : 2;
+	if (threads > 256)
+		threads = 256;
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	if (v6)
+		flags |= MHD_USE_DUAL_STACK;
+	if (!o->quiet)
+		flags |= MHD_USE_ERROR_LOG;
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, &s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+	    MHD_OPTION_CONNECTION_LIMIT, 1024u,
+	    MHD_OPTION_END);
+	if (d == NULL) {
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+		(void)sigaction(SIGPIPE, &old_pipe, NULL);
+		tk_app_close(s.app);
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot listen on %.100s: "
+		    "the address is in use or not available here",
+		    o->listen);
+		return -1;
+	}
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	(void)fprintf(stderr, "twokey %s: listening on http://%s%s%s:%u "
+	    "(%u threads)\n", TK_VERSION, v6 ? "[" : "", host, v6 ? "]" : "",
+	    info ? (unsigned)info->port : 0u, threads);
+	(void)fflush(stderr);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+	}
+	if (!o->quiet)
+		(void)fprintf(stderr, "twokey: %s received, shutting down\n",
+		    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	MHD_stop_daemon(d);
+	tk_app_close(s.app);
+	(void)sigaction(SIGPIPE, &old_pipe, NULL);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
