@@ -569,6 +569,20 @@ set_str_operand(struct node *n, const struct opnd *o, bool left, int col)
 	}
 }
 
+/* After a comparison only `and`, `or`, `)` or the end may follow; a word
+ * there is usually a misspelt operator. */
+static bool
+after_cmp(struct cc *c)
+{
+	char got[64];
+
+	if (c->tok.kind != TOK_NAME || tok_is(c, "and") || tok_is(c, "or"))
+		return true;
+	tok_desc(c, got, sizeof(got));
+	return fail(c, c->tok.pos, "unknown operator %s: expected ==, !=, has,"
+	    " has_any, has_all, in, and, or", got);
+}
+
 static bool
 parse_cmp(struct cc *c, struct opnd *o)
 {
@@ -592,7 +606,7 @@ parse_cmp(struct cc *c, struct opnd *o)
 	else if (tok_is(c, "in"))
 		op = OP_IN;
 	else
-		return true;
+		return after_cmp(c);
 	(void)snprintf(opname, sizeof(opname), "`%.*s`", (int)c->tok.len,
 	    c->src + c->tok.pos);
 	if (!next(c) || !parse_operand(c, &r))
@@ -683,7 +697,7 @@ parse_cmp(struct cc *c, struct opnd *o)
 	o->kind = OK_NODE;
 	o->idx = n;
 	o->field = F_NONE;
-	return true;
+	return after_cmp(c);
 }
 
 static bool

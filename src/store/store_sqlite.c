@@ -528,6 +528,8 @@ tk_store_open(const char *path, bool create, tk_error *err)
 		return NULL;
 	}
 	memory = strcmp(path, ":memory:") == 0;
+	if (memory)
+		create = true; /* always new and empty */
 	if (!memory && stat(path, &sb) != 0) {
 		if (errno != ENOENT || !create) {
 			if (errno == ENOENT)

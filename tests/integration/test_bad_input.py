@@ -356,8 +356,8 @@ def test_refusals_do_not_change_cases(ctx):
 
 # ---- randomized ------------------------------------------------------
 
-FUZZ_SEED = 20261123
-FUZZ_COUNT = 3000
+FUZZ_SEED = int(os.environ.get("TWOKEY_FUZZ_SEED", "20261123"))
+FUZZ_COUNT = int(os.environ.get("TWOKEY_FUZZ_COUNT", "5000"))
 FUZZ_BUDGET = 60.0
 
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS",

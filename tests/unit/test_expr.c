@@ -325,7 +325,11 @@ test_syntax_errors(void **state)
 	bad("ticket == \"x\" #", 15, "unexpected character `#`");
 	bad("", 1, "empty expression");
 	bad("   ", 4, "empty expression");
-	bad("true false", 6, "expected `and`, `or`, `)` or the end");
+	bad("true false", 6, "unknown operator `false`");
+	bad("action.family inn [\"mfa\"]", 15, "unknown operator `inn`:"
+	    " expected ==, !=, has, has_any, has_all, in, and, or");
+	bad("ticket == \"\" andd true", 14, "unknown operator `andd`");
+	bad("(true) (false)", 8, "expected `and`, `or`, `)` or the end");
 	bad("ticket == \"a\" == \"b\"", 15, "expected `and`, `or`");
 	bad("(true", 6, "expected `)` to close the `(` at col 1, got the end");
 	bad("(true or false))", 16, "expected `and`, `or`, `)` or the end");

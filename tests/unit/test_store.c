@@ -696,6 +696,23 @@ test_event_row_edited(void **state)
 	}
 }
 
+static void
+test_memory(void **state)
+{
+	tk_store *m;
+	tk_error err;
+	int64_t count = 0, bad = 0;
+
+	(void)state;
+	m = tk_store_open(":memory:", false, &err);
+	assert_non_null(m);
+	append(m, "", "a", 1);
+	append(m, "", "b", 2);
+	assert_int_equal(tk_chain_verify(m, &count, &bad, &err), 0);
+	assert_int_equal(count, 2);
+	tk_store_close(m);
+}
+
 int
 main(void)
 {
@@ -721,6 +738,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_event_row_edited, setup,
 		    teardown),
+		cmocka_unit_test(test_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
