@@ -508,7 +508,7 @@ enum tk_status
 tk_engine_open(const tk_ctx *x, const char *actor, const char *id,
     const tk_open_req *r, tk_case *out, tk_events *ev, tk_error *err)
 {
-	const tk_staff *s;
+	const tk_staff *s = NULL;
 	const tk_subject *subj;
 	const tk_action *act;
 	unsigned caps;
@@ -585,7 +585,7 @@ enum tk_status
 tk_engine_add_evidence(const tk_ctx *x, tk_case *c, const char *actor,
     const tk_evidence_req *r, tk_events *ev, tk_error *err)
 {
-	const tk_staff *s;
+	const tk_staff *s = NULL;
 	const tk_subject *subj = tk_org_subject(x->org, c->subject);
 	unsigned caps;
 	enum tk_status st;
@@ -695,7 +695,7 @@ enum tk_status
 tk_engine_decide(const tk_ctx *x, tk_case *c, const char *actor,
     bool approve, const char *comment, tk_events *ev, tk_error *err)
 {
-	const tk_staff *s;
+	const tk_staff *s = NULL;
 	unsigned caps;
 	enum tk_status st;
 	tk_approval *a;
@@ -759,7 +759,7 @@ tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
     const tk_patch_req *r, tk_events *ev, tk_error *err)
 {
 	tk_case n; /* scratch copy: the case changes only on success */
-	const tk_staff *s;
+	const tk_staff *s = NULL;
 	const tk_subject *subj;
 	const tk_action *act;
 	unsigned caps;
@@ -851,7 +851,7 @@ enum tk_status
 tk_engine_execute(const tk_ctx *x, tk_case *c, const char *actor,
     const tk_execute_req *r, tk_events *ev, tk_error *err)
 {
-	const tk_staff *s;
+	const tk_staff *s = NULL;
 	unsigned caps;
 	enum tk_status st;
 	char rv[64], pend[64];
@@ -966,7 +966,7 @@ tk_engine_break_glass(const tk_ctx *x, tk_case *c, const char *actor,
     const char *justification, const char *incident, tk_events *ev,
     tk_error *err)
 {
-	const tk_staff *s;
+	const tk_staff *s = NULL;
 	const tk_break_glass *bg = &x->policy->break_glass;
 	const tk_tier *t = NULL;
 	unsigned caps;
@@ -1023,7 +1023,7 @@ enum tk_status
 tk_engine_review(const tk_ctx *x, tk_case *c, const char *actor,
     const char *outcome, const char *comment, tk_events *ev, tk_error *err)
 {
-	const tk_staff *s;
+	const tk_staff *s = NULL;
 	unsigned caps;
 	enum tk_status st;
 	bool bad;

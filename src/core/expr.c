@@ -704,7 +704,7 @@ static bool
 parse_not(struct cc *c, struct opnd *o)
 {
 	size_t pos;
-	int32_t child, n;
+	int32_t child = -1, n;
 
 	if (!tok_is(c, "not"))
 		return parse_cmp(c, o);
@@ -731,7 +731,7 @@ parse_chain(struct cc *c, struct opnd *o, const char *word, enum op op,
 {
 	char what[16];
 	struct opnd r;
-	int32_t n, child, last;
+	int32_t n, child = -1, last;
 
 	if (!sub(c, o))
 		return false;

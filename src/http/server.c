@@ -190,6 +190,46 @@ access_log(const server *s, const char *method, const char *url, int status,
 	(void)fprintf(stderr, "%s %s %s %d %s\n", ts, m, p, status, l);
 }
 
+/*
+ * Decodes %HH escapes in the path and query arguments in place. A decoded
+ * NUL byte becomes DEL (0x7f), so "/v1/cases/%00" can never be cut short
+ * into a different, valid-looking path: it fails validation instead.
+ */
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static size_t
+unescape(void *cls, struct MHD_Connection *c, char *str)
+{
+	char *r = str, *w = str;
+
+	(void)cls;
+	(void)c;
+	while (*r != '\0') {
+		int hi, lo;
+
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 &&
+		    (lo = hexval(r[2])) >= 0) {
+			int v = hi * 16 + lo;
+			*w++ = v == 0 ? (char)0x7f : (char)v;
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - str);
+}
+
 static enum MHD_Result
 send_json(struct MHD_Connection *c, int status, json_t *body)
 {
@@ -218,7 +258,11 @@ send_json(struct MHD_Connection *c, int status, json_t *body)
 	    MHD_YES ||
 	    MHD_add_response_header(r, "Cache-Control", "no-store") != MHD_YES ||
 	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") !=
-	    MHD_YES) {
+	    MHD_YES ||
+	    /* After an error the rest of the request may be unread or
+	     * malformed: close rather than parse it as a next request. */
+	    (status >= 400 && MHD_add_response_header(r, "Connection",
+	    "close") != MHD_YES)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
 	}
@@ -451,6 +495,7 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 	    MHD_OPTION_CONNECTION_LIMIT, 1024u,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, (void *)NULL,
 	    MHD_OPTION_END);
 	if (d == NULL) {
 		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -1,0 +1,227 @@
+#!/bin/sh
+# bench.sh - twokey's benchmark (issue 2, "Speed"); `make bench` runs it
+# after building the release binaries. Not part of `make test`.
+#
+# Usage: scripts/bench.sh BUILD_DIR      (e.g. build/release)
+#   BENCH_SECONDS   seconds per load run (default 10)
+#   BENCH_THREADS   client connections for the lifecycle run (default 16)
+#   BENCH_SERVER_THREADS  `twokey serve --threads` (default: the server's)
+#   BENCH_SUBJECTS  subjects in the generated bench org (default 2000)
+#   BENCH_KEEP=1    keep the temporary directory (databases, logs)
+#
+# Parts, each bounded in time, all on loopback in a temporary directory:
+#   1. decision: bench_decision (C) and the same decision in Cedar
+#      (bench/cedar, @cedar-policy/cedar-wasm from package-lock.json)
+#   2. lifecycle: bench_lifecycle against `twokey serve` on a fresh
+#      database (demo policy, standard tier: open, approve, execute) and
+#      on a second one whose standard tier asks for evidence and two
+#      approvals (open, evidence, approve, approve, execute)
+#   3. wrk: GET /v1/cases/{id} with 64 connections
+#   4. server RSS idle (demo org, bench org) and peak under load
+# Prints a table at the end; raw results go to $tmp/results.txt.
+set -eu
+
+B=${1:-build/release}
+SECS=${BENCH_SECONDS:-10}
+CONNS=${BENCH_THREADS:-16}
+NSUBJ=${BENCH_SUBJECTS:-2000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+TWOKEY=$B/twokey
+for f in "$TWOKEY" "$B/bench/bench_decision" "$B/bench/bench_lifecycle"; do
+	[ -x "$f" ] || { echo "bench: $f missing; run make bench" >&2; exit 1; }
+done
+for c in node npm wrk python3 curl timeout; do
+	command -v "$c" >/dev/null 2>&1 ||
+		{ echo "bench: $c missing (scripts/deps.sh bench)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/twokey-bench.XXXXXX")
+server_pid=""
+stop_server() {
+	if [ -n "$server_pid" ]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+		server_pid=""
+	fi
+}
+cleanup() {
+	stop_server
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench: kept $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+res=$tmp/results.txt
+: >"$res"
+put() { printf '%s=%s\n' "$1" "$2" >>"$res"; }
+get() { sed -n "s/^$1=//p" "$res" | tail -n 1; }
+# jval KEY JSON: a number from a flat JSON object
+jval() { printf '%s' "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+hwm_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+# cpu_ticks PID: utime+stime in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# start_server DB: starts `twokey serve` on a free loopback port; sets
+# server_pid and url.
+start_server() {
+	port=$(free_port)
+	url="http://127.0.0.1:$port"
+	if [ -n "${BENCH_SERVER_THREADS:-}" ]; then
+		"$TWOKEY" serve --db "$1" --listen "127.0.0.1:$port" --quiet \
+			--threads "$BENCH_SERVER_THREADS" >>"$tmp/server.log" 2>&1 &
+	else
+		"$TWOKEY" serve --db "$1" --listen "127.0.0.1:$port" --quiet \
+			>>"$tmp/server.log" 2>&1 &
+	fi
+	server_pid=$!
+	i=0
+	until curl -fsS "$url/v1/health" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$server_pid" 2>/dev/null; then
+			echo "bench: server did not start; log:" >&2
+			cat "$tmp/server.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
+# init_db DB ORG POLICY: a fresh database and tokens (exported as tok_*)
+init_db() {
+	"$TWOKEY" init --db "$1" --org "$2" --policy "$3" >/dev/null
+	for u in alice bob carol dave erin; do
+		t=$("$TWOKEY" token issue --db "$1" "$u" 2>/dev/null)
+		eval "tok_$u=\$t"
+	done
+}
+
+echo "== twokey bench ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cpus) =="
+
+# ---- 1. one approval decision: C engine, then Cedar ---------------------
+echo "-- decision: twokey engine (C)"
+out=$(timeout 60 "$B/bench/bench_decision" --json)
+echo "$out"
+put decision_ns "$(jval decision_ns "$out")"
+put decision_memcpy_ns "$(jval memcpy_ns "$out")"
+put decision_full_ns "$(jval full_ns "$out")"
+
+echo "-- decision: Cedar (@cedar-policy/cedar-wasm, bench/cedar)"
+(cd bench/cedar && timeout 120 npm ci --no-audit --no-fund --loglevel=error >"$tmp/npm.log" 2>&1) || {
+	echo "bench: npm ci failed:" >&2; cat "$tmp/npm.log" >&2; exit 1; }
+out=$(cd bench/cedar && timeout 60 node decision.js --seconds 5 --json)
+echo "$out"
+put cedar_us "$(jval is_authorized_us "$out")"
+put cedar_stateful_us "$(jval stateful_is_authorized_us "$out")"
+put cedar_version "$(jval sdk "$out")"
+
+# ---- bench world: the demo org plus NSUBJ person subjects ---------------
+python3 - "$tmp" "$NSUBJ" <<'EOF'
+import sys
+tmp, n = sys.argv[1], int(sys.argv[2])
+with open("examples/demo/org.yaml") as f:
+    org = f.read()
+lines = [org.rstrip("\n")]
+for i in range(n):
+    lines.append('  - {id: u%d, kind: person, manager: henry, contacts: '
+                 '[{phone: "+1 555 %07d"}, {email: u%d@example.com}]}' % (i, i, i))
+with open(tmp + "/org.yaml", "w") as f:
+    f.write("\n".join(lines) + "\n")
+# The same policy with a standard tier that needs one piece of evidence
+# and two approvals: the lifecycle issue 2 names (open, evidence, two
+# approvals, execute) without a hold.
+with open("examples/demo/policy.yaml") as f:
+    pol = f.read()
+old_ev, old_ap = "evidence: {count: 0}", "approvals: {count: 1}"
+assert pol.count(old_ev) == 1 and pol.count(old_ap) == 1, "demo policy changed"
+pol = pol.replace(old_ev, "evidence: {count: 1, methods: [registered_factor]}")
+pol = pol.replace(old_ap, "approvals: {count: 2}")
+with open(tmp + "/policy-full.yaml", "w") as f:
+    f.write(pol)
+EOF
+
+# ---- idle RSS with the demo org ------------------------------------------
+init_db "$tmp/demo.db" examples/demo/org.yaml examples/demo/policy.yaml
+start_server "$tmp/demo.db"
+sleep 1
+put rss_idle_demo_kb "$(rss_kb "$server_pid")"
+stop_server
+
+# ---- 2. lifecycle throughput ---------------------------------------------
+# run_lifecycle NAME MODE POLICY
+run_lifecycle() {
+	init_db "$tmp/$1.db" "$tmp/org.yaml" "$3"
+	start_server "$tmp/$1.db"
+	sleep 0.5
+	put "rss_idle_bench_kb" "$(rss_kb "$server_pid")"
+	echo "-- lifecycle ($2): $CONNS connections, ${SECS}s, server pid $server_pid"
+	c0=$(cpu_ticks "$server_pid")
+	set +e
+	out=$(timeout $((SECS + 60)) "$B/bench/bench_lifecycle" --url "$url" \
+		--subjects "$NSUBJ" --threads "$CONNS" --seconds "$SECS" \
+		--lifecycle "$2" --json --token "alice=$tok_alice" \
+		--token "bob=$tok_bob" --token "carol=$tok_carol" \
+		--token "dave=$tok_dave" --token "erin=$tok_erin" 2>"$tmp/$1.err")
+	rc=$?
+	set -e
+	c1=$(cpu_ticks "$server_pid")
+	cat "$tmp/$1.err" >&2
+	[ $rc -eq 0 ] || { echo "bench: lifecycle $2 failed" >&2; exit 1; }
+	echo "$out"
+	hz=$(getconf CLK_TCK)
+	el=$(jval seconds "$out")
+	put "${1}_cases_per_s" "$(jval cases_per_s "$out")"
+	put "${1}_req_per_s" "$(jval requests_per_s "$out")"
+	put "${1}_p99_ms" "$(jval req_p99_ms "$out")"
+	put "${1}_errors" "$(jval errors "$out")"
+	put "${1}_server_cpu" "$(python3 -c "print(round(($c1-$c0)/$hz/$el, 2))")"
+	put "${1}_rss_kb" "$(hwm_kb "$server_pid")"
+}
+
+run_lifecycle full full "$tmp/policy-full.yaml"
+stop_server
+run_lifecycle short short examples/demo/policy.yaml
+
+# ---- 3. wrk GET /v1/cases/{id} --------------------------------------------
+# The short run's database now holds thousands of cases; read one of them.
+id=$(curl -fsS -H "Authorization: Bearer $tok_alice" \
+	"$url/v1/cases?subject=u1&limit=1" | python3 -c \
+	'import json,sys; print(json.load(sys.stdin)["cases"][0]["id"])')
+put stored_cases "$(sqlite3 "$tmp/short.db" 'select count(*) from cases' 2>/dev/null || echo '?')"
+echo "-- wrk GET /v1/cases/$id: 64 connections, ${SECS}s"
+timeout $((SECS + 30)) wrk -t2 -c64 -d"${SECS}s" --latency \
+	-H "Authorization: Bearer $tok_alice" "$url/v1/cases/$id" >"$tmp/wrk.txt"
+cat "$tmp/wrk.txt"
+put wrk_req_per_s "$(sed -n 's/^Requests\/sec:[[:space:]]*//p' "$tmp/wrk.txt")"
+put wrk_p99 "$(awk '$1 == "99%" {print $2}' "$tmp/wrk.txt")"
+put wrk_non2xx "$(sed -n 's/^[[:space:]]*Non-2xx or 3xx responses:[[:space:]]*//p' "$tmp/wrk.txt")"
+put rss_load_kb "$(hwm_kb "$server_pid")"
+stop_server
+
+# ---- table -----------------------------------------------------------------
+mb() { python3 -c "print('%.1f' % ($1 / 1024))"; }
+echo
+echo "| measure | result | target |"
+echo "|---|---|---|"
+printf '| approval decision, twokey C engine | %s ns | <= 2000 ns |\n' "$(get decision_ns)"
+printf '| (memcpy of a %s case, not included) | %s ns | |\n' "prepared" "$(get decision_memcpy_ns)"
+printf '| same decision, Cedar %s isAuthorized | %s µs | ~180 µs (issue) |\n' "$(get cedar_version)" "$(python3 -c "print('%.1f' % $(get cedar_us))")"
+printf '| same decision, Cedar statefulIsAuthorized (pre-parsed) | %s µs | |\n' "$(python3 -c "print('%.1f' % $(get cedar_stateful_us))")"
+printf '| lifecycle open+evidence+2 approvals+execute | %s cases/s (%s req/s, p99 %s ms, server %s CPUs) | >= 1500 cases/s |\n' \
+	"$(get full_cases_per_s)" "$(get full_req_per_s)" "$(get full_p99_ms)" "$(get full_server_cpu)"
+printf '| lifecycle open+approve+execute (demo standard) | %s cases/s (%s req/s, p99 %s ms, server %s CPUs) | |\n' \
+	"$(get short_cases_per_s)" "$(get short_req_per_s)" "$(get short_p99_ms)" "$(get short_server_cpu)"
+printf '| wrk GET /v1/cases/{id}, 64 conns | %s req/s, p99 %s (non-2xx: %s) | >= 15000 req/s, p99 < 10 ms |\n' \
+	"$(get wrk_req_per_s)" "$(get wrk_p99)" "$(get wrk_non2xx | sed 's/^$/0/')"
+printf '| RSS idle, demo org | %s MB | < 20 MB |\n' "$(mb "$(get rss_idle_demo_kb)")"
+printf '| RSS idle, bench org (%s subjects) | %s MB | |\n' "$NSUBJ" "$(mb "$(get rss_idle_bench_kb)")"
+printf '| RSS peak under load (%s cases stored) | %s MB | < 64 MB with 1M cases |\n' "$(get stored_cases)" "$(mb "$(get rss_load_kb)")"
+printf '| 1 million stored cases | not measured | |\n'
