@@ -638,9 +638,13 @@ def test_fuzz_random_requests(ctx):
     t0 = time.time()
     n = 0
     server_errors = []
+    slow = []
     statuses = {}
     while n < FUZZ_COUNT and time.time() - t0 < FUZZ_BUDGET:
+        t1 = time.time()
         st, desc = _one_fuzz(rng, ctx.port, tokens, case_ids)
+        if time.time() - t1 > 2:
+            slow.append((round(time.time() - t1, 1), st, desc[:300]))
         n += 1
         statuses[st] = statuses.get(st, 0) + 1
         if st == 500:
@@ -665,6 +669,8 @@ def test_fuzz_random_requests(ctx):
                                % (r.returncode, r.stdout, r.stderr))
     print("    fuzz: %d requests in %.1fs, statuses %r"
           % (n, time.time() - t0, statuses))
+    if slow:
+        print("    slow answers (> 2 s): %d, e.g. %r" % (len(slow), slow[:3]))
 
 
 test_fuzz_random_requests.timeout = 180
