@@ -34,6 +34,25 @@
 #define EVENTS_LIMIT_MAX 1000
 #define LIST_LIMIT_MAX 500
 
+/*
+ * A small direct-mapped cache of rendered case views (GET /v1/cases/{id}),
+ * so a hot read costs a lookup and a copy instead of a JSON round trip
+ * through the store. An entry is dropped whenever its case is written or
+ * gets an event (all case writes go through this process, under mu), when
+ * the policy changes, and it is stale from the first moment time could
+ * move the case (hold end, execution window end, review due, evidence or
+ * approval expiry: every time tk_engine_refresh looks at).
+ */
+#define VIEW_SLOTS 512
+#define VIEW_TEXT_MAX (16 * 1024) /* larger views are not cached */
+
+struct view_slot {
+	char id[TK_ID_MAX];
+	char *text;
+	size_t len;
+	tk_time stale_at;
+};
+
 struct tk_app {
 	pthread_mutex_t mu;
 	tk_store *store;
@@ -44,6 +63,7 @@ struct tk_app {
 	void *clock_arg;
 	char clock_file[512];   /* TWOKEY_TEST_CLOCK_FILE (test builds) */
 	int64_t last_seq;       /* highest event seq known, 0 when none */
+	struct view_slot views[VIEW_SLOTS]; /* under mu */
 	/* scratch, used only with mu held */
 	tk_case work;
 	tk_events ev_refresh;
@@ -203,6 +223,70 @@ tk_app_policy_digest(tk_app *a, char *buf, size_t size)
 	(void)pthread_mutex_unlock(&a->mu);
 }
 
+/* ---- case view cache (mu held) ------------------------------------------ */
+
+static struct view_slot *
+view_slot(tk_app *a, const char *id)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return &a->views[h % VIEW_SLOTS];
+}
+
+static void
+view_drop(tk_app *a, const char *id)
+{
+	struct view_slot *v;
+
+	if (id == NULL || id[0] == '\0')
+		return;
+	v = view_slot(a, id);
+	if (strcmp(v->id, id) == 0) {
+		free(v->text);
+		memset(v, 0, sizeof(*v));
+	}
+}
+
+static void
+view_drop_all(tk_app *a)
+{
+	for (size_t i = 0; i < VIEW_SLOTS; i++) {
+		free(a->views[i].text);
+		memset(&a->views[i], 0, sizeof(a->views[i]));
+	}
+}
+
+static void
+stale_min(tk_time *m, tk_time t, tk_time now)
+{
+	if (t > now && t < *m)
+		*m = t;
+}
+
+/* The first moment tk_engine_refresh could change c (after now). */
+static tk_time
+view_stale_at(const tk_case *c, tk_time now)
+{
+	tk_time m = INT64_MAX;
+
+	stale_min(&m, c->hold_until, now);
+	stale_min(&m, c->ready_until, now);
+	stale_min(&m, c->review_due, now);
+	if (c->req.approval_ttl > 0) {
+		for (int i = 0; i < c->nevidence && i < TK_MAX_EVIDENCE; i++)
+			if (!c->evidence[i].voided)
+				stale_min(&m, c->evidence[i].at +
+				    c->req.approval_ttl, now);
+		for (int i = 0; i < c->napprovals && i < TK_MAX_APPROVALS; i++)
+			if (!c->approvals[i].voided)
+				stale_min(&m, c->approvals[i].at +
+				    c->req.approval_ttl, now);
+	}
+	return m;
+}
+
 /* ---- events -------------------------------------------------------------- */
 
 /* Appends one event (data is stolen). With mu held, inside a transaction. */
@@ -218,6 +302,7 @@ append_event(tk_app *a, tk_time now, const char *case_id, const char *kind,
 		return -1;
 	}
 	memset(&row, 0, sizeof(row));
+	view_drop(a, case_id);
 	rc = tk_store_event_append(a->store, now, case_id ? case_id : "",
 	    kind, actor ? actor : "system", alert, data, &row, err);
 	json_decref(data);
@@ -563,6 +648,7 @@ tk_app_close(tk_app *a)
 		free(a->policy);
 	}
 	free(a->policy_text);
+	view_drop_all(a);
 	tk_org_free(&a->org);
 	(void)pthread_mutex_destroy(&a->mu);
 	free(a);
@@ -792,6 +878,7 @@ put_case(tk_app *a, const tk_case *c, tk_error *err)
 	json_t *rec = tk_case_to_json(c);
 	int rc;
 
+	view_drop(a, c->id);
 	if (rec == NULL) {
 		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
 		return -1;
@@ -802,13 +889,45 @@ put_case(tk_app *a, const tk_case *c, tk_error *err)
 	return rc;
 }
 
+/* Loads, refreshes (persisting what time changed) and renders case id
+ * with its events into *out. With mu held. */
+static enum tk_status
+case_get_locked(tk_app *a, const tk_ctx *x, const char *actor,
+    const char *id, json_t **out, tk_app_err *err)
+{
+	enum tk_status st;
+	tk_error e;
+
+	st = check_read(a, x, actor, err);
+	if (st != TK_OK)
+		return st;
+	st = load_case(a, id, err);
+	if (st != TK_OK)
+		return st;
+	a->ev_refresh.n = 0;
+	if (tk_engine_refresh(x, &a->work, &a->ev_refresh)) {
+		/* Time moved the case on: persist it with its events. */
+		if (tk_store_begin(a->store, &e) != 0 ||
+		    put_case(a, &a->work, &e) != 0 ||
+		    append_engine_events(a, x->now, &a->work, &a->ev_refresh,
+		    &e) != 0 || tk_store_commit(a->store, &e) != 0) {
+			tk_store_rollback(a->store);
+			return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store "
+			    "case %s: %.400s", id, e.msg);
+		}
+	}
+	*out = case_view(a, x, &a->work, true, &err->e);
+	if (*out == NULL)
+		return err->e.status = TK_ERR_INTERNAL;
+	return TK_OK;
+}
+
 enum tk_status
 tk_app_case_get(tk_app *a, const char *actor, const char *id, json_t **out,
     tk_app_err *err)
 {
 	tk_ctx x;
 	enum tk_status st;
-	tk_error e;
 
 	err_clear(err);
 	*out = NULL;
@@ -817,28 +936,73 @@ tk_app_case_get(tk_app *a, const char *actor, const char *id, json_t **out,
 		    "like c_ followed by 16 hex digits");
 	(void)pthread_mutex_lock(&a->mu);
 	x = ctx_locked(a, now_locked(a));
-	st = check_read(a, &x, actor, err);
+	st = case_get_locked(a, &x, actor, id, out, err);
+	(void)pthread_mutex_unlock(&a->mu);
+	return st;
+}
+
+static char *
+dup_text(const char *text, size_t len)
+{
+	char *d = malloc(len + 1);
+
+	if (d != NULL) {
+		memcpy(d, text, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
+enum tk_status
+tk_app_case_get_text(tk_app *a, const char *actor, const char *id,
+    char **text, size_t *len, tk_app_err *err)
+{
+	struct view_slot *v;
+	json_t *view = NULL;
+	enum tk_status st;
+	tk_ctx x;
+	char *t;
+
+	err_clear(err);
+	*text = NULL;
+	*len = 0;
+	if (!tk_app_case_id_valid(id))
+		return tk_fail(&err->e, TK_ERR_INVALID, "case id must look "
+		    "like c_ followed by 16 hex digits");
+	(void)pthread_mutex_lock(&a->mu);
+	x = ctx_locked(a, now_locked(a));
+	v = view_slot(a, id);
+	if (v->text != NULL && strcmp(v->id, id) == 0 && x.now < v->stale_at) {
+		st = check_read(a, &x, actor, err);
+		if (st == TK_OK) {
+			*text = dup_text(v->text, v->len);
+			*len = v->len;
+			if (*text == NULL)
+				st = oom(err);
+		}
+		goto out;
+	}
+	st = case_get_locked(a, &x, actor, id, &view, err);
 	if (st != TK_OK)
 		goto out;
-	st = load_case(a, id, err);
-	if (st != TK_OK)
+	t = json_dumps(view, JSON_COMPACT);
+	json_decref(view);
+	if (t == NULL) {
+		st = oom(err);
 		goto out;
-	a->ev_refresh.n = 0;
-	if (tk_engine_refresh(&x, &a->work, &a->ev_refresh)) {
-		/* Time moved the case on: persist it with its events. */
-		if (tk_store_begin(a->store, &e) != 0 ||
-		    put_case(a, &a->work, &e) != 0 ||
-		    append_engine_events(a, x.now, &a->work, &a->ev_refresh,
-		    &e) != 0 || tk_store_commit(a->store, &e) != 0) {
-			tk_store_rollback(a->store);
-			st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store "
-			    "case %s: %.400s", id, e.msg);
-			goto out;
+	}
+	*text = t;
+	*len = strlen(t);
+	if (*len <= VIEW_TEXT_MAX) {
+		char *copy = dup_text(t, *len);
+		if (copy != NULL) {
+			free(v->text);
+			(void)tk_strlcpy(v->id, id, sizeof(v->id));
+			v->text = copy;
+			v->len = *len;
+			v->stale_at = view_stale_at(&a->work, x.now);
 		}
 	}
-	*out = case_view(a, &x, &a->work, true, &err->e);
-	if (*out == NULL)
-		st = err->e.status = TK_ERR_INTERNAL;
 out:
 	(void)pthread_mutex_unlock(&a->mu);
 	return st;
@@ -1188,6 +1352,7 @@ tk_app_reload_policy(tk_app *a, const char *actor, const char *text,
 	}
 	old = a->policy;
 	a->policy = np;
+	view_drop_all(a);
 	free(a->policy_text);
 	a->policy_text = copy;
 	if (digest_out != NULL)

@@ -77,6 +77,11 @@ enum tk_status tk_app_me(tk_app *a, const char *actor, json_t **out,
 enum tk_status tk_app_case_get(tk_app *a, const char *actor, const char *id,
     json_t **out, tk_app_err *err);
 
+/* The same view as compact JSON text (malloc'd, caller frees), served
+ * from a small cache of rendered views while nothing changed the case. */
+enum tk_status tk_app_case_get_text(tk_app *a, const char *actor,
+    const char *id, char **text, size_t *len, tk_app_err *err);
+
 typedef struct tk_app_list_req {
 	const char *queue;   /* family or NULL */
 	const char *state;   /* state name, "open", or NULL */

@@ -671,6 +671,16 @@ tk_engine_add_evidence(const tk_ctx *x, tk_case *c, const char *actor,
 	return TK_OK;
 }
 
+/* True when who is the subject's manager (people) or owner (NHIs). */
+static bool
+owns_subject(const tk_ctx *x, const tk_case *c, const char *who)
+{
+	const tk_subject *subj = tk_org_subject(x->org, c->subject);
+
+	return subj != NULL && who[0] != '\0' &&
+	    (strcmp(subj->manager, who) == 0 || strcmp(subj->owner, who) == 0);
+}
+
 static bool
 did_approve(const tk_case *c, const char *who, bool live_only)
 {
@@ -700,9 +710,15 @@ tk_engine_decide(const tk_ctx *x, tk_case *c, const char *actor,
 	enum tk_status st;
 	tk_approval *a;
 
-	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK ||
-	    (st = need_cap(s, caps, TK_CAP_APPROVE, "approve or deny",
-	    err)) != TK_OK)
+	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK)
+		return st;
+	if (!(caps & TK_CAP_APPROVE) && (caps & TK_CAP_APPROVE_OWNED) &&
+	    !owns_subject(x, c, actor))
+		return tk_fail(err, TK_ERR_FORBIDDEN, "the %s function may "
+		    "approve only changes to identities its members own or "
+		    "manage, and %s is not yours", s->function, c->subject);
+	if (!(caps & TK_CAP_APPROVE_OWNED) && (st = need_cap(s, caps,
+	    TK_CAP_APPROVE, "approve or deny", err)) != TK_OK)
 		return st;
 	if (strcmp(actor, c->requester) == 0)
 		return tk_fail_sod(err, 1, "invariant 1: you requested case "
@@ -1175,7 +1191,9 @@ can_approve(const tk_ctx *x, const tk_case *c, const tk_staff *s,
 	const tk_staff *req;
 	const tk_subject *subj;
 
-	if (!(caps & TK_CAP_APPROVE) || strcmp(s->login, c->requester) == 0 ||
+	if (!((caps & TK_CAP_APPROVE) || ((caps & TK_CAP_APPROVE_OWNED) &&
+	    owns_subject(x, c, s->login))) ||
+	    strcmp(s->login, c->requester) == 0 ||
 	    did_approve(c, s->login, true) || strcmp(s->login,
 	    c->executor) == 0)
 		return false;

@@ -106,9 +106,10 @@ static const struct {
 	{TK_CAP_EXECUTE, "execute"},
 	{TK_CAP_REVIEW, "review"},
 	{TK_CAP_ATTEST, "attest"},
+	{TK_CAP_APPROVE_OWNED, "approve_owned"},
 };
 
-#define CAP_LIST "intake, verify, approve, execute, review, attest"
+#define CAP_LIST "intake, verify, approve, execute, review, attest, approve_owned"
 
 int
 tk_cap_parse(const char *name)

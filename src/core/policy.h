@@ -43,7 +43,9 @@ enum tk_cap {
 	TK_CAP_APPROVE = 1u << 2,  /* approve or deny */
 	TK_CAP_EXECUTE = 1u << 3,  /* execute ready cases */
 	TK_CAP_REVIEW = 1u << 4,   /* complete post-event reviews */
-	TK_CAP_ATTEST = 1u << 5    /* manager/owner attestation only */
+	TK_CAP_ATTEST = 1u << 5,   /* manager/owner attestation only */
+	TK_CAP_APPROVE_OWNED = 1u << 6 /* approve only subjects they own or
+	                                  manage (NHI owners, managers) */
 };
 int tk_cap_parse(const char *name); /* bit, or -1 if unknown */
 

@@ -735,6 +735,8 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 
 	resp->status = 500;
 	resp->body = NULL;
+	resp->text = NULL;
+	resp->text_len = 0;
 	resp->login[0] = '\0';
 	rt = match(req->path, &idp, &idlen);
 	if (rt == R_NONE) {
@@ -822,8 +824,12 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 		if (mb == M_PATCH) {
 			h_patch(app, login, id, req, resp);
 		} else {
-			st = tk_app_case_get(app, login, id, &out, &err);
-			reply(resp, st, 200, out, &err);
+			st = tk_app_case_get_text(app, login, id, &resp->text,
+			    &resp->text_len, &err);
+			if (st != TK_OK)
+				reply_err(resp, &err);
+			else
+				resp->status = 200;
 		}
 		break;
 	case R_CASE_EVIDENCE:

@@ -34,7 +34,10 @@ typedef struct tk_http_req {
 
 typedef struct tk_http_resp {
 	int status;           /* HTTP status */
-	json_t *body;         /* owned; NULL only when out of memory */
+	json_t *body;         /* owned; NULL only when out of memory... */
+	char *text;           /* ...or when the body is ready-made JSON text
+	                       * (malloc'd, owned) */
+	size_t text_len;
 	char login[TK_ID_MAX];/* authenticated login, "" when none */
 } tk_http_resp;
 

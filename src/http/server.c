@@ -42,6 +42,9 @@ typedef struct conn_state {
 	bool too_large;
 } conn_state;
 
+/* The per-request marker of a request without a body (never freed). */
+static conn_state no_body;
+
 /* ---- listen address ------------------------------------------------------ */
 
 static int
@@ -230,19 +233,23 @@ unescape(void *cls, struct MHD_Connection *c, char *str)
 	return (size_t)(w - str);
 }
 
+/* Sends status with body (borrowed) or, when text is non-NULL, the
+ * ready-made JSON text (malloc'd; always taken over). */
 static enum MHD_Result
-send_json(struct MHD_Connection *c, int status, json_t *body)
+send_json(struct MHD_Connection *c, int status, json_t *body, char *text,
+    size_t text_len)
 {
 	static const char fallback[] = "{\"error\":{\"code\":\"internal\","
 	    "\"message\":\"out of memory\"}}";
 	struct MHD_Response *r = NULL;
 	enum MHD_Result ret;
-	char *text = NULL;
 
-	if (body != NULL)
+	if (text == NULL && body != NULL) {
 		text = json_dumps(body, JSON_COMPACT);
+		text_len = text ? strlen(text) : 0;
+	}
 	if (text != NULL) {
-		r = MHD_create_response_from_buffer(strlen(text), text,
+		r = MHD_create_response_from_buffer(text_len, text,
 		    MHD_RESPMEM_MUST_FREE);
 		if (r == NULL)
 			free(text);
@@ -283,7 +290,7 @@ send_error(const server *s, struct MHD_Connection *c, const char *method,
 	err.e.status = st;
 	(void)tk_strlcpy(err.e.msg, msg, sizeof(err.e.msg));
 	body = tk_routes_error_json(&err);
-	ret = send_json(c, tk_status_http(st), body);
+	ret = send_json(c, tk_status_http(st), body, NULL, 0);
 	json_decref(body);
 	access_log(s, method, url, tk_status_http(st), NULL);
 	return ret;
@@ -333,7 +340,7 @@ dispatch(server *s, struct MHD_Connection *c, const char *url,
 	(void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_cb,
 	    &req);
 	tk_routes_handle(s->app, &req, &resp);
-	ret = send_json(c, resp.status, resp.body);
+	ret = send_json(c, resp.status, resp.body, resp.text, resp.text_len);
 	json_decref(resp.body);
 	access_log(s, method, url, resp.status, resp.login);
 	return ret;
@@ -362,8 +369,13 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		const char *te = MHD_lookup_connection_value(c,
 		    MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 
-		if (!method_has_body(method) && cl == NULL && te == NULL)
-			return dispatch(s, c, url, method, NULL, 0);
+		/* Answering on this first call would make libmicrohttpd close
+		 * the connection (it cannot know the request has no body):
+		 * mark the request seen and answer on the next call. */
+		if (!method_has_body(method) && cl == NULL && te == NULL) {
+			*con_cls = &no_body;
+			return MHD_YES;
+		}
 		if (cl != NULL) {
 			char *end;
 			unsigned long long n;
@@ -382,6 +394,13 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			    "out of memory");
 		*con_cls = st;
 		return MHD_YES;
+	}
+	if (st == &no_body) {
+		if (*upload_data_size != 0) { /* a body after all: drop it */
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return dispatch(s, c, url, method, NULL, 0);
 	}
 	if (*upload_data_size != 0) {
 		size_t n = *upload_data_size;
@@ -432,7 +451,7 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)cls;
 	(void)c;
 	(void)toe;
-	if (st == NULL)
+	if (st == NULL || st == &no_body)
 		return;
 	free(st->body);
 	free(st);

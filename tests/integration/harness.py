@@ -441,6 +441,22 @@ def event_table(db):
     raise HarnessError("no event table (seq, body) in %s" % db)
 
 
+def clock_hook_works():
+    """True when the server honours TWOKEY_TEST_CLOCK_FILE (builds with
+    TK_TEST_HOOKS: MODE=asan or debug)."""
+    ctx = Context()
+    try:
+        ctx.advance(30 * 24 * HOUR)
+        st, c = ctx.api("alice", "POST", "/v1/cases",
+                        {"subject": "jsmith", "action": "password_reset",
+                         "channel": "phone"})
+        if st != 201:
+            return False
+        return parse_time(c["created"]) > time.time() + 29 * 24 * HOUR
+    finally:
+        ctx.close()
+
+
 def cleanup_templates():
     for tdir, _db, _tok in _template_cache.values():
         shutil.rmtree(tdir, ignore_errors=True)

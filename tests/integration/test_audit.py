@@ -276,3 +276,21 @@ def test_verify_cli_contract(ctx):
     assert r.returncode != 0, (r.stdout, r.stderr)
     r = ctx.twokey("audit", "verify", "--help")
     assert r.returncode == 0 and "--db" in r.stdout + r.stderr, r
+
+
+def test_tokens_never_stored_or_logged(ctx):
+    """Only token hashes are stored: no issued token appears in the
+    database file, the events, or any API answer."""
+    _exercise(ctx)
+    st, evs = ctx.api("ivan", "GET", "/v1/events?from=1&limit=1000")
+    assert st == 200
+    text = repr(evs)
+    for user, tok in ctx.tokens.items():
+        assert tok not in text, "token of %s in /v1/events" % user
+    ctx.stop()
+    import glob
+    for f in glob.glob(ctx.db + "*"):
+        with open(f, "rb") as fh:
+            data = fh.read()
+        for user, tok in ctx.tokens.items():
+            assert tok.encode() not in data, "token of %s in %s" % (user, f)

@@ -641,3 +641,174 @@ def test_lists_and_queues(ctx):
         me["function"] == "security", me
     assert "approve" in me["capabilities"] and \
         "execute" not in me["capabilities"], me
+
+
+def test_ready_window_expires(ctx):
+    # standard: approval_ttl 4h is also the execution window once ready
+    c = ctx.open_case("alice", "jsmith", "password_reset", ticket="INC-90")
+    cid = c["id"]
+    _, c = ctx.decide("bob", cid)
+    assert c["state"] == "ready" and c["ready_until"], c
+    until = parse_time(c["ready_until"])
+    assert abs(until - (parse_time(c["approvals"][0]["at"]) + 4 * HOUR)) \
+        <= 5, c
+    ctx.advance(4 * HOUR + 5 * MINUTE)
+    c = ctx.case("erin", cid)
+    assert c["state"] == "expired", c
+    err = expect_error(ctx.execute("erin", cid, expect=None), 409,
+                       "wrong_state", what="execute an expired case")
+    assert err.get("state") == "expired", err
+    assert any("expire" in e["kind"] for e in c["events"]), c["events"]
+    # an expired case is not open: a new request may be made
+    ctx.open_case("alice", "jsmith", "password_reset", ticket="INC-91")
+
+
+def test_post_event_review(ctx):
+    c = _critical_with_evidence(ctx)
+    cid = c["id"]
+    ctx.decide("bob", cid)
+    ctx.decide("carol", cid)
+    ctx.advance(4 * HOUR + MINUTE)
+    _, c = ctx.execute("frank", cid)
+    assert c["state"] == "review", c
+    rv = missing_of(c, "review")
+    assert rv, c["missing"]
+    # dave (iam) is the only reviewer who took no part in the case
+    assert rv[0]["eligible"] == ["dave"], rv
+    body = {"outcome": "confirmed", "comment": "checked with radmin"}
+    expect_error(ctx.api("frank", "POST", "/v1/cases/%s/review" % cid, body),
+                 403, "sod_violation", what="executor reviews")
+    st, b = ctx.api("alice", "POST", "/v1/cases/%s/review" % cid, body)
+    assert st == 403, (st, b)
+    st, b = ctx.api("carol", "POST", "/v1/cases/%s/review" % cid, body)
+    assert st == 403 and b["error"]["code"] == "sod_violation", (st, b)
+    # overdue: past the 24h deadline an alert fires
+    ctx.advance(25 * HOUR)
+    c = ctx.case("ivan", cid)
+    assert c["state"] == "review", c
+    st, al = ctx.api("ivan", "GET", "/v1/alerts")
+    assert st == 200 and any(cid in event_text(a) and "overdue" in
+                             event_text(a) for a in al["alerts"]), al
+    st, c = ctx.api("dave", "POST", "/v1/cases/%s/review" % cid, body)
+    assert st == 200 and c["state"] == "closed", (st, c)
+    assert c["review"]["by"] == "dave" and \
+        c["review"]["outcome"] == "confirmed", c
+    expect_error(ctx.api("dave", "POST", "/v1/cases/%s/review" % cid, body),
+                 409, "wrong_state", what="second review")
+
+
+def test_failed_evidence_raises_alert(ctx):
+    c = _open_critical(ctx)
+    cid = c["id"]
+    _, c = ctx.evidence("bob", cid, "callback_on_file", RADMIN_PHONE,
+                        result="fail", reference="no answer; caller "
+                        "insisted on another number")
+    assert c["state"] == "verifying", c
+    assert c["evidence"][0]["result"] == "fail", c["evidence"]
+    c = ctx.case("ivan", cid)
+    assert any(e["alert"] and e["actor"] == "bob" for e in c["events"]), \
+        c["events"]
+    # a failed check counts for nothing
+    assert "evidence" in missing_groups(c), c
+
+
+def test_parallel_opens_only_one_wins(ctx):
+    """An attacker spraying the desk with parallel requests for the same
+    subject and family gets exactly one case."""
+    import threading
+    results = []
+    lock = threading.Lock()
+    users = ["alice", "bob", "erin", "dave", "frank"] * 4
+
+    def go(u, i):
+        st, b = ctx.api(u, "POST", "/v1/cases",
+                        {"subject": "pwhite", "action": "mfa_reset",
+                         "channel": "phone", "ticket": "INC-P%d" % i,
+                         "reason_code": "lost_device"})
+        with lock:
+            results.append((st, b))
+
+    ts = [threading.Thread(target=go, args=(u, i))
+          for i, u in enumerate(users)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    codes = sorted(st for st, _ in results)
+    assert len(results) == len(users), results
+    assert codes.count(201) == 1 and codes.count(409) == len(users) - 1, \
+        codes
+    winner = [b for st, b in results if st == 201][0]
+    for st, b in results:
+        if st == 409:
+            assert b["error"]["code"] == "wrong_state" and \
+                winner["id"] in b["error"]["message"], b
+    st, lst = ctx.api("ivan", "GET", "/v1/cases?subject=pwhite")
+    assert st == 200 and lst["count"] == 1, lst
+    r = ctx.twokey("audit", "verify", "--db", ctx.db)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+
+
+def test_invariants_refused_whatever_the_state(ctx):
+    c = _critical_with_evidence(ctx)
+    cid = c["id"]
+    ctx.decide("bob", cid)
+    # invariant 2: distinct people
+    expect_error(ctx.decide("bob", cid, expect=None), 403, "sod_violation",
+                 invariant=2, what="second approval by bob")
+    _, c = ctx.decide("carol", cid)
+    assert c["state"] == "on_hold", c
+    # still refused as sod_violation (not wrong_state) during the hold
+    expect_error(ctx.decide("alice", cid, expect=None), 403, "sod_violation",
+                 invariant=1, what="requester approves during hold")
+    expect_error(ctx.decide("bob", cid, expect=None), 403, "sod_violation",
+                 invariant=2, what="bob again during hold")
+    # evidence and approvals are closed once on hold
+    expect_error(ctx.decide("frank", cid, expect=None), 409, "wrong_state",
+                 what="approval during hold")
+    ctx.advance(4 * HOUR + MINUTE)
+    _, c = ctx.execute("frank", cid)
+    # the executor cannot approve or verify afterwards (invariant 4)
+    st, b = ctx.decide("frank", cid, expect=None)
+    assert st == 403 and b["error"]["code"] == "sod_violation", (st, b)
+    c = ctx.case("ivan", cid)
+    assert [a["by"] for a in c["approvals"]] == ["bob", "carol"], c
+
+
+def test_cancel_during_hold(ctx):
+    c = _critical_with_evidence(ctx)
+    cid = c["id"]
+    ctx.decide("bob", cid)
+    _, c = ctx.decide("carol", cid)
+    assert c["state"] == "on_hold", c
+    expect_error(ctx.api("ivan", "POST", "/v1/cases/%s/cancel" % cid,
+                         {"reason": "x"}), 403, "forbidden",
+                 what="auditor cancels")
+    st, c = ctx.api("alice", "POST", "/v1/cases/%s/cancel" % cid,
+                    {"reason": "caller hung up when asked for the ticket"})
+    assert st == 200 and c["state"] == "cancelled", (st, c)
+    assert c["ended"]["by"] == "alice", c
+    ctx.advance(5 * HOUR)
+    c = ctx.case("frank", cid)
+    assert c["state"] == "cancelled", c
+    expect_error(ctx.execute("frank", cid, expect=None), 409, "wrong_state",
+                 what="execute a cancelled case")
+
+
+def test_policy_explain(ctx):
+    st, x = ctx.api("henry", "POST", "/v1/policy/explain",
+                    {"subject": "radmin", "action": "mfa_reset",
+                     "ticket": "INC-1"})
+    assert st == 200, (st, x)
+    assert x["tier"] == "critical" and x["owner"] == "carol", x
+    assert x["denied"] is None, x
+    assert x["requirements"]["hold"] == "4h", x
+    st, x = ctx.api("henry", "POST", "/v1/policy/explain",
+                    {"subject": "pwhite", "action": "mfa_reset"})
+    assert st == 200 and x["tier"] == "high", (st, x)
+    assert x["denied"] and "ticket" in x["denied"]["reason"], x
+    assert x["denied"]["owner"] == "carol", x
+    st, x = ctx.api("henry", "POST", "/v1/policy/explain",
+                    {"subject": "jsmith", "action": "password_reset",
+                     "signals": ["unusual_geo"], "ticket": "T"})
+    assert st == 200 and x["tier"] == "high", (st, x)

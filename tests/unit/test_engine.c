@@ -233,6 +233,8 @@ test_critical_mfa_reset(void **state)
 	assert_int_equal(c->state, TK_STATE_APPROVING);
 
 	OK(approve(T0 + 4, c, "bob", ev, err));
+	/* grace owns svc-payments, not radmin: approve_owned does not reach */
+	REFUSED(TK_ERR_FORBIDDEN, 0, approve(T0 + 4, c, "grace", ev, err));
 	OK(approve(T0 + 5, c, "erin", ev, err));
 	assert_int_equal(c->state, TK_STATE_APPROVING);
 	x = at(T0 + 5);
@@ -248,6 +250,7 @@ test_critical_mfa_reset(void **state)
 	assert_true(eligible_has(it, "dave"));
 	assert_false(eligible_has(it, "erin"));
 	assert_false(eligible_has(it, "alice"));
+	assert_false(eligible_has(it, "grace"));
 
 	OK(approve(T0 + 6, c, "carol", ev, err));
 	assert_int_equal(c->state, TK_STATE_ON_HOLD);

@@ -304,7 +304,7 @@ test_demo_lookups(void **state)
 	    TK_CAP_VERIFY | TK_CAP_APPROVE | TK_CAP_EXECUTE);
 	assert_int_equal(tk_policy_caps(p, "security"), TK_CAP_VERIFY |
 	    TK_CAP_APPROVE | TK_CAP_REVIEW);
-	assert_int_equal(tk_policy_caps(p, "owner"), TK_CAP_APPROVE |
+	assert_int_equal(tk_policy_caps(p, "owner"), TK_CAP_APPROVE_OWNED |
 	    TK_CAP_ATTEST);
 	assert_int_equal(tk_policy_caps(p, "manager"), TK_CAP_ATTEST);
 	assert_int_equal(tk_policy_caps(p, "auditor"), 0);
