@@ -470,6 +470,7 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	struct sigaction ign, old_pipe;
 	struct MHD_Daemon *d;
 	unsigned flags, threads;
+	uint16_t port;
 	const union MHD_DaemonInfo *info;
 	server s;
 	int sig = 0;
@@ -508,7 +509,9 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		flags |= MHD_USE_DUAL_STACK;
 	if (!o->quiet)
 		flags |= MHD_USE_ERROR_LOG;
-	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, &s,
+	port = v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+	    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	d = MHD_start_daemon(flags, port, NULL, NULL, handler, &s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)NULL,

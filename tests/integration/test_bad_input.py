@@ -729,3 +729,33 @@ def test_list_limits(ctx):
                      "invalid_request", what="events ?%s" % q)
     expect_error(ctx.api("bob", "GET", "/v1/events"), 403, "forbidden",
                  what="helpdesk reads the raw event log")
+
+
+def test_field_caps_and_unicode(ctx):
+    ok = dict(GOOD_OPEN, justification="\u00e9\u4e2d\U0001f512 " * 50,
+              params={"k%d" % i: "v" for i in range(20)},
+              signals=["unusual_geo"])
+    c = ctx.open_case("alice", **ok)
+    assert c["justification"] == ok["justification"], c
+    assert c["params"] == ok["params"] and c["tier"] == "high", c
+    cid = c["id"]
+    for field, val in (("justification", "j" * 5000),
+                       ("ticket", "T" * 1000),
+                       ("signals", ["s"] * 100),
+                       ("params", {"k%d" % i: "v" * 100
+                                   for i in range(100)})):
+        expect_error(ctx.api("alice", "PATCH", "/v1/cases/" + cid,
+                             {field: val}), 400, "invalid_request",
+                     what="oversized %s" % field)
+    # evidence records are capped per case: refused cleanly, no crash
+    codes = []
+    for i in range(40):
+        st, b = ctx.evidence("bob", cid, "callback_on_file", "+1 555 0101",
+                             result="fail", reference="try %d" % i,
+                             expect=None)
+        codes.append(st)
+    assert all(x in (201, 409) for x in codes), codes
+    assert codes[0] == 201 and codes[-1] == 409, codes
+    c = ctx.case("ivan", cid)
+    assert c["justification"] == ok["justification"], c
+    _still_serving(ctx)
