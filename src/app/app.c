@@ -1365,6 +1365,21 @@ tk_app_reload_policy(tk_app *a, const char *actor, const char *text,
 
 /* ---- case operations ------------------------------------------------- */
 
+static bool
+is_auditor(tk_app *a, const char *actor)
+{
+	const tk_staff *s = tk_org_staff(&a->org, actor);
+
+	return s != NULL && (s->roles & TK_ROLE_AUDITOR) != 0;
+}
+
+static enum tk_status
+auditor_refusal(const char *actor, tk_app_err *err)
+{
+	return tk_fail(&err->e, TK_ERR_FORBIDDEN, "%s has the auditor role: "
+	    "auditors read everything and change nothing", actor);
+}
+
 /* Copies the wrong_state extras from the case into err. */
 static void
 state_extras(const tk_case *c, tk_app_err *err)
@@ -1417,7 +1432,13 @@ case_op(tk_app *a, const char *actor, const char *id, const char *what,
 	a->ev_refresh.n = 0;
 	a->ev_op.n = 0;
 	changed = tk_engine_refresh(&x, c, &a->ev_refresh);
-	st = fn(&x, c, actor, arg, &a->ev_op, &err->e);
+	/* Auditors change nothing (whatever function they may also have),
+	 * except to cancel a case about themselves as "not me". */
+	if (is_auditor(a, actor) && !(strcmp(what, "cancel") == 0 &&
+	    strcmp(c->subject, actor) == 0))
+		st = auditor_refusal(actor, err);
+	else
+		st = fn(&x, c, actor, arg, &a->ev_op, &err->e);
 	if (st == TK_OK) {
 		if (put_case(a, c, &e) != 0 ||
 		    append_engine_events(a, x.now, c, &a->ev_refresh, &e) != 0 ||
@@ -1427,7 +1448,9 @@ case_op(tk_app *a, const char *actor, const char *id, const char *what,
 		if (out != NULL) {
 			*out = case_view(a, &x, c, false, &err->e);
 			if (*out == NULL)
-				st = oom(err);
+				st = tk_fail(&err->e, TK_ERR_INTERNAL, "%s was "
+				    "saved but the answer could not be built "
+				    "(out of memory); GET the case", what);
 		}
 		goto unlock;
 	}
@@ -1678,6 +1701,14 @@ tk_app_case_open(tk_app *a, const char *actor, const tk_open_req *r,
 		    "transaction: %.400s", e.msg);
 		goto unlock;
 	}
+	if (is_auditor(a, actor)) {
+		st = auditor_refusal(actor, err);
+		if (append_event(a, x.now, "", "refused", actor, false,
+		    refused_data("open", &err->e, NULL, open_request_json(r)),
+		    &e) != 0 || tk_store_commit(a->store, &e) != 0)
+			goto store_fail;
+		goto unlock;
+	}
 	open_id[0] = '\0';
 	rc = tk_store_case_find_open(a->store, r->subject, act->family,
 	    open_id, sizeof(open_id), &e);
@@ -1724,7 +1755,9 @@ tk_app_case_open(tk_app *a, const char *actor, const tk_open_req *r,
 	if (out != NULL) {
 		*out = case_view(a, &x, c, false, &err->e);
 		if (*out == NULL)
-			st = oom(err);
+			st = tk_fail(&err->e, TK_ERR_INTERNAL, "case %s was "
+			    "opened but the answer could not be built (out of "
+			    "memory); GET the case", c->id);
 	}
 	goto unlock;
 store_fail:

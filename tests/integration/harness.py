@@ -122,6 +122,16 @@ class Context:
     def __init__(self, org=DEMO_ORG, policy=DEMO_POLICY, users=None,
                  start=True):
         self.tmp = tempfile.mkdtemp(prefix="twokey-it-")
+        self.proc = None
+        self._stderr_f = None
+        self.extra = []
+        try:
+            self._setup(org, policy, users, start)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, org, policy, users, start):
         self.data = os.path.join(self.tmp, "data")
         os.makedirs(self.data)
         self.clock_file = os.path.join(self.data, "clock")

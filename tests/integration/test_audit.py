@@ -354,6 +354,7 @@ def test_state_survives_restart_and_kill(ctx):
     stop.set()
     for t in ts:
         t.join(30)
+    assert answered, "no request was answered before the kill"
     code, out = _verify(ctx)
     assert code == 0, "chain broken after SIGKILL: %s" % out
     ctx.start()
