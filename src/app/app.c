@@ -802,8 +802,10 @@ check_roles(tk_app *a, const char *actor, unsigned roles, const char *what,
 
 /* ---- reads ----------------------------------------------------------- */
 
+/* Names of the TK_CAP_* bits, bit 0 first (as in the policy file). */
 static const char *const cap_names[] = {
 	"intake", "verify", "approve", "execute", "review", "attest",
+	"approve_owned",
 };
 
 enum tk_status
