@@ -88,18 +88,6 @@ tk_case_compute_digest(tk_case *c)
 
 /* ---- JSON helpers ---------------------------------------------------- */
 
-static void
-hex_encode(const unsigned char *in, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[in[i] >> 4];
-		out[2 * i + 1] = hx[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int
 hex_decode(const char *s, unsigned char *out, size_t n)
 {
@@ -147,7 +135,7 @@ jdigest(const unsigned char d[TK_DIGEST_LEN])
 {
 	char hex[2 * TK_DIGEST_LEN + 1];
 
-	hex_encode(d, TK_DIGEST_LEN, hex);
+	tk_hex_encode(d, TK_DIGEST_LEN, hex);
 	return json_string(hex);
 }
 

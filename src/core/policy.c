@@ -1070,17 +1070,12 @@ digest(struct pctx *x, const char *text, size_t len)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	static const char hex[] = "0123456789abcdef";
 
 	if (EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen < 8)
 		return perr_at(x, 1, 1, "cannot compute the policy digest"
 		    " (OpenSSL SHA-256 failed)");
-	for (int i = 0; i < 8; i++) {
-		x->p->digest[2 * i] = hex[md[i] >> 4];
-		x->p->digest[2 * i + 1] = hex[md[i] & 15];
-	}
-	x->p->digest[16] = '\0';
+	tk_hex_encode(md, 8, x->p->digest); /* 16 hex digits */
 	return true;
 }
 

@@ -96,6 +96,18 @@ tk_strlcpy(char *dst, const char *src, size_t size)
 }
 
 void
+tk_hex_encode(const unsigned char *in, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[in[i] >> 4];
+		out[2 * i + 1] = hx[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void
 tk_time_format(tk_time t, char *buf, size_t size)
 {
 	struct tm tm;

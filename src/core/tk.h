@@ -69,6 +69,10 @@ int tk_status_http(enum tk_status s);         /* 403 ... */
  * (dst then holds a truncated copy), 0 otherwise. */
 int tk_strlcpy(char *dst, const char *src, size_t size);
 
+/* Writes n bytes as 2n lowercase hex digits and a NUL into out, which
+ * must hold 2n + 1 bytes. */
+void tk_hex_encode(const unsigned char *in, size_t n, char *out);
+
 /* Formats t as RFC 3339 UTC ("2026-11-23T09:30:00Z") into buf (>= 21). */
 void tk_time_format(tk_time t, char *buf, size_t size);
 
