@@ -1022,13 +1022,12 @@ tk_engine_break_glass(const tk_ctx *x, tk_case *c, const char *actor,
 	(void)tk_strlcpy(c->bg_by, actor, sizeof(c->bg_by));
 	c->bg_at = c->updated = x->now;
 	apply_requirements(x, c, t);
-	tk_time_format(x->now + c->req.post_review, due, sizeof(due));
+	tk_duration_format(c->req.post_review, due, sizeof(due));
 	emit(ev, "break_glass.declared", actor, true, "BREAK-GLASS by %s "
 	    "(%s) for incident %s: %s. Hold skipped, %d approval(s) needed; "
-	    "a post-event review will be due %s after execution (by %s if "
-	    "executed now)", actor, s->function, c->bg_incident,
-	    c->bg_justification, c->req.ap_count, "within the review window",
-	    due);
+	    "a post-event review is due within %s of execution", actor,
+	    s->function, c->bg_incident, c->bg_justification,
+	    c->req.ap_count, due);
 	c->state = TK_STATE_OPEN;
 	c->hold_until = 0;
 	advance(x, c, ev);
