@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define MAX_THREADS 256
@@ -331,7 +332,8 @@ main(int argc, char **argv)
 	static worker ws[MAX_THREADS];
 	static unsigned long lat[LAT_BUCKETS + 1];
 	long cases = 0, reqs = 0, errs = 0;
-	double t0, el;
+	double t0, el, cpu;
+	struct rusage ru;
 	char *end;
 
 	for (int i = 1; i < argc; i++) {
@@ -412,6 +414,12 @@ main(int argc, char **argv)
 	for (int t = 0; t < cfg.threads; t++)
 		(void)pthread_join(ws[t].tid, NULL);
 	el = now_s() - t0;
+	if (getrusage(RUSAGE_SELF, &ru) != 0) {
+		perror("getrusage");
+		return 1;
+	}
+	cpu = ((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6) / el;
 	for (int t = 0; t < cfg.threads; t++) {
 		cases += ws[t].cases;
 		reqs += ws[t].requests;
@@ -428,18 +436,18 @@ main(int argc, char **argv)
 		printf("{\"lifecycle\": \"%s\", \"threads\": %d, \"seconds\": "
 		    "%.2f, \"cases\": %ld, \"cases_per_s\": %.1f, \"requests\": "
 		    "%ld, \"requests_per_s\": %.1f, \"errors\": %ld, "
-		    "\"req_p50_ms\": %.1f, \"req_p99_ms\": %.1f}\n",
+		    "\"req_p50_ms\": %.1f, \"req_p99_ms\": %.1f, \"client_cpu\": %.2f}\n",
 		    cfg.full ? "full" : "short", cfg.threads, el, cases,
 		    (double)cases / el, reqs, (double)reqs / el, errs,
 		    percentile(lat, (unsigned long)reqs, 0.50),
-		    percentile(lat, (unsigned long)reqs, 0.99));
+		    percentile(lat, (unsigned long)reqs, 0.99), cpu);
 	else
 		printf("%s lifecycle, %d connections, %.1f s: %ld cases "
 		    "(%.1f cases/s), %ld requests (%.1f req/s), %ld errors, "
-		    "request p50 %.1f ms p99 %.1f ms\n",
+		    "request p50 %.1f ms p99 %.1f ms, client %.2f CPUs\n",
 		    cfg.full ? "full" : "short", cfg.threads, el, cases,
 		    (double)cases / el, reqs, (double)reqs / el, errs,
 		    percentile(lat, (unsigned long)reqs, 0.50),
-		    percentile(lat, (unsigned long)reqs, 0.99));
+		    percentile(lat, (unsigned long)reqs, 0.99), cpu);
 	return errs > 0 && cases == 0 ? 1 : 0;
 }

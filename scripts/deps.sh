@@ -13,6 +13,12 @@ bench) want=$bench ;;
 esac
 missing=""
 for p in $want; do
+	# a Node.js from elsewhere (e.g. NodeSource) already brings npm, and
+	# Debian's npm package would conflict with it
+	case "$p" in
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	esac
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	case "$st" in
 	*"install ok installed"*) ;;
