@@ -592,5 +592,16 @@ tk_case_from_json(tk_case *c, const json_t *j, tk_error *err)
 		rd_str(&r, x, "reason", c->end_reason, sizeof(c->end_reason));
 	} else if (!json_is_null(x))
 		rd_bad(&r, "ended");
+	if (!r.bad) {
+		/* The digest binds evidence and approvals to the material
+		 * fields (invariant 7): a stored record whose fields were
+		 * changed behind the engine's back is damage, not a case. */
+		unsigned char stored[TK_DIGEST_LEN];
+		memcpy(stored, c->digest, sizeof(stored));
+		tk_case_compute_digest(c);
+		if (memcmp(stored, c->digest, sizeof(stored)) != 0)
+			rd_bad(&r, "digest (subject, action, params or delivery "
+			    "changed outside twokey)");
+	}
 	return r.bad ? -1 : 0;
 }

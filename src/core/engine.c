@@ -41,7 +41,9 @@ emit(tk_events *ev, const char *kind, const char *actor, bool alert,
 	(void)tk_strlcpy(e->actor, actor, sizeof(e->actor));
 	e->alert = alert;
 	va_start(ap, fmt);
-	(void)vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+	if (vsnprintf(e->detail, sizeof(e->detail), fmt, ap) >=
+	    (int)sizeof(e->detail))
+		tk_utf8_trim(e->detail);
 	va_end(ap);
 }
 
@@ -147,7 +149,8 @@ apply_requirements(const tk_ctx *x, tk_case *c, const tk_tier *t)
 			c->req.ap_count = bg->approvals;
 		c->req.ap_distinct_functions = false;
 		c->req.ap_nfrom_any = 0;
-		c->req.ap_outside_chain = 0;
+		if (c->req.ap_outside_chain > c->req.ap_count)
+			c->req.ap_outside_chain = c->req.ap_count;
 		c->req.ap_owner = false;
 		c->req.hold = 0;
 		if (c->req.post_review == 0 ||
@@ -328,6 +331,21 @@ void_all(tk_case *c, const char *why)
 			    TK_REF_MAX);
 			n++;
 		}
+	for (int i = 0; i < c->napprovals; i++)
+		if (!c->approvals[i].voided) {
+			c->approvals[i].voided = true;
+			(void)tk_strlcpy(c->approvals[i].void_reason, why,
+			    TK_REF_MAX);
+			n++;
+		}
+	return n;
+}
+
+static int
+void_approvals(tk_case *c, const char *why)
+{
+	int n = 0;
+
 	for (int i = 0; i < c->napprovals; i++)
 		if (!c->approvals[i].voided) {
 			c->approvals[i].voided = true;
@@ -610,6 +628,9 @@ tk_engine_add_evidence(const tk_ctx *x, tk_case *c, const char *actor,
 			    "attestation, from their own session", c->subject,
 			    subj && subj->kind == TK_SUBJECT_NHI ? "owner" :
 			    "manager", mgr[0] ? mgr : "none on file");
+		if ((st = need_cap(s, caps, TK_CAP_ATTEST | TK_CAP_VERIFY,
+		    "attest", err)) != TK_OK)
+			return st;
 	} else if ((st = need_cap(s, caps, TK_CAP_VERIFY, "record evidence",
 	    err)) != TK_OK)
 		return st;
@@ -638,6 +659,11 @@ tk_engine_add_evidence(const tk_ctx *x, tk_case *c, const char *actor,
 		    "%s does not count as evidence for tier %s; accepted: %s",
 		    r->method, c->tier, list[0] ? list : "none");
 	}
+	if ((r->contact && strlen(r->contact) >= TK_CONTACT_MAX) ||
+	    (r->reference && strlen(r->reference) >= TK_REF_MAX))
+		return tk_fail(err, TK_ERR_INVALID, "contact (at most %d bytes) "
+		    "or reference (at most %d bytes) is too long",
+		    TK_CONTACT_MAX - 1, TK_REF_MAX - 1);
 	if (!gathering(c->state))
 		return wrong_state(x, c, err, "recording evidence");
 	if (c->nevidence >= TK_MAX_EVIDENCE)
@@ -646,11 +672,8 @@ tk_engine_add_evidence(const tk_ctx *x, tk_case *c, const char *actor,
 		    "case", c->id, TK_MAX_EVIDENCE);
 	e = &c->evidence[c->nevidence];
 	memset(e, 0, sizeof(*e));
-	if ((st = set_field(e->contact, sizeof(e->contact), r->contact,
-	    "contact", err)) ||
-	    (st = set_field(e->reference, sizeof(e->reference), r->reference,
-	    "reference", err)))
-		return st;
+	(void)tk_strlcpy(e->contact, r->contact, sizeof(e->contact));
+	(void)tk_strlcpy(e->reference, r->reference, sizeof(e->reference));
 	e->method = m;
 	(void)tk_strlcpy(e->by, actor, sizeof(e->by));
 	e->pass = pass;
@@ -727,6 +750,10 @@ tk_engine_decide(const tk_ctx *x, tk_case *c, const char *actor,
 	if (c->executor[0] != '\0' && strcmp(c->executor, actor) == 0)
 		return tk_fail_sod(err, 4, "invariant 4: you executed case %s "
 		    "and cannot also approve it", c->id);
+	if (c->break_glass && strcmp(c->bg_by, actor) == 0)
+		return tk_fail_sod(err, 1, "invariant 1: you declared "
+		    "break-glass on case %s and so stand in for its requester; "
+		    "someone else must approve it", c->id);
 	if (did_approve(c, actor, true))
 		return tk_fail_sod(err, 2, "invariant 2: you already approved "
 		    "case %s; approvals must come from distinct people",
@@ -734,6 +761,9 @@ tk_engine_decide(const tk_ctx *x, tk_case *c, const char *actor,
 	if (!approve && empty(comment))
 		return tk_fail(err, TK_ERR_INVALID,
 		    "a denial needs a comment saying why");
+	if (comment != NULL && strlen(comment) >= TK_TEXT_MAX)
+		return tk_fail(err, TK_ERR_INVALID, "comment is too long (at "
+		    "most %d bytes)", TK_TEXT_MAX - 1);
 	if (!gathering(c->state))
 		return wrong_state(x, c, err, approve ? "approving" :
 		    "denying");
@@ -743,9 +773,7 @@ tk_engine_decide(const tk_ctx *x, tk_case *c, const char *actor,
 		    "case", c->id, TK_MAX_APPROVALS);
 	a = &c->approvals[c->napprovals];
 	memset(a, 0, sizeof(*a));
-	if ((st = set_field(a->comment, sizeof(a->comment), comment,
-	    "comment", err)) != TK_OK)
-		return st;
+	(void)tk_strlcpy(a->comment, comment, sizeof(a->comment));
 	(void)tk_strlcpy(a->by, actor, sizeof(a->by));
 	(void)tk_strlcpy(a->function, s->function, sizeof(a->function));
 	(void)tk_strlcpy(a->policy_digest, x->policy->digest,
@@ -781,7 +809,7 @@ tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
 	unsigned caps;
 	enum tk_status st;
 	char why[TK_REF_MAX], oldtier[TK_NAME_MAX];
-	bool material;
+	bool material, retiered;
 	int voided;
 
 	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK ||
@@ -791,6 +819,13 @@ tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
 	if (r->subject != NULL && strcmp(r->subject, actor) == 0)
 		return tk_fail_sod(err, 5, "invariant 5: you cannot move a "
 		    "case onto your own account");
+	if (r->subject != NULL && strcmp(r->subject, c->subject) != 0 &&
+	    (did_verify(c, r->subject) || did_approve(c, r->subject, false) ||
+	    strcmp(r->subject, c->requester) == 0 ||
+	    strcmp(r->subject, c->bg_by) == 0))
+		return tk_fail_sod(err, 5, "invariant 5: %s already took part "
+		    "in case %s and cannot become its subject; cancel it and "
+		    "open a new case", r->subject, c->id);
 	if (!gathering(c->state) && c->state != TK_STATE_ON_HOLD &&
 	    c->state != TK_STATE_READY)
 		return wrong_state(x, c, err, "changing the case");
@@ -815,6 +850,13 @@ tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
 	    (r->has_signals && (st = set_signals(&n, r->signals, r->nsignals,
 	    err))))
 		return st;
+	tk_case_compute_digest(&n);
+	material = memcmp(n.digest, c->digest, TK_DIGEST_LEN) != 0;
+	if (material && strcmp(actor, c->requester) != 0)
+		return tk_fail(err, TK_ERR_FORBIDDEN, "only the requester %s "
+		    "may change what case %s asks for (subject, action, "
+		    "params, delivery); cancel it and open a new case",
+		    c->requester, c->id);
 	if ((st = lookup_target(x, n.subject, n.action, &subj, &act, err)))
 		return st;
 	if (!channel_valid(n.channel))
@@ -833,7 +875,6 @@ tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
 	if ((st = tier_case(x, &n, subj, act, err)) != TK_OK)
 		return st;
 	tk_case_compute_digest(&n);
-	material = memcmp(n.digest, c->digest, TK_DIGEST_LEN) != 0;
 	n.updated = x->now;
 	(void)snprintf(why, sizeof(why), "case changed by %s:%s%s%s%s%s%s%s%s",
 	    actor,
@@ -845,15 +886,30 @@ tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
 	    strcmp(n.action, c->action) ? n.action : "",
 	    strcmp(n.params, c->params) ? " params" : "",
 	    strcmp(n.delivery, c->delivery) ? " delivery" : "");
-	voided = material ? void_all(&n, why) : 0;
+	retiered = strcmp(oldtier, n.tier) != 0 ||
+	    memcmp(&n.req, &c->req, sizeof(n.req)) != 0;
 	emit(ev, "case.changed", actor, false, "%s; tier %s -> %s",
 	    why, oldtier, n.tier);
-	if (voided > 0)
-		emit(ev, "records.voided", "system", false, "%d evidence and "
-		    "approval record(s) voided: they were bound to what the "
-		    "case said before (invariant 7)", voided);
-	if (material || strcmp(oldtier, n.tier) != 0 ||
-	    memcmp(&n.req, &c->req, sizeof(n.req)) != 0) {
+	if (material) {
+		voided = void_all(&n, why);
+		if (voided > 0)
+			emit(ev, "records.voided", "system", false, "%d "
+			    "evidence and approval record(s) voided: they were "
+			    "bound to what the case said before (invariant 7)",
+			    voided);
+	} else if (retiered) {
+		/* Approvers signed off under the old requirements; a lower
+		 * tier must not inherit them and skip its hold. */
+		(void)snprintf(why, sizeof(why), "tier changed %s -> %s: "
+		    "given under the old requirements", oldtier, n.tier);
+		voided = void_approvals(&n, why);
+		if (voided > 0)
+			emit(ev, "approvals.voided", "system", false, "%d "
+			    "approval(s) voided: the tier changed from %s to "
+			    "%s, so they must be given again", voided, oldtier,
+			    n.tier);
+	}
+	if (material || retiered) {
 		n.state = TK_STATE_OPEN;
 		n.hold_until = 0;
 		n.ready_until = 0;
@@ -897,11 +953,12 @@ tk_engine_execute(const tk_ctx *x, tk_case *c, const char *actor,
 		    "a note attesting what you changed and where");
 	if ((r->revoked & ~(unsigned)TK_REVOKE__ALL) != 0)
 		return tk_fail(err, TK_ERR_INVALID, "unknown revocation");
+	if (strlen(r->note) >= sizeof(c->exec_note))
+		return tk_fail(err, TK_ERR_INVALID, "note is too long (at most "
+		    "%zu bytes)", sizeof(c->exec_note) - 1);
 	if (c->state != TK_STATE_READY && c->state != TK_STATE_FAILED)
 		return wrong_state(x, c, err, "execution");
-	if ((st = set_field(c->exec_note, sizeof(c->exec_note), r->note,
-	    "note", err)) != TK_OK)
-		return st;
+	(void)tk_strlcpy(c->exec_note, r->note, sizeof(c->exec_note));
 	(void)tk_strlcpy(c->executor, actor, sizeof(c->executor));
 	(void)tk_strlcpy(c->connector, "manual", sizeof(c->connector));
 	c->failure[0] = '\0';
@@ -960,11 +1017,13 @@ tk_engine_cancel(const tk_ctx *x, tk_case *c, const char *actor,
 	if (empty(reason))
 		return tk_fail(err, TK_ERR_INVALID, "cancelling needs a "
 		    "reason");
+	if (strlen(reason) >= sizeof(c->end_reason))
+		return tk_fail(err, TK_ERR_INVALID, "reason is too long (at "
+		    "most %zu bytes)", sizeof(c->end_reason) - 1);
 	if (!tk_state_is_open(c->state) || c->state == TK_STATE_EXECUTING)
 		return wrong_state(x, c, err, "cancelling");
 	(void)tk_strlcpy(c->ended_by, actor, sizeof(c->ended_by));
-	(void)set_field(c->end_reason, sizeof(c->end_reason), reason,
-	    "reason", NULL);
+	(void)tk_strlcpy(c->end_reason, reason, sizeof(c->end_reason));
 	c->state = TK_STATE_CANCELLED;
 	c->updated = x->now;
 	if (subject)
@@ -1013,11 +1072,15 @@ tk_engine_break_glass(const tk_ctx *x, tk_case *c, const char *actor,
 	if (t == NULL)
 		return tk_fail(err, TK_ERR_WRONG_STATE, "tier %s is no longer "
 		    "in the policy; change the case to re-tier it", c->tier);
-	if ((st = set_field(c->bg_incident, sizeof(c->bg_incident), incident,
-	    "incident", err)) ||
-	    (st = set_field(c->bg_justification, sizeof(c->bg_justification),
-	    justification, "justification", err)))
-		return st;
+	if (strlen(incident) >= sizeof(c->bg_incident) ||
+	    strlen(justification) >= sizeof(c->bg_justification))
+		return tk_fail(err, TK_ERR_INVALID, "incident (at most %zu "
+		    "bytes) or justification (at most %zu bytes) is too long",
+		    sizeof(c->bg_incident) - 1,
+		    sizeof(c->bg_justification) - 1);
+	(void)tk_strlcpy(c->bg_incident, incident, sizeof(c->bg_incident));
+	(void)tk_strlcpy(c->bg_justification, justification,
+	    sizeof(c->bg_justification));
 	c->break_glass = true;
 	(void)tk_strlcpy(c->bg_by, actor, sizeof(c->bg_by));
 	c->bg_at = c->updated = x->now;
@@ -1059,11 +1122,13 @@ tk_engine_review(const tk_ctx *x, tk_case *c, const char *actor,
 		    "\"confirmed\" or \"unauthorized\"");
 	if (empty(comment))
 		return tk_fail(err, TK_ERR_INVALID, "a review needs a comment");
+	if (strlen(comment) >= sizeof(c->review_comment))
+		return tk_fail(err, TK_ERR_INVALID, "comment is too long (at "
+		    "most %zu bytes)", sizeof(c->review_comment) - 1);
 	if (c->state != TK_STATE_REVIEW)
 		return wrong_state(x, c, err, "a post-event review");
-	if ((st = set_field(c->review_comment, sizeof(c->review_comment),
-	    comment, "comment", err)) != TK_OK)
-		return st;
+	(void)tk_strlcpy(c->review_comment, comment,
+	    sizeof(c->review_comment));
 	bad = strcmp(outcome, "unauthorized") == 0;
 	(void)tk_strlcpy(c->reviewer, actor, sizeof(c->reviewer));
 	(void)tk_strlcpy(c->review_outcome, outcome,
@@ -1255,8 +1320,7 @@ missing_approvals(const tk_ctx *x, const tk_case *c, const tally *t,
 		fill_eligible(x, c, it, can_approve, &any);
 	}
 	if (r->ap_distinct_functions && t->ap_functions < r->ap_count &&
-	    t->ap_people >= t->ap_functions && (it = add_item(m,
-	    "approval"))) {
+	    (it = add_item(m, "approval"))) {
 		join_names(list, sizeof(list),
 		    (const char (*)[TK_NAME_MAX])t->fns, t->ap_functions);
 		(void)snprintf(it->need, sizeof(it->need), "approvals from "

@@ -96,6 +96,32 @@ tk_strlcpy(char *dst, const char *src, size_t size)
 }
 
 void
+tk_utf8_trim(char *s)
+{
+	size_t len = strlen(s), j, need;
+	unsigned char lead;
+
+	if (len == 0)
+		return;
+	j = len - 1;
+	while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80 && len - j < 4)
+		j--;
+	lead = (unsigned char)s[j];
+	if (lead < 0x80)
+		need = 1;
+	else if ((lead & 0xE0) == 0xC0)
+		need = 2;
+	else if ((lead & 0xF0) == 0xE0)
+		need = 3;
+	else if ((lead & 0xF8) == 0xF0)
+		need = 4;
+	else
+		need = len + 1; /* stray byte: cut it */
+	if (j + need > len)
+		s[j] = '\0';
+}
+
+void
 tk_hex_encode(const unsigned char *in, size_t n, char *out)
 {
 	static const char hx[] = "0123456789abcdef";

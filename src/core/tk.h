@@ -69,6 +69,10 @@ int tk_status_http(enum tk_status s);         /* 403 ... */
  * (dst then holds a truncated copy), 0 otherwise. */
 int tk_strlcpy(char *dst, const char *src, size_t size);
 
+/* Cuts s so that it does not end inside a UTF-8 sequence (after a
+ * truncating snprintf), so text stays valid UTF-8 for JSON. */
+void tk_utf8_trim(char *s);
+
 /* Writes n bytes as 2n lowercase hex digits and a NUL into out, which
  * must hold 2n + 1 bytes. */
 void tk_hex_encode(const unsigned char *in, size_t n, char *out);

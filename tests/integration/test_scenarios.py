@@ -249,7 +249,12 @@ def test_patch_subject_voids_evidence(ctx):
     _, c = ctx.decide("carol", cid)
     assert c["state"] == "approving", c
     assert c["evidence"][0]["valid"] and c["approvals"][0]["valid"], c
-    st, c = ctx.api("bob", "PATCH", "/v1/cases/" + cid,
+    # only the requester may change what is asked for: someone else who
+    # picks the target could otherwise approve their own choice
+    expect_error(ctx.api("bob", "PATCH", "/v1/cases/" + cid,
+                         {"subject": "radmin"}), 403, "forbidden",
+                 what="material change by a non-requester")
+    st, c = ctx.api("alice", "PATCH", "/v1/cases/" + cid,
                     {"subject": "radmin"})
     assert st == 200, (st, c)
     assert c["tier"] == "critical" and c["state"] == "verifying", c

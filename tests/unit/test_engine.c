@@ -626,6 +626,11 @@ test_json_roundtrip(void **state)
 	assert_true(json_equal(j, k));
 	assert_memory_equal(c->digest, d->digest, TK_DIGEST_LEN);
 	assert_int_equal(d->req.hold, 4 * 3600);
+	/* a record edited behind the engine's back is refused */
+	json_object_set_new(j, "subject", json_string("jsmith"));
+	assert_int_equal(tk_case_from_json(d, j, &lerr), -1);
+	assert_non_null(strstr(lerr.msg, "digest"));
+	json_object_set_new(j, "subject", json_string("radmin"));
 	/* a damaged record is refused, not trusted */
 	json_object_set_new(j, "state", json_string("exploded"));
 	assert_int_equal(tk_case_from_json(d, j, &lerr), -1);
@@ -661,6 +666,154 @@ test_digest_is_material_only(void **state)
 	assert_memory_not_equal(a.digest, b.digest, TK_DIGEST_LEN);
 }
 
+static void
+test_patch_cannot_skip_hold(void **state)
+{
+	const char *sig[] = {"new_device"};
+	tk_case *c = calloc(1, sizeof(*c));
+	tk_ctx x = at(T0);
+	tk_open_req r = {0};
+	tk_patch_req p = {0};
+	tk_events lev = {0};
+	tk_error lerr;
+	(void)state;
+
+	assert_non_null(c);
+	r.subject = "jsmith";
+	r.action = "password_reset";
+	r.channel = "phone";
+	r.ticket = "T-7";
+	r.reason_code = "forgot_password";
+	r.signals = sig;
+	r.nsignals = 1;
+	assert_int_equal(tk_engine_open(&x, "alice", "c_1", &r, c, &lev,
+	    &lerr), TK_OK);
+	assert_string_equal(c->tier, "high");
+	OK(evidence(T0 + 1, c, "bob", "callback_on_file", "+1 555 0101", ev,
+	    err));
+	OK(approve(T0 + 2, c, "carol", ev, err));
+	OK(approve(T0 + 3, c, "dave", ev, err));
+	assert_int_equal(c->state, TK_STATE_ON_HOLD);
+	/* dropping the risk signal lowers the tier: the approvals given for
+	 * the high tier must not carry over and skip the hold */
+	p.has_signals = true;
+	p.nsignals = 0;
+	x.now = T0 + 4;
+	lev.n = 0;
+	assert_int_equal(tk_engine_patch(&x, c, "alice", &p, &lev, &lerr),
+	    TK_OK);
+	assert_string_equal(c->tier, "standard");
+	assert_int_equal(c->state, TK_STATE_APPROVING);
+	assert_true(c->approvals[0].voided && c->approvals[1].voided);
+	assert_false(c->evidence[0].voided); /* identity proof still holds */
+	free(c);
+}
+
+static void
+test_patch_material_only_by_requester(void **state)
+{
+	tk_case *c = open_case(T0, "alice", "jsmith", "password_reset", "",
+	    "");
+	tk_ctx x = at(T0 + 1);
+	tk_patch_req p = {0};
+	(void)state;
+
+	OK(approve(T0 + 1, c, "bob", ev, err));
+	p.subject = "pwhite";
+	REFUSED(TK_ERR_FORBIDDEN, 0, tk_engine_patch(&x, c, "bob", &p, ev,
+	    err));
+	/* someone who took part cannot become the subject */
+	p.subject = "bob";
+	REFUSED(TK_ERR_SOD, 5, tk_engine_patch(&x, c, "alice", &p, ev, err));
+	/* non-material fields may be edited by other intake staff */
+	memset(&p, 0, sizeof(p));
+	p.justification = "caller confirmed employee number";
+	OK(tk_engine_patch(&x, c, "erin", &p, ev, err));
+	assert_int_equal(c->state, TK_STATE_READY);
+	free(c);
+}
+
+static void
+test_break_glass_declarer_cannot_approve(void **state)
+{
+	tk_case *c = open_case(T0, "alice", "radmin", "mfa_reset", "INC-3",
+	    "compromise_suspected");
+	tk_ctx x = at(T0 + 1);
+	(void)state;
+
+	OK(tk_engine_break_glass(&x, c, "carol", "intrusion", "INC-3", ev,
+	    err));
+	REFUSED(TK_ERR_SOD, 1, approve(T0 + 2, c, "carol", ev, err));
+	OK(evidence(T0 + 2, c, "bob", "callback_on_file", "+1 555 0103", ev,
+	    err));
+	OK(evidence(T0 + 2, c, "bob", "out_of_band", "radmin@example.com", ev,
+	    err));
+	/* one approval, but still from outside alice's support chain */
+	OK(approve(T0 + 3, c, "erin", ev, err));
+	assert_int_equal(c->state, TK_STATE_APPROVING);
+	OK(approve(T0 + 4, c, "frank", ev, err));
+	assert_int_equal(c->state, TK_STATE_READY);
+	free(c);
+}
+
+static void
+test_event_text_stays_utf8(void **state)
+{
+	tk_case *c = open_case(T0, "alice", "jsmith", "password_reset", "",
+	    "");
+	char note[TK_TEXT_MAX];
+	tk_ctx x = at(T0 + 2);
+	tk_execute_req r = {"manual", note, 1};
+	tk_events lev = {0};
+	tk_error lerr;
+	size_t off = 0;
+	(void)state;
+
+	while (off + 3 < sizeof(note)) { /* 341 x U+65E5, 1023 bytes */
+		memcpy(note + off, "\xe6\x97\xa5", 3);
+		off += 3;
+	}
+	note[off] = '\0';
+	OK(approve(T0 + 1, c, "bob", ev, err));
+	assert_int_equal(tk_engine_execute(&x, c, "erin", &r, &lev, &lerr),
+	    TK_OK);
+	for (int i = 0; i < lev.n; i++) {
+		json_t *j = json_string(lev.ev[i].detail);
+		assert_non_null(j); /* NULL = invalid UTF-8 */
+		json_decref(j);
+	}
+	free(c);
+}
+
+static void
+test_attest_capability_enforced(void **state)
+{
+	size_t n;
+	char *t = slurp("examples/demo/policy.yaml", &n);
+	char *m = strstr(t, "manager:  [attest]");
+	tk_policy p2;
+	tk_error lerr;
+	tk_case *c;
+	(void)state;
+
+	assert_non_null(m);
+	memcpy(m, "manager:  [review]", 18);
+	if (tk_policy_load(&p2, t, n, "p2.yaml", &lerr) != 0)
+		fail_msg("%s", lerr.msg);
+	free(t);
+	c = open_case(T0, "alice", "pwhite", "password_reset", "T-5",
+	    "forgot_password");
+	{
+		tk_ctx x = {&p2, &org, T0 + 1};
+		tk_evidence_req r = {"manager_attestation", "", "pass", ""};
+		REFUSED(TK_ERR_FORBIDDEN, 0, tk_engine_add_evidence(&x, c,
+		    "henry", &r, ev, err));
+	}
+	OK(evidence(T0 + 1, c, "henry", "manager_attestation", "", ev, err));
+	tk_policy_free(&p2);
+	free(c);
+}
+
 int
 main(void)
 {
@@ -680,6 +833,11 @@ main(void)
 		cmocka_unit_test(test_nhi_owner),
 		cmocka_unit_test(test_json_roundtrip),
 		cmocka_unit_test(test_digest_is_material_only),
+		cmocka_unit_test(test_patch_cannot_skip_hold),
+		cmocka_unit_test(test_patch_material_only_by_requester),
+		cmocka_unit_test(test_break_glass_declarer_cannot_approve),
+		cmocka_unit_test(test_event_text_stays_utf8),
+		cmocka_unit_test(test_attest_capability_enforced),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
