@@ -369,7 +369,8 @@ check_actor(const tk_ctx *x, const tk_case *c, const char *actor,
 		return tk_fail(err, TK_ERR_FORBIDDEN,
 		    "%s is not staff in the current org file; ask an admin "
 		    "to add them", actor);
-	if (c != NULL && strcmp(actor, c->subject) == 0)
+	if (c != NULL && (strcmp(actor, c->subject) == 0 ||
+	    tk_subject_is(tk_org_subject(x->org, c->subject), actor)))
 		return tk_fail_sod(err, 5,
 		    "invariant 5: you are the subject of case %s and cannot "
 		    "act on it in any role; if you did not ask for this "
@@ -541,7 +542,7 @@ tk_engine_open(const tk_ctx *x, const char *actor, const char *id,
 	if ((st = lookup_target(x, r->subject, r->action, &subj, &act,
 	    err)) != TK_OK)
 		goto fail;
-	if (strcmp(actor, subj->id) == 0) {
+	if (tk_subject_is(subj, actor)) {
 		st = tk_fail_sod(err, 5, "invariant 5: you cannot open a case "
 		    "about your own account; ask a colleague to take the "
 		    "request");
@@ -724,6 +725,25 @@ did_verify(const tk_case *c, const char *who)
 	return false;
 }
 
+/* True when who requested, verified, approved, declared break-glass on or
+ * executed the case. */
+static bool
+took_part(const tk_case *c, const char *who)
+{
+	return who[0] != '\0' && (strcmp(c->requester, who) == 0 ||
+	    strcmp(c->bg_by, who) == 0 || strcmp(c->executor, who) == 0 ||
+	    did_verify(c, who) || did_approve(c, who, false));
+}
+
+/* The staff login holding a subject account, or "". */
+static const char *
+holder_of(const tk_ctx *x, const char *subject)
+{
+	const tk_subject *s = tk_org_subject(x->org, subject);
+
+	return s != NULL ? s->held_by : "";
+}
+
 enum tk_status
 tk_engine_decide(const tk_ctx *x, tk_case *c, const char *actor,
     bool approve, const char *comment, tk_events *ev, tk_error *err)
@@ -816,13 +836,13 @@ tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
 	    (st = need_cap(s, caps, TK_CAP_INTAKE, "change cases", err)) !=
 	    TK_OK)
 		return st;
-	if (r->subject != NULL && strcmp(r->subject, actor) == 0)
+	if (r->subject != NULL && (strcmp(r->subject, actor) == 0 ||
+	    tk_subject_is(tk_org_subject(x->org, r->subject), actor)))
 		return tk_fail_sod(err, 5, "invariant 5: you cannot move a "
 		    "case onto your own account");
 	if (r->subject != NULL && strcmp(r->subject, c->subject) != 0 &&
-	    (did_verify(c, r->subject) || did_approve(c, r->subject, false) ||
-	    strcmp(r->subject, c->requester) == 0 ||
-	    strcmp(r->subject, c->bg_by) == 0))
+	    (took_part(c, r->subject) || took_part(c, holder_of(x,
+	    r->subject))))
 		return tk_fail_sod(err, 5, "invariant 5: %s already took part "
 		    "in case %s and cannot become its subject; cancel it and "
 		    "open a new case", r->subject, c->id);
@@ -1002,7 +1022,8 @@ tk_engine_cancel(const tk_ctx *x, tk_case *c, const char *actor,
 {
 	const tk_staff *s = NULL;
 	unsigned caps = 0;
-	bool subject = strcmp(actor, c->subject) == 0;
+	bool subject = strcmp(actor, c->subject) == 0 ||
+	    tk_subject_is(tk_org_subject(x->org, c->subject), actor);
 
 	if (!subject) {
 		s = staff_caps(x, actor, &caps);
@@ -1220,7 +1241,8 @@ fill_eligible(const tk_ctx *x, const tk_case *c, tk_missing_item *it,
 	    TK_ELIGIBLE_MAX; i++) {
 		const tk_staff *s = &x->org->staff[i];
 		unsigned caps = tk_policy_caps(x->policy, s->function);
-		if (strcmp(s->login, c->subject) == 0)
+		if (tk_subject_is(tk_org_subject(x->org, c->subject),
+		    s->login))
 			continue; /* invariant 5 */
 		if (fn(x, c, s, caps, arg))
 			(void)tk_strlcpy(it->eligible[it->neligible++],

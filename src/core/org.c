@@ -39,6 +39,7 @@ struct subject_ent {
 	yaml_mark_t at;      /* the id value */
 	yaml_mark_t mgr_at;  /* the manager value */
 	yaml_mark_t own_at;  /* the owner value */
+	yaml_mark_t held_at; /* the held_by value */
 };
 
 struct ctx {
@@ -368,10 +369,11 @@ parse_staff_one(struct ctx *c, const yaml_node_t *n)
 /* subjects */
 
 static const char *const subject_keys[] = {
-	"id", "kind", "name", "labels", "manager", "owner", "contacts", NULL,
+	"id", "kind", "name", "labels", "manager", "owner", "contacts",
+	"held_by", NULL,
 };
 enum { BK_ID, BK_KIND, BK_NAME, BK_LABELS, BK_MANAGER, BK_OWNER,
-	BK_CONTACTS };
+	BK_CONTACTS, BK_HELD_BY };
 
 static int
 parse_labels(struct ctx *c, const yaml_node_t *n, tk_subject *s)
@@ -495,7 +497,8 @@ parse_subject_one(struct ctx *c, const yaml_node_t *n)
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
 		if (map_key(c, p, subject_keys, &seen, "a subject",
-		    "id, kind, name, labels, manager, owner or contacts",
+		    "id, kind, name, labels, manager, owner, contacts or "
+		    "held_by",
 		    &k) != 0)
 			return -1;
 		v = node(c, p->value);
@@ -538,6 +541,11 @@ parse_subject_one(struct ctx *c, const yaml_node_t *n)
 			break;
 		case BK_CONTACTS:
 			rc = parse_contacts(c, v, &e->s);
+			break;
+		case BK_HELD_BY:
+			e->held_at = v->start_mark;
+			rc = scalar_id(c, v, "held_by", e->s.held_by,
+			    sizeof(e->s.held_by), true);
 			break;
 		default:
 			rc = -1;
@@ -725,6 +733,11 @@ check_refs(struct ctx *c)
 			return fail_at(c, e->own_at, "owner \"%s\" of subject %s "
 			    "is not a staff login; add them under staff or fix "
 			    "the name", e->s.owner, e->s.id);
+		if (e->s.held_by[0] != '\0' &&
+		    find_ent(c, e->s.held_by) == NULL)
+			return fail_at(c, e->held_at, "held_by \"%s\" of subject "
+			    "%s is not a staff login; name the staff member "
+			    "who uses this account", e->s.held_by, e->s.id);
 	}
 	/* Cycles: from each staff member, climb at most nstaff managers. */
 	for (i = 0; i < c->nstaff; i++) {
@@ -970,6 +983,13 @@ tk_subject_has_contact(const tk_subject *s, const char *value)
 		}
 	}
 	return false;
+}
+
+bool
+tk_subject_is(const tk_subject *s, const char *login)
+{
+	return s != NULL && login != NULL && login[0] != '\0' &&
+	    (strcmp(s->id, login) == 0 || strcmp(s->held_by, login) == 0);
 }
 
 bool

@@ -40,6 +40,9 @@ typedef struct tk_subject {
 	char owner[TK_ID_MAX];         /* NHI owner (staff login) or "" */
 	tk_contact contacts[TK_MAX_CONTACTS]; /* contacts on file */
 	int ncontacts;
+	char held_by[TK_ID_MAX];       /* staff login of the person who uses
+	                                  this account (a second, privileged
+	                                  account), or "" */
 } tk_subject;
 
 typedef struct tk_org {
@@ -76,6 +79,10 @@ bool tk_org_outside_chain(const tk_org *org, const tk_staff *requester,
 
 /* True when value is one of subject's contacts on file (exact match after
  * trimming spaces; e-mail compared case-insensitively). */
+/* True when login is the subject itself or the staff member who holds
+ * it (invariant 5: nobody acts on a case about their own accounts). */
+bool tk_subject_is(const tk_subject *s, const char *login);
+
 bool tk_subject_has_contact(const tk_subject *s, const char *value);
 bool tk_subject_has_label(const tk_subject *s, const char *label);
 

@@ -814,6 +814,35 @@ test_attest_capability_enforced(void **state)
 	free(c);
 }
 
+static void
+test_held_account_is_own_account(void **state)
+{
+	tk_case *c = open_case(T0, "alice", "dave-admin", "password_reset",
+	    "T-8", "forgot_password");
+	tk_ctx x = at(T0 + 1);
+	tk_open_req r = {0};
+	tk_case *d = calloc(1, sizeof(*d));
+	tk_events lev = {0};
+	tk_error lerr;
+	(void)state;
+
+	assert_string_equal(c->tier, "critical");
+	REFUSED(TK_ERR_SOD, 5, approve(T0 + 1, c, "dave", ev, err));
+	REFUSED(TK_ERR_SOD, 5, evidence(T0 + 1, c, "dave", "callback_on_file",
+	    "+1 555 0205", ev, err));
+	/* dave cannot open a case about his own second account either */
+	r.subject = "dave-admin";
+	r.action = "password_reset";
+	r.channel = "phone";
+	r.ticket = "T-9";
+	r.reason_code = "forgot_password";
+	assert_int_equal(tk_engine_open(&x, "dave", "c_2", &r, d, &lev,
+	    &lerr), TK_ERR_SOD);
+	assert_int_equal(lerr.invariant, 5);
+	free(c);
+	free(d);
+}
+
 int
 main(void)
 {
@@ -838,6 +867,7 @@ main(void)
 		cmocka_unit_test(test_break_glass_declarer_cannot_approve),
 		cmocka_unit_test(test_event_text_stays_utf8),
 		cmocka_unit_test(test_attest_capability_enforced),
+		cmocka_unit_test(test_held_account_is_own_account),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

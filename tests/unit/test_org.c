@@ -91,7 +91,10 @@ test_demo_loads(void **state)
 	size_t i;
 
 	assert_int_equal(org->nstaff, 10);
-	assert_int_equal(org->nsubjects, 14);
+	assert_int_equal(org->nsubjects, 15);
+	assert_string_equal(tk_org_subject(org, "dave-admin")->held_by, "dave");
+	assert_true(tk_subject_is(tk_org_subject(org, "dave-admin"), "dave"));
+	assert_false(tk_subject_is(tk_org_subject(org, "dave-admin"), "bob"));
 	for (i = 1; i < org->nstaff; i++)
 		assert_true(strcmp(org->staff[i - 1].login,
 		    org->staff[i].login) < 0);
