@@ -4,11 +4,13 @@
  *
  * Owns: the tk_app handle (store, org, policy in force, clock, one mutex
  * serialising every store and engine use, and scratch buffers used only
- * under that mutex), the transaction around each case operation (load,
- * refresh, decide, persist case and events, commit - or record the
- * refusal - or roll back on a store failure), token issue and
- * authentication, the read/admin role checks, policy reloads, and the
- * JSON views the API returns.
+ * under that mutex), group commit (see "Group commit" below: each case
+ * operation is one savepoint of a shared transaction - load, refresh,
+ * decide, persist case and events, or record the refusal, or undo on a
+ * store failure - and is answered once its batch is durable), the
+ * scheduler sweep (tk_app_sweep), token issue and authentication (on a
+ * second connection), the read/admin role checks, policy reloads, and
+ * the JSON views the API returns.
  */
 #include "app/app.h"
 
@@ -53,9 +55,50 @@ struct view_slot {
 	tk_time stale_at;
 };
 
+/*
+ * Group commit. An operation that writes (case operations, the refresh a
+ * read or the scheduler persists) is submitted with gc_submit: it joins a
+ * queue, and the first thread to find no leader becomes the leader. The
+ * leader takes mu and runs the queued operations back to back (also those
+ * arriving meanwhile, up to GROUP_MAX) inside one transaction, each in its
+ * own savepoint (op_begin; op_keep releases it, op_undo rolls back only
+ * that operation), then COMMITs once - one fsync for the batch - releases
+ * mu, wakes every requester of the batch with the outcome and hands the
+ * leadership to the oldest queued request, if any. An idle server thus
+ * commits a lone operation at once. If COMMIT fails the whole batch is
+ * rolled back: every operation in it answers TK_ERR_INTERNAL and the
+ * view cache and the cached last event seq are reset.
+ *
+ * The transaction is open only while the leader holds mu, so anything
+ * else done under mu (reads, token issue, policy reload) sees and returns
+ * committed data only, and needs no waiting.
+ */
+#define GROUP_MAX 64
+
+typedef void (*gc_fn)(tk_app *a, void *arg);
+
+struct gc_req {
+	struct gc_req *next;
+	gc_fn fn;
+	void *arg;
+	pthread_cond_t cv;
+	bool done, ok, leader;
+	char msg[256];
+};
+
+/* One operation's savepoint; what to restore when it is undone. */
+struct gc_op {
+	int64_t last_seq;
+};
+
 struct tk_app {
 	pthread_mutex_t mu;
 	tk_store *store;
+	/* A second connection for token lookups, under its own mutex: it
+	 * sees committed data only (WAL) and never waits for mu, which the
+	 * group-commit leader holds across a batch and its fsync. */
+	pthread_mutex_t rmu;
+	tk_store *rstore;
 	tk_org org;
 	tk_policy *policy;
 	char *policy_text;
@@ -64,6 +107,12 @@ struct tk_app {
 	char clock_file[512];   /* TWOKEY_TEST_CLOCK_FILE (test builds) */
 	int64_t last_seq;       /* highest event seq known, 0 when none */
 	struct view_slot views[VIEW_SLOTS]; /* under mu */
+	/* group commit (see above) */
+	bool tx_open;           /* the leader's batch transaction (mu) */
+	int batch_ops;          /* operations kept in it (mu) */
+	pthread_mutex_t qmu;    /* guards the queue and the flags below */
+	struct gc_req *qhead, *qtail;
+	bool leading;           /* a leader is at work */
 	/* scratch, used only with mu held */
 	tk_case work;
 	tk_events ev_refresh;
@@ -285,6 +334,204 @@ view_stale_at(const tk_case *c, tk_time now)
 				    c->req.approval_ttl, now);
 	}
 	return m;
+}
+
+/* ---- group commit ---------------------------------------------------- */
+
+/* Ends the leader's batch (mu held): COMMIT, or ROLLBACK when !commit.
+ * On failure the store rolled everything back; the caches that may hold
+ * its effects are reset and msg (when given) says why. */
+static bool
+batch_end_locked(tk_app *a, bool commit, char *msg, size_t msg_size)
+{
+	tk_error e;
+	bool ok = false;
+
+	if (!a->tx_open)
+		return true;
+	e.msg[0] = '\0';
+	if (commit) {
+		ok = tk_store_commit(a->store, &e) == 0;
+	} else {
+		tk_store_rollback(a->store);
+		(void)tk_strlcpy(e.msg, "the transaction was rolled back",
+		    sizeof(e.msg));
+	}
+	a->tx_open = false;
+	a->batch_ops = 0;
+	if (!ok) {
+		view_drop_all(a);
+		a->last_seq = 0; /* re-found by sync_last_seq when needed */
+		if (msg != NULL)
+			(void)tk_strlcpy(msg, e.msg, msg_size);
+	}
+	return ok;
+}
+
+/* Starts one operation of the batch (mu held, leader): opens the batch
+ * transaction when none is open, then the operation's savepoint. */
+static int
+op_begin(tk_app *a, struct gc_op *op, tk_error *err)
+{
+	if (!a->tx_open) {
+		if (tk_store_begin(a->store, err) != 0)
+			return -1;
+		a->tx_open = true;
+		a->batch_ops = 0;
+	}
+	op->last_seq = a->last_seq;
+	if (tk_store_savepoint(a->store, err) != 0) {
+		/* The transaction is unusable: the batch fails as a whole. */
+		tk_store_rollback(a->store);
+		return -1;
+	}
+	return 0;
+}
+
+/* Undoes one operation's writes; the rest of the batch stays. If the
+ * store lost the whole transaction, the batch's COMMIT fails. */
+static void
+op_undo(tk_app *a, const struct gc_op *op)
+{
+	tk_error e;
+
+	a->last_seq = op->last_seq;
+	if (tk_store_rollback_to(a->store, &e) != 0)
+		tk_store_rollback(a->store);
+}
+
+/* Keeps one operation's writes in the batch (undone on failure). */
+static int
+op_keep(tk_app *a, const struct gc_op *op, tk_error *err)
+{
+	if (tk_store_release(a->store, err) != 0) {
+		op_undo(a, op);
+		return -1;
+	}
+	a->batch_ops++;
+	return 0;
+}
+
+/* The leader's work: runs the queued operations (its own first) in one
+ * transaction, commits, answers the batch and passes the lead on. */
+static void
+gc_lead(tk_app *a)
+{
+	struct gc_req *batch = NULL, *last = NULL, *r, *next;
+	char msg[256];
+	bool ok;
+	int n = 0;
+
+	msg[0] = '\0';
+	(void)pthread_mutex_lock(&a->mu);
+	for (;;) {
+		(void)pthread_mutex_lock(&a->qmu);
+		r = n < GROUP_MAX ? a->qhead : NULL;
+		if (r != NULL) {
+			a->qhead = r->next;
+			if (a->qhead == NULL)
+				a->qtail = NULL;
+			r->next = NULL;
+		}
+		(void)pthread_mutex_unlock(&a->qmu);
+		if (r == NULL)
+			break;
+		r->fn(a, r->arg);
+		if (last != NULL)
+			last->next = r;
+		else
+			batch = r;
+		last = r;
+		n++;
+	}
+	/* A transaction the store lost (op_begin, op_undo) is no longer
+	 * open: its COMMIT fails and the batch with it. */
+	if (a->tx_open && !tk_store_in_transaction(a->store)) {
+		a->tx_open = false;
+		view_drop_all(a);
+		a->last_seq = 0;
+		ok = false;
+		(void)tk_strlcpy(msg, "the transaction was rolled back",
+		    sizeof(msg));
+	} else {
+		ok = batch_end_locked(a, true, msg, sizeof(msg));
+	}
+	(void)pthread_mutex_unlock(&a->mu);
+	(void)pthread_mutex_lock(&a->qmu);
+	for (r = batch; r != NULL; r = next) {
+		next = r->next;
+		r->ok = ok;
+		if (!ok)
+			(void)tk_strlcpy(r->msg, msg, sizeof(r->msg));
+		r->done = true;
+		(void)pthread_cond_signal(&r->cv); /* r is gone after unlock */
+	}
+	if (a->qhead != NULL) {
+		a->qhead->leader = true;
+		(void)pthread_cond_signal(&a->qhead->cv);
+	} else {
+		a->leading = false;
+	}
+	(void)pthread_mutex_unlock(&a->qmu);
+}
+
+/*
+ * Runs fn(a, arg) with mu held inside the batch transaction (see above)
+ * and returns once its batch is durably committed: true, or false with
+ * err filled when the batch failed (nothing fn did may be reported).
+ */
+static bool
+gc_submit(tk_app *a, gc_fn fn, void *arg, tk_error *err)
+{
+	struct gc_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.fn = fn;
+	r.arg = arg;
+	if (pthread_cond_init(&r.cv, NULL) != 0) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot create a condition "
+		    "variable");
+		return false;
+	}
+	(void)pthread_mutex_lock(&a->qmu);
+	if (a->qtail != NULL)
+		a->qtail->next = &r;
+	else
+		a->qhead = &r;
+	a->qtail = &r;
+	if (!a->leading) {
+		a->leading = true;
+		r.leader = true;
+	}
+	while (!r.done && !r.leader)
+		(void)pthread_cond_wait(&r.cv, &a->qmu);
+	(void)pthread_mutex_unlock(&a->qmu);
+	if (!r.done) {
+		gc_lead(a); /* r is at the head of the queue: it runs first */
+		(void)pthread_mutex_lock(&a->qmu); /* r.done, r.ok are set */
+		(void)pthread_mutex_unlock(&a->qmu);
+	}
+	(void)pthread_cond_destroy(&r.cv);
+	if (!r.ok)
+		(void)tk_fail(err, TK_ERR_INTERNAL, "storage failed; nothing "
+		    "was changed: %.400s", r.msg);
+	return r.ok;
+}
+
+/* The answer of a submitted operation: on a failed batch, drops *out and
+ * turns the answer into TK_ERR_INTERNAL. */
+static enum tk_status
+gc_answer(bool committed, const tk_error *e, enum tk_status st,
+    json_t **out, tk_app_err *err)
+{
+	if (committed || st == TK_ERR_INTERNAL)
+		return st;
+	if (out != NULL) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	err_clear(err);
+	return tk_fail(&err->e, TK_ERR_INTERNAL, "%s", e->msg);
 }
 
 /* ---- events -------------------------------------------------------------- */
@@ -620,12 +867,31 @@ tk_app_open(const char *db_path, tk_error *err)
 		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot create a mutex");
 		return NULL;
 	}
+	if (pthread_mutex_init(&a->qmu, NULL) != 0) {
+		(void)pthread_mutex_destroy(&a->mu);
+		free(a);
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot create a mutex");
+		return NULL;
+	}
+	if (pthread_mutex_init(&a->rmu, NULL) != 0) {
+		(void)pthread_mutex_destroy(&a->qmu);
+		(void)pthread_mutex_destroy(&a->mu);
+		free(a);
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot create a mutex");
+		return NULL;
+	}
 	cf = getenv("TWOKEY_TEST_CLOCK_FILE");
 	if (cf != NULL)
 		(void)tk_strlcpy(a->clock_file, cf, sizeof(a->clock_file));
 	a->store = tk_store_open(db_path, false, err);
 	if (a->store == NULL)
 		goto fail;
+	/* ":memory:" is private to one connection: share the writer's. */
+	if (strcmp(db_path, ":memory:") != 0) {
+		a->rstore = tk_store_open(db_path, false, err);
+		if (a->rstore == NULL)
+			goto fail;
+	}
 	if (load_config(a, err) != 0)
 		goto fail;
 	if (sync_last_seq(a, err) != 0)
@@ -641,6 +907,8 @@ tk_app_close(tk_app *a)
 {
 	if (a == NULL)
 		return;
+	if (a->rstore != NULL)
+		tk_store_close(a->rstore);
 	if (a->store != NULL)
 		tk_store_close(a->store);
 	if (a->policy != NULL) {
@@ -650,6 +918,8 @@ tk_app_close(tk_app *a)
 	free(a->policy_text);
 	view_drop_all(a);
 	tk_org_free(&a->org);
+	(void)pthread_mutex_destroy(&a->rmu);
+	(void)pthread_mutex_destroy(&a->qmu);
 	(void)pthread_mutex_destroy(&a->mu);
 	free(a);
 }
@@ -698,15 +968,15 @@ tk_app_token_issue(tk_app *a, const char *login, char *out, size_t out_size,
 	    "login", login);
 	if (tk_store_begin(a->store, &err->e) != 0 ||
 	    tk_store_token_put(a->store, login, hash, now, &err->e) != 0 ||
-	    append_event(a, now, "", "token.issued", "system", false, data,
-	    &err->e) != 0 || tk_store_commit(a->store, &err->e) != 0) {
+	    append_event(a, now, "", "token.issued", "system", false,
+	    json_incref(data), &err->e) != 0 ||
+	    tk_store_commit(a->store, &err->e) != 0) {
 		tk_store_rollback(a->store);
 		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store the token: "
 		    "%.400s", err->e.msg);
-	} else {
-		data = NULL;
 	}
 	(void)pthread_mutex_unlock(&a->mu);
+	json_decref(data);
 	if (st == TK_OK)
 		(void)tk_strlcpy(out, token, out_size);
 done:
@@ -738,9 +1008,17 @@ tk_app_authenticate(tk_app *a, const char *token, size_t token_len,
 	if (sha256(token, token_len, hash) != 0)
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot hash token");
 	login[0] = '\0';
-	(void)pthread_mutex_lock(&a->mu);
-	rc = tk_store_token_lookup(a->store, hash, login, sizeof(login), &e);
-	(void)pthread_mutex_unlock(&a->mu);
+	if (a->rstore != NULL) {
+		(void)pthread_mutex_lock(&a->rmu);
+		rc = tk_store_token_lookup(a->rstore, hash, login, sizeof(login),
+		    &e);
+		(void)pthread_mutex_unlock(&a->rmu);
+	} else {
+		(void)pthread_mutex_lock(&a->mu);
+		rc = tk_store_token_lookup(a->store, hash, login, sizeof(login),
+		    &e);
+		(void)pthread_mutex_unlock(&a->mu);
+	}
 	OPENSSL_cleanse(hash, sizeof(hash));
 	if (rc != 0) {
 		if (e.status == TK_ERR_NOT_FOUND)
@@ -891,15 +1169,20 @@ put_case(tk_app *a, const tk_case *c, tk_error *err)
 	return rc;
 }
 
-/* Loads, refreshes (persisting what time changed) and renders case id
- * with its events into *out. With mu held. */
+/* Loads, refreshes and renders case id with its events into *out (mu
+ * held). When time moved the case on, the change is persisted first: as
+ * an operation of the batch when called by the group-commit leader
+ * (write), otherwise nothing is rendered and *must_write is set. */
 static enum tk_status
 case_get_locked(tk_app *a, const tk_ctx *x, const char *actor,
-    const char *id, json_t **out, tk_app_err *err)
+    const char *id, bool write, bool *must_write, json_t **out,
+    tk_app_err *err)
 {
 	enum tk_status st;
+	struct gc_op op;
 	tk_error e;
 
+	*must_write = false;
 	st = check_read(a, x, actor, err);
 	if (st != TK_OK)
 		return st;
@@ -908,39 +1191,29 @@ case_get_locked(tk_app *a, const tk_ctx *x, const char *actor,
 		return st;
 	a->ev_refresh.n = 0;
 	if (tk_engine_refresh(x, &a->work, &a->ev_refresh)) {
+		if (!write) {
+			*must_write = true;
+			return TK_OK;
+		}
 		/* Time moved the case on: persist it with its events. */
-		if (tk_store_begin(a->store, &e) != 0 ||
-		    put_case(a, &a->work, &e) != 0 ||
+		if (op_begin(a, &op, &e) != 0)
+			return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store "
+			    "case %s: %.400s", id, e.msg);
+		if (put_case(a, &a->work, &e) != 0 ||
 		    append_engine_events(a, x->now, &a->work, &a->ev_refresh,
-		    &e) != 0 || tk_store_commit(a->store, &e) != 0) {
-			tk_store_rollback(a->store);
+		    &e) != 0) {
+			op_undo(a, &op);
 			return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store "
 			    "case %s: %.400s", id, e.msg);
 		}
+		if (op_keep(a, &op, &e) != 0)
+			return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store "
+			    "case %s: %.400s", id, e.msg);
 	}
 	*out = case_view(a, x, &a->work, true, &err->e);
 	if (*out == NULL)
 		return err->e.status = TK_ERR_INTERNAL;
 	return TK_OK;
-}
-
-enum tk_status
-tk_app_case_get(tk_app *a, const char *actor, const char *id, json_t **out,
-    tk_app_err *err)
-{
-	tk_ctx x;
-	enum tk_status st;
-
-	err_clear(err);
-	*out = NULL;
-	if (!tk_app_case_id_valid(id))
-		return tk_fail(&err->e, TK_ERR_INVALID, "case id must look "
-		    "like c_ followed by 16 hex digits");
-	(void)pthread_mutex_lock(&a->mu);
-	x = ctx_locked(a, now_locked(a));
-	st = case_get_locked(a, &x, actor, id, out, err);
-	(void)pthread_mutex_unlock(&a->mu);
-	return st;
 }
 
 static char *
@@ -955,15 +1228,127 @@ dup_text(const char *text, size_t len)
 	return d;
 }
 
+/* One GET of a case, as JSON (view) or as cached compact text (txt). */
+struct get_job {
+	const char *actor, *id;
+	bool text;
+	json_t *view;
+	char *txt;
+	size_t len;
+	tk_app_err *err;
+	enum tk_status st;
+};
+
+/* Runs a get_job with mu held; write as in case_get_locked. Returns
+ * false when the case must be persisted first (only when !write). */
+static bool
+get_job_run(tk_app *a, struct get_job *j, bool write)
+{
+	tk_ctx x = ctx_locked(a, now_locked(a));
+	struct view_slot *v = view_slot(a, j->id);
+	bool must_write = false;
+	char *t;
+
+	if (j->text && v->text != NULL && strcmp(v->id, j->id) == 0 &&
+	    x.now < v->stale_at) {
+		j->st = check_read(a, &x, j->actor, j->err);
+		if (j->st == TK_OK) {
+			j->txt = dup_text(v->text, v->len);
+			j->len = v->len;
+			if (j->txt == NULL)
+				j->st = oom(j->err);
+		}
+		return true;
+	}
+	j->st = case_get_locked(a, &x, j->actor, j->id, write, &must_write,
+	    &j->view, j->err);
+	if (must_write)
+		return false;
+	if (j->st != TK_OK || !j->text)
+		return true;
+	t = json_dumps(j->view, JSON_COMPACT);
+	json_decref(j->view);
+	j->view = NULL;
+	if (t == NULL) {
+		j->st = oom(j->err);
+		return true;
+	}
+	j->txt = t;
+	j->len = strlen(t);
+	/* Inside a batch the view may not be durable yet; a failed COMMIT
+	 * drops every cached view before mu is released. */
+	if (j->len <= VIEW_TEXT_MAX) {
+		char *copy = dup_text(t, j->len);
+		if (copy != NULL) {
+			free(v->text);
+			(void)tk_strlcpy(v->id, j->id, sizeof(v->id));
+			v->text = copy;
+			v->len = j->len;
+			v->stale_at = view_stale_at(&a->work, x.now);
+		}
+	}
+	return true;
+}
+
+static void
+get_job_fn(tk_app *a, void *arg)
+{
+	(void)get_job_run(a, arg, true);
+}
+
+/* A read under mu; when time moved the case on, the same read again as
+ * an operation of a batch, answered once that is durable. */
+static enum tk_status
+get_job_do(tk_app *a, struct get_job *j)
+{
+	tk_error e;
+	bool done;
+
+	(void)pthread_mutex_lock(&a->mu);
+	done = get_job_run(a, j, false);
+	(void)pthread_mutex_unlock(&a->mu);
+	if (done)
+		return j->st;
+	err_clear(j->err);
+	if (!gc_submit(a, get_job_fn, j, &e) && j->st != TK_ERR_INTERNAL) {
+		json_decref(j->view);
+		j->view = NULL;
+		free(j->txt);
+		j->txt = NULL;
+		j->len = 0;
+		err_clear(j->err);
+		j->st = tk_fail(&j->err->e, TK_ERR_INTERNAL, "%s", e.msg);
+	}
+	return j->st;
+}
+
+enum tk_status
+tk_app_case_get(tk_app *a, const char *actor, const char *id, json_t **out,
+    tk_app_err *err)
+{
+	struct get_job j;
+
+	err_clear(err);
+	*out = NULL;
+	if (!tk_app_case_id_valid(id))
+		return tk_fail(&err->e, TK_ERR_INVALID, "case id must look "
+		    "like c_ followed by 16 hex digits");
+	memset(&j, 0, sizeof(j));
+	j.actor = actor;
+	j.id = id;
+	j.err = err;
+	if (get_job_do(a, &j) == TK_OK)
+		*out = j.view;
+	else
+		json_decref(j.view);
+	return j.st;
+}
+
 enum tk_status
 tk_app_case_get_text(tk_app *a, const char *actor, const char *id,
     char **text, size_t *len, tk_app_err *err)
 {
-	struct view_slot *v;
-	json_t *view = NULL;
-	enum tk_status st;
-	tk_ctx x;
-	char *t;
+	struct get_job j;
 
 	err_clear(err);
 	*text = NULL;
@@ -971,43 +1356,18 @@ tk_app_case_get_text(tk_app *a, const char *actor, const char *id,
 	if (!tk_app_case_id_valid(id))
 		return tk_fail(&err->e, TK_ERR_INVALID, "case id must look "
 		    "like c_ followed by 16 hex digits");
-	(void)pthread_mutex_lock(&a->mu);
-	x = ctx_locked(a, now_locked(a));
-	v = view_slot(a, id);
-	if (v->text != NULL && strcmp(v->id, id) == 0 && x.now < v->stale_at) {
-		st = check_read(a, &x, actor, err);
-		if (st == TK_OK) {
-			*text = dup_text(v->text, v->len);
-			*len = v->len;
-			if (*text == NULL)
-				st = oom(err);
-		}
-		goto out;
+	memset(&j, 0, sizeof(j));
+	j.actor = actor;
+	j.id = id;
+	j.text = true;
+	j.err = err;
+	if (get_job_do(a, &j) == TK_OK) {
+		*text = j.txt;
+		*len = j.len;
+	} else {
+		free(j.txt);
 	}
-	st = case_get_locked(a, &x, actor, id, &view, err);
-	if (st != TK_OK)
-		goto out;
-	t = json_dumps(view, JSON_COMPACT);
-	json_decref(view);
-	if (t == NULL) {
-		st = oom(err);
-		goto out;
-	}
-	*text = t;
-	*len = strlen(t);
-	if (*len <= VIEW_TEXT_MAX) {
-		char *copy = dup_text(t, *len);
-		if (copy != NULL) {
-			free(v->text);
-			(void)tk_strlcpy(v->id, id, sizeof(v->id));
-			v->text = copy;
-			v->len = *len;
-			v->stale_at = view_stale_at(&a->work, x.now);
-		}
-	}
-out:
-	(void)pthread_mutex_unlock(&a->mu);
-	return st;
+	return j.st;
 }
 
 struct listctx {
@@ -1341,8 +1701,9 @@ tk_app_reload_policy(tk_app *a, const char *actor, const char *text,
 	if (tk_store_begin(a->store, &e) != 0 ||
 	    tk_store_config_put(a->store, "policy", copy, &e) != 0 ||
 	    append_event(a, now, "", "policy.loaded", actor ? actor :
-	    "system", false, data, &e) != 0 ||
+	    "system", false, json_incref(data), &e) != 0 ||
 	    tk_store_commit(a->store, &e) != 0) {
+		json_decref(data);
 		tk_store_rollback(a->store);
 		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store the "
 		    "policy (the old one keeps serving): %.400s", e.msg);
@@ -1352,6 +1713,7 @@ tk_app_reload_policy(tk_app *a, const char *actor, const char *text,
 		free(copy);
 		return st;
 	}
+	json_decref(data);
 	old = a->policy;
 	a->policy = np;
 	view_drop_all(a);
@@ -1397,40 +1759,46 @@ state_extras(const tk_case *c, tk_app_err *err)
 typedef enum tk_status (*case_fn)(const tk_ctx *x, tk_case *c,
     const char *actor, const void *arg, tk_events *ev, tk_error *err);
 
+struct op_job {
+	const char *actor, *id, *what;
+	case_fn fn;
+	const void *arg;
+	json_t **out;
+	tk_app_err *err;
+	enum tk_status st;
+};
+
 /*
- * The transaction around one operation on an existing case: load, apply
- * time, call the engine, persist the case and its events - or, on a
- * refusal, persist what time changed plus a `refused` event. A store
- * failure rolls everything back.
+ * One operation on an existing case, run by the group-commit leader as
+ * one savepoint of the batch: load, apply time, call the engine, persist
+ * the case and its events - or, on a refusal, persist what time changed
+ * plus a `refused` event. A store failure undoes this operation only.
  */
-static enum tk_status
-case_op(tk_app *a, const char *actor, const char *id, const char *what,
-    case_fn fn, const void *arg, json_t **out, tk_app_err *err)
+static void
+case_op_run(tk_app *a, void *jarg)
 {
+	struct op_job *j = jarg;
+	const char *actor = j->actor, *id = j->id, *what = j->what;
+	json_t **out = j->out;
+	tk_app_err *err = j->err;
 	tk_ctx x;
 	tk_case *c = &a->work;
 	enum tk_status st;
+	struct gc_op op;
 	bool changed;
 	tk_error e;
 
-	err_clear(err);
-	if (out != NULL)
-		*out = NULL;
-	if (!tk_app_case_id_valid(id))
-		return tk_fail(&err->e, TK_ERR_INVALID, "case id must look "
-		    "like c_ followed by 16 hex digits");
-	if (actor == NULL)
-		return tk_fail(&err->e, TK_ERR_UNAUTH, "no actor");
-	(void)pthread_mutex_lock(&a->mu);
 	x = ctx_locked(a, now_locked(a));
-	if (tk_store_begin(a->store, &e) != 0) {
+	if (op_begin(a, &op, &e) != 0) {
 		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot start a "
 		    "transaction: %.400s", e.msg);
-		goto unlock;
+		goto finish;
 	}
 	st = load_case(a, id, err);
-	if (st != TK_OK)
-		goto rollback;
+	if (st != TK_OK) {
+		op_undo(a, &op);
+		goto finish;
+	}
 	a->ev_refresh.n = 0;
 	a->ev_op.n = 0;
 	changed = tk_engine_refresh(&x, c, &a->ev_refresh);
@@ -1440,13 +1808,14 @@ case_op(tk_app *a, const char *actor, const char *id, const char *what,
 	    strcmp(c->subject, actor) == 0))
 		st = auditor_refusal(actor, err);
 	else
-		st = fn(&x, c, actor, arg, &a->ev_op, &err->e);
+		st = j->fn(&x, c, actor, j->arg, &a->ev_op, &err->e);
 	if (st == TK_OK) {
 		if (put_case(a, c, &e) != 0 ||
 		    append_engine_events(a, x.now, c, &a->ev_refresh, &e) != 0 ||
-		    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0 ||
-		    tk_store_commit(a->store, &e) != 0)
+		    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0)
 			goto store_fail;
+		if (op_keep(a, &op, &e) != 0)
+			goto store_failed;
 		if (out != NULL) {
 			*out = case_view(a, &x, c, false, &err->e);
 			if (*out == NULL)
@@ -1454,7 +1823,7 @@ case_op(tk_app *a, const char *actor, const char *id, const char *what,
 				    "saved but the answer could not be built "
 				    "(out of memory); GET the case", what);
 		}
-		goto unlock;
+		goto finish;
 	}
 	/* Refused or invalid: the engine left the case as time made it. */
 	if (err->e.status != st)
@@ -1466,20 +1835,53 @@ case_op(tk_app *a, const char *actor, const char *id, const char *what,
 	    st == TK_ERR_SOD, refused_data(what, &err->e,
 	    tk_state_name(c->state), NULL), &e) != 0)
 		goto store_fail;
-	if ((changed || is_refusal(st)) && tk_store_commit(a->store, &e) != 0)
-		goto store_fail;
-	if (!changed && !is_refusal(st))
-		tk_store_rollback(a->store);
+	if (changed || is_refusal(st)) {
+		if (op_keep(a, &op, &e) != 0)
+			goto store_failed;
+	} else {
+		op_undo(a, &op);
+	}
 	state_extras(c, err);
-	goto unlock;
+	goto finish;
 store_fail:
+	op_undo(a, &op);
+store_failed:
+	err->state[0] = '\0';
+	err->hold_until = 0;
 	st = tk_fail(&err->e, TK_ERR_INTERNAL, "storage failed; nothing was "
 	    "changed: %.400s", e.msg);
-rollback:
-	tk_store_rollback(a->store);
-unlock:
-	(void)pthread_mutex_unlock(&a->mu);
-	return st;
+finish:
+	j->st = st;
+}
+
+/* Validates, then runs case_op_run in a batch; answers once the batch is
+ * durably committed (TK_ERR_INTERNAL if that fails). */
+static enum tk_status
+case_op(tk_app *a, const char *actor, const char *id, const char *what,
+    case_fn fn, const void *arg, json_t **out, tk_app_err *err)
+{
+	struct op_job j;
+	tk_error e;
+	bool ok;
+
+	err_clear(err);
+	if (out != NULL)
+		*out = NULL;
+	if (!tk_app_case_id_valid(id))
+		return tk_fail(&err->e, TK_ERR_INVALID, "case id must look "
+		    "like c_ followed by 16 hex digits");
+	if (actor == NULL)
+		return tk_fail(&err->e, TK_ERR_UNAUTH, "no actor");
+	j.actor = actor;
+	j.id = id;
+	j.what = what;
+	j.fn = fn;
+	j.arg = arg;
+	j.out = out;
+	j.err = err;
+	j.st = TK_ERR_INTERNAL;
+	ok = gc_submit(a, case_op_run, &j, &e);
+	return gc_answer(ok, &e, j.st, out, err);
 }
 
 static enum tk_status
@@ -1662,17 +2064,124 @@ stored_state(tk_app *a, const char *id, char *out, size_t size)
 	json_decref(rec);
 }
 
+struct open_job {
+	const char *actor;
+	const tk_open_req *r;
+	const tk_action *act;
+	const char *id;
+	json_t **out;
+	tk_app_err *err;
+	enum tk_status st;
+};
+
+/* Opens a case as one savepoint of the leader's batch (see case_op_run):
+ * a refusal is kept as a `refused` event, a store failure undone. */
+static void
+case_open_run(tk_app *a, void *jarg)
+{
+	struct open_job *j = jarg;
+	const char *actor = j->actor, *id = j->id;
+	const tk_open_req *r = j->r;
+	const tk_action *act = j->act;
+	json_t **out = j->out;
+	tk_app_err *err = j->err;
+	char open_id[TK_ID_MAX];
+	tk_case *c = &a->work;
+	struct gc_op op;
+	tk_ctx x;
+	tk_error e;
+	enum tk_status st;
+	int rc;
+
+	x = ctx_locked(a, now_locked(a));
+	if (op_begin(a, &op, &e) != 0) {
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot start a "
+		    "transaction: %.400s", e.msg);
+		goto finish;
+	}
+	if (is_auditor(a, actor)) {
+		st = auditor_refusal(actor, err);
+		if (append_event(a, x.now, "", "refused", actor, false,
+		    refused_data("open", &err->e, NULL, open_request_json(r)),
+		    &e) != 0)
+			goto store_fail;
+		goto keep;
+	}
+	open_id[0] = '\0';
+	rc = tk_store_case_find_open(a->store, r->subject, act->family,
+	    open_id, sizeof(open_id), &e);
+	if (rc != 0 && e.status != TK_ERR_NOT_FOUND)
+		goto store_fail;
+	if (rc == 0 && open_id[0] != '\0') {
+		stored_state(a, open_id, err->state, sizeof(err->state));
+		(void)tk_strlcpy(err->case_id, open_id, sizeof(err->case_id));
+		st = tk_fail(&err->e, TK_ERR_WRONG_STATE, "%s already has an "
+		    "open %s case, %s (state %s); finish or cancel it before "
+		    "opening another", r->subject, act->family, open_id,
+		    err->state[0] ? err->state : "open");
+		json_t *extra = open_request_json(r);
+		if (extra != NULL &&
+		    jset(extra, "open_case", json_string(open_id)) != 0) {
+			json_decref(extra);
+			extra = NULL;
+		}
+		if (extra == NULL ||
+		    append_event(a, x.now, "", "refused", actor, false,
+		    refused_data("open", &err->e, err->state, extra), &e) != 0)
+			goto store_fail;
+		goto keep;
+	}
+	memset(c, 0, sizeof(*c));
+	a->ev_op.n = 0;
+	st = tk_engine_open(&x, actor, id, r, c, &a->ev_op, &err->e);
+	if (st != TK_OK) {
+		if (!is_refusal(st)) {
+			op_undo(a, &op);
+			goto finish;
+		}
+		if (append_event(a, x.now, "", "refused", actor, false,
+		    refused_data("open", &err->e, NULL, open_request_json(r)),
+		    &e) != 0)
+			goto store_fail;
+		goto keep;
+	}
+	if (put_case(a, c, &e) != 0 ||
+	    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0)
+		goto store_fail;
+	if (op_keep(a, &op, &e) != 0)
+		goto store_failed;
+	if (out != NULL) {
+		*out = case_view(a, &x, c, false, &err->e);
+		if (*out == NULL)
+			st = tk_fail(&err->e, TK_ERR_INTERNAL, "case %s was "
+			    "opened but the answer could not be built (out of "
+			    "memory); GET the case", c->id);
+	}
+	goto finish;
+keep:
+	if (op_keep(a, &op, &e) != 0)
+		goto store_failed;
+	goto finish;
+store_fail:
+	op_undo(a, &op);
+store_failed:
+	err->state[0] = '\0';
+	err->case_id[0] = '\0';
+	st = tk_fail(&err->e, TK_ERR_INTERNAL, "storage failed; nothing was "
+	    "changed: %.400s", e.msg);
+finish:
+	j->st = st;
+}
+
 enum tk_status
 tk_app_case_open(tk_app *a, const char *actor, const tk_open_req *r,
     json_t **out, tk_app_err *err)
 {
 	const tk_action *act;
-	char id[TK_ID_MAX], open_id[TK_ID_MAX];
-	tk_case *c = &a->work;
-	tk_ctx x;
+	char id[TK_ID_MAX];
+	struct open_job j;
 	tk_error e;
-	enum tk_status st;
-	int rc;
+	bool ok;
 
 	err_clear(err);
 	if (out != NULL)
@@ -1696,79 +2205,149 @@ tk_app_case_open(tk_app *a, const char *actor, const tk_open_req *r,
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "the system random "
 		    "generator failed");
 
-	(void)pthread_mutex_lock(&a->mu);
-	x = ctx_locked(a, now_locked(a));
-	if (tk_store_begin(a->store, &e) != 0) {
-		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot start a "
-		    "transaction: %.400s", e.msg);
-		goto unlock;
-	}
-	if (is_auditor(a, actor)) {
-		st = auditor_refusal(actor, err);
-		if (append_event(a, x.now, "", "refused", actor, false,
-		    refused_data("open", &err->e, NULL, open_request_json(r)),
-		    &e) != 0 || tk_store_commit(a->store, &e) != 0)
-			goto store_fail;
-		goto unlock;
-	}
-	open_id[0] = '\0';
-	rc = tk_store_case_find_open(a->store, r->subject, act->family,
-	    open_id, sizeof(open_id), &e);
-	if (rc != 0 && e.status != TK_ERR_NOT_FOUND)
-		goto store_fail;
-	if (rc == 0 && open_id[0] != '\0') {
-		stored_state(a, open_id, err->state, sizeof(err->state));
-		(void)tk_strlcpy(err->case_id, open_id, sizeof(err->case_id));
-		st = tk_fail(&err->e, TK_ERR_WRONG_STATE, "%s already has an "
-		    "open %s case, %s (state %s); finish or cancel it before "
-		    "opening another", r->subject, act->family, open_id,
-		    err->state[0] ? err->state : "open");
-		json_t *extra = open_request_json(r);
-		if (extra != NULL &&
-		    jset(extra, "open_case", json_string(open_id)) != 0) {
-			json_decref(extra);
-			extra = NULL;
+	j.actor = actor;
+	j.r = r;
+	j.act = act;
+	j.id = id;
+	j.out = out;
+	j.err = err;
+	j.st = TK_ERR_INTERNAL;
+	ok = gc_submit(a, case_open_run, &j, &e);
+	return gc_answer(ok, &e, j.st, out, err);
+}
+
+/* ---- scheduler sweep ------------------------------------------------- */
+
+#define SWEEP_PAGE 100
+
+/* One page of cases listed by the sweep; ids of those time would move. */
+struct sweep_list {
+	tk_app *a;
+	const tk_ctx *x;
+	char (*ids)[TK_ID_MAX];
+	int n, seen;
+	int64_t last;
+};
+
+static int
+sweep_cb(void *arg, int64_t rowid, const json_t *rec)
+{
+	struct sweep_list *l = arg;
+	tk_app *a = l->a;
+	tk_events scratch;
+	tk_error e;
+
+	l->last = rowid;
+	l->seen++;
+	memset(&a->work, 0, sizeof(a->work));
+	if (tk_case_from_json(&a->work, rec, &e) != 0)
+		return 0; /* malformed: a GET of it reports the error */
+	scratch.n = 0;
+	if (tk_engine_refresh(l->x, &a->work, &scratch) && l->n < SWEEP_PAGE)
+		(void)tk_strlcpy(l->ids[l->n++], a->work.id, TK_ID_MAX);
+	return 0;
+}
+
+struct sweep_job {
+	char (*ids)[TK_ID_MAX];
+	int n, changed;
+	bool failed;
+	tk_error e;
+};
+
+/* The group-commit leader refreshes each listed case, one savepoint each
+ * (re-checked: an operation in between may have moved it already). */
+static void
+sweep_run(tk_app *a, void *arg)
+{
+	struct sweep_job *j = arg;
+	tk_ctx x = ctx_locked(a, now_locked(a));
+	tk_app_err aerr;
+	struct gc_op op;
+
+	for (int i = 0; i < j->n; i++) {
+		if (op_begin(a, &op, &j->e) != 0) {
+			j->failed = true;
+			return;
 		}
-		if (extra == NULL ||
-		    append_event(a, x.now, "", "refused", actor, false,
-		    refused_data("open", &err->e, err->state, extra), &e) != 0 ||
-		    tk_store_commit(a->store, &e) != 0)
-			goto store_fail;
-		goto unlock;
-	}
-	memset(c, 0, sizeof(*c));
-	a->ev_op.n = 0;
-	st = tk_engine_open(&x, actor, id, r, c, &a->ev_op, &err->e);
-	if (st != TK_OK) {
-		if (!is_refusal(st)) {
-			tk_store_rollback(a->store);
-			goto unlock;
+		a->ev_refresh.n = 0;
+		if (load_case(a, j->ids[i], &aerr) != TK_OK ||
+		    !tk_engine_refresh(&x, &a->work, &a->ev_refresh)) {
+			op_undo(a, &op);
+			continue;
 		}
-		if (append_event(a, x.now, "", "refused", actor, false,
-		    refused_data("open", &err->e, NULL, open_request_json(r)),
-		    &e) != 0 || tk_store_commit(a->store, &e) != 0)
-			goto store_fail;
-		goto unlock;
+		if (put_case(a, &a->work, &j->e) != 0 ||
+		    append_engine_events(a, x.now, &a->work, &a->ev_refresh,
+		    &j->e) != 0) {
+			op_undo(a, &op);
+			j->failed = true;
+			continue;
+		}
+		if (op_keep(a, &op, &j->e) != 0) {
+			j->failed = true;
+			continue;
+		}
+		j->changed++;
 	}
-	if (put_case(a, c, &e) != 0 ||
-	    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0 ||
-	    tk_store_commit(a->store, &e) != 0)
-		goto store_fail;
-	if (out != NULL) {
-		*out = case_view(a, &x, c, false, &err->e);
-		if (*out == NULL)
-			st = tk_fail(&err->e, TK_ERR_INTERNAL, "case %s was "
-			    "opened but the answer could not be built (out of "
-			    "memory); GET the case", c->id);
+}
+
+int
+tk_app_sweep(tk_app *a, tk_error *err)
+{
+	static const char *const states[] = {"open", "review"};
+	char (*ids)[TK_ID_MAX];
+	int changed = 0;
+
+	ids = calloc(SWEEP_PAGE, sizeof(*ids));
+	if (ids == NULL) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+		return -1;
 	}
-	goto unlock;
-store_fail:
-	tk_store_rollback(a->store);
-	err->state[0] = '\0';
-	err->case_id[0] = '\0';
-	st = tk_fail(&err->e, TK_ERR_INTERNAL, "storage failed; nothing was "
-	    "changed: %.400s", e.msg);
-unlock:
-	(void)pthread_mutex_unlock(&a->mu);
-	return st;
+	for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
+		int64_t after = 0;
+
+		for (;;) {
+			struct sweep_list l;
+			struct sweep_job j;
+			tk_case_filter f;
+			tk_ctx x;
+			int rc;
+
+			memset(&f, 0, sizeof(f));
+			f.state = states[s];
+			f.limit = SWEEP_PAGE;
+			f.after = after;
+			memset(&l, 0, sizeof(l));
+			l.a = a;
+			l.ids = ids;
+			(void)pthread_mutex_lock(&a->mu);
+			x = ctx_locked(a, now_locked(a));
+			l.x = &x;
+			rc = tk_store_case_list(a->store, &f, sweep_cb, &l, err);
+			(void)pthread_mutex_unlock(&a->mu);
+			if (rc != 0)
+				goto fail;
+			if (l.n > 0) {
+				memset(&j, 0, sizeof(j));
+				j.ids = ids;
+				j.n = l.n;
+				if (!gc_submit(a, sweep_run, &j, err))
+					goto fail;
+				if (j.failed) {
+					if (err != NULL)
+						*err = j.e;
+					goto fail;
+				}
+				changed += j.changed;
+			}
+			if (l.seen < SWEEP_PAGE)
+				break;
+			after = l.last;
+		}
+	}
+	free(ids);
+	return changed;
+fail:
+	free(ids);
+	return -1;
 }

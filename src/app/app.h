@@ -8,6 +8,12 @@
  * cases and their audit events (refusals included), and the JSON views
  * the API returns.
  *
+ * Durability: writes use group commit (app.c): concurrent operations
+ * share one transaction and one fsync, each in its own savepoint, and
+ * every answer (success or refusal) is given only once its batch is
+ * durably committed; if the COMMIT fails, every operation of the batch
+ * answers TK_ERR_INTERNAL. Reads see committed data only.
+ *
  * Thread safety: every function may be called from any thread; one mutex
  * serialises store and engine use. Returned JSON is owned by the caller.
  */
@@ -150,6 +156,19 @@ enum tk_status tk_app_case_break_glass(tk_app *a, const char *actor,
 enum tk_status tk_app_case_review(tk_app *a, const char *actor,
     const char *id, const char *outcome, const char *comment, json_t **out,
     tk_app_err *err);
+
+/*
+ * The scheduler's sweep: applies time to every case in an open state or
+ * in review without anyone reading it - holds ending (`hold.ended`),
+ * approvals and evidence expiring, execution windows closing
+ * (`expired`), post-event reviews becoming overdue (`review.overdue`
+ * alert) - persisting each change and its events like any operation
+ * (group commit; returns once durable). Lists the cases a page at a time
+ * (mu held per page only). Returns the number of cases changed, or -1
+ * with err filled. The server calls it every few seconds (`--sweep-
+ * interval`).
+ */
+int tk_app_sweep(tk_app *a, tk_error *err);
 
 /* True when id looks like "c_" followed by 16 lowercase hex digits. */
 bool tk_app_case_id_valid(const char *id);

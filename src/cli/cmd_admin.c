@@ -100,7 +100,7 @@ need_db(const char *path)
 }
 
 /* Options shared by most admin commands. */
-enum { O_DB = 256, O_ORG, O_POLICY, O_FORCE, O_LISTEN, O_THREADS,
+enum { O_DB = 256, O_ORG, O_POLICY, O_FORCE, O_LISTEN, O_THREADS, O_SWEEP,
 	O_QUIET, O_SUBJECT, O_ACTION, O_SIGNAL, O_TICKET, O_CHANNEL,
 	O_REASON };
 
@@ -330,6 +330,7 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 	static const struct option lo[] = {LO_HELP, LO_DB,
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"threads", required_argument, NULL, O_THREADS},
+		{"sweep-interval", required_argument, NULL, O_SWEEP},
 		{"quiet", no_argument, NULL, O_QUIET}, LO_END};
 	tk_server_opts o = {0};
 	tk_error err = {0};
@@ -353,6 +354,15 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 				return tk_cli_usage_error(cmd,
 				    "--threads wants a number from 1 to 256");
 			o.threads = (unsigned)n;
+			break;
+		case O_SWEEP:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] == '\0' ||
+			    optarg[0] == '-' || n > 86400)
+				return tk_cli_usage_error(cmd, "--sweep-interval "
+				    "wants seconds from 0 (no sweeps) to 86400");
+			o.sweep_interval = n == 0 ? -1 : (int)n;
 			break;
 		default: return tk_cli_usage_error(cmd, NULL);
 		}

@@ -33,11 +33,15 @@ static const tk_cli_cmd commands[] = {
 	    "      --db PATH            database created by `twokey init`\n"
 	    OPT_HELP},
 	{NULL, "serve", tk_cmd_serve,
-	    "--db PATH --listen ADDR:PORT [--threads N] [--quiet]",
+	    "--db PATH --listen ADDR:PORT [--threads N] [--sweep-interval S] "
+	    "[--quiet]",
 	    "run the REST/JSON API server until SIGINT or SIGTERM",
 	    "      --db PATH            database created by `twokey init`\n"
 	    "      --listen ADDR:PORT   address to listen on, e.g. 127.0.0.1:8080\n"
-	    "      --threads N          worker threads (default 2)\n"
+	    "      --threads N          worker threads (default 16)\n"
+	    "      --sweep-interval S   seconds between scheduler sweeps that end\n"
+	    "                           holds, expire approvals and flag overdue\n"
+	    "                           reviews (default 5; 0 = none)\n"
 	    "      --quiet              no access log on stderr\n" OPT_HELP},
 	{"policy", "check", tk_cmd_policy_check, "FILE",
 	    "parse a policy file and report the first error as file:line:col",

@@ -4,8 +4,14 @@
  * 64 KiB cap, adapts each request to routes.c, adds the security headers,
  * writes the access log, and shuts down cleanly on SIGINT/SIGTERM.
  *
- * Owns: tk_server_run, the daemon, per-connection body buffers and the
- * access log. Tokens and bodies are never logged.
+ * Owns: tk_server_run, the daemon, per-connection body buffers, the
+ * access log and the scheduler thread (tk_app_sweep every
+ * --sweep-interval seconds; stopped and joined before the app closes).
+ * Tokens and bodies are never logged.
+ *
+ * The worker pool defaults to 16 threads: a write request blocks its
+ * thread until its group-commit batch is durable, so several must be able
+ * to wait on one fsync together.
  */
 #include "http/server.h"
 
@@ -458,6 +464,88 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* ---- scheduler ------------------------------------------------------------ */
+
+typedef struct sweeper {
+	tk_app *app;
+	unsigned interval;
+	bool quiet;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;   /* signalled on stop */
+	bool stop;
+	pthread_t tid;
+} sweeper;
+
+static void *
+sweep_main(void *arg)
+{
+	sweeper *w = arg;
+	struct timespec until;
+	tk_error err;
+	int n;
+
+	(void)pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		if (clock_gettime(CLOCK_MONOTONIC, &until) != 0) {
+			until.tv_sec = 0;
+			until.tv_nsec = 0;
+		}
+		until.tv_sec += (time_t)w->interval;
+		while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu,
+		    &until) != ETIMEDOUT)
+			;
+		if (w->stop)
+			break;
+		(void)pthread_mutex_unlock(&w->mu);
+		n = tk_app_sweep(w->app, &err);
+		if (n < 0 && !w->quiet)
+			(void)fprintf(stderr, "twokey: scheduler sweep failed "
+			    "(retried in %u s): %s\n", w->interval, err.msg);
+		(void)pthread_mutex_lock(&w->mu);
+	}
+	(void)pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Starts the scheduler thread (monotonic timed waits). */
+static int
+sweeper_start(sweeper *w)
+{
+	pthread_condattr_t ca;
+
+	if (pthread_mutex_init(&w->mu, NULL) != 0)
+		return -1;
+	if (pthread_condattr_init(&ca) != 0)
+		goto fail_mu;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&w->cv, &ca) != 0) {
+		(void)pthread_condattr_destroy(&ca);
+		goto fail_mu;
+	}
+	(void)pthread_condattr_destroy(&ca);
+	w->stop = false;
+	if (pthread_create(&w->tid, NULL, sweep_main, w) != 0) {
+		(void)pthread_cond_destroy(&w->cv);
+		goto fail_mu;
+	}
+	return 0;
+fail_mu:
+	(void)pthread_mutex_destroy(&w->mu);
+	return -1;
+}
+
+static void
+sweeper_stop(sweeper *w)
+{
+	(void)pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	(void)pthread_cond_signal(&w->cv);
+	(void)pthread_mutex_unlock(&w->mu);
+	(void)pthread_join(w->tid, NULL);
+	(void)pthread_cond_destroy(&w->cv);
+	(void)pthread_mutex_destroy(&w->mu);
+}
+
 /* ---- run ------------------------------------------------------------------ */
 
 int
@@ -473,6 +561,8 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	uint16_t port;
 	const union MHD_DaemonInfo *info;
 	server s;
+	sweeper sw;
+	bool sweeping = false;
 	int sig = 0;
 
 	if (o == NULL || o->db_path == NULL) {
@@ -501,10 +591,13 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	(void)sigemptyset(&ign.sa_mask);
 	(void)sigaction(SIGPIPE, &ign, &old_pipe);
 
-	threads = o->threads ? o->threads : 2;
+	threads = o->threads ? o->threads : 16;
 	if (threads > 256)
 		threads = 256;
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	/* MHD_USE_ITC: stop wakes every worker through its own channel; a
+	 * worker at its share of the connection limit no longer watches
+	 * the listen socket and would otherwise sleep until a timeout. */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
 	if (v6)
 		flags |= MHD_USE_DUAL_STACK;
 	if (!o->quiet)
@@ -528,6 +621,23 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		    o->listen);
 		return -1;
 	}
+	if (o->sweep_interval >= 0) {
+		memset(&sw, 0, sizeof(sw));
+		sw.app = s.app;
+		sw.interval = o->sweep_interval > 0 ?
+		    (unsigned)o->sweep_interval : 5u;
+		sw.quiet = o->quiet;
+		if (sweeper_start(&sw) != 0) {
+			MHD_stop_daemon(d);
+			(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+			(void)sigaction(SIGPIPE, &old_pipe, NULL);
+			tk_app_close(s.app);
+			(void)tk_fail(err, TK_ERR_INTERNAL, "cannot start the "
+			    "scheduler thread");
+			return -1;
+		}
+		sweeping = true;
+	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	(void)fprintf(stderr, "twokey %s: listening on http://%s%s%s:%u "
 	    "(%u threads)\n", TK_VERSION, v6 ? "[" : "", host, v6 ? "]" : "",
@@ -543,6 +653,8 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	if (!o->quiet)
 		(void)fprintf(stderr, "twokey: %s received, shutting down\n",
 		    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (sweeping)
+		sweeper_stop(&sw);
 	MHD_stop_daemon(d);
 	tk_app_close(s.app);
 	(void)sigaction(SIGPIPE, &old_pipe, NULL);

@@ -12,13 +12,17 @@
 typedef struct tk_server_opts {
 	const char *db_path;   /* database created by `twokey init` */
 	const char *listen;    /* "127.0.0.1:8080" or "[::1]:8080" */
-	unsigned threads;      /* worker threads, 0 = 2 */
+	unsigned threads;      /* worker threads, 0 = 16 */
+	int sweep_interval;    /* seconds between scheduler sweeps: 0 = 5,
+	                          < 0 = no sweeps */
 	bool quiet;            /* no access log on stderr */
 } tk_server_opts;
 
 /*
  * Runs until SIGINT or SIGTERM, then stops accepting, finishes requests
- * in flight and returns 0. Returns -1 with err filled when it cannot start
+ * in flight and returns 0. A scheduler thread calls tk_app_sweep every
+ * sweep_interval seconds, so holds end, approvals expire and overdue
+ * reviews raise their alert without anyone reading the case. Returns -1 with err filled when it cannot start
  * (database missing, address in use, bad listen string).
  *
  * Test builds (TK_TEST_HOOKS) read the environment variable

@@ -9,7 +9,8 @@
  * filled (TK_ERR_INTERNAL for storage failures, TK_ERR_NOT_FOUND where
  * noted). A store handle is used by one thread at a time; callers
  * serialise. Writes between tk_store_begin and tk_store_commit are one
- * transaction: all of it is durable or none.
+ * transaction: all of it is durable or none. Reads inside an open
+ * transaction see its uncommitted writes.
  */
 #ifndef TK_STORE_H
 #define TK_STORE_H
@@ -56,6 +57,18 @@ void tk_store_close(tk_store *s);
 int tk_store_begin(tk_store *s, tk_error *err);
 int tk_store_commit(tk_store *s, tk_error *err);
 void tk_store_rollback(tk_store *s);
+bool tk_store_in_transaction(tk_store *s);
+
+/* One level of savepoint inside an open transaction (group commit: one
+ * per operation of a batch). release keeps the writes since the
+ * savepoint in the transaction; rollback_to undoes them (and forgets the
+ * cached chain head) and leaves the transaction open. Both fail when the
+ * transaction itself is gone (SQLite rolled it back after an I/O, full
+ * or busy error): the caller must then treat the whole transaction as
+ * rolled back. */
+int tk_store_savepoint(tk_store *s, tk_error *err);
+int tk_store_release(tk_store *s, tk_error *err);
+int tk_store_rollback_to(tk_store *s, tk_error *err);
 
 /* Configuration texts: name is "org" or "policy". Each put is a new
  * version; get returns the newest (malloc'd, caller frees). */

@@ -4,7 +4,9 @@
  * a committed transaction survives a power cut.
  *
  * Owns: the schema (versioned in the meta table), the prepared statements
- * (prepared once at open and cached in the handle), transactions, and the
+ * (prepared once at open and cached in the handle), transactions and the
+ * one-level savepoint inside them (the app's group commit runs each
+ * operation in a savepoint of a shared transaction), and the
  * append side of the audit chain: the next seq and the previous hash are
  * cached in the handle and re-read whenever another connection may have
  * written since. Workload assumed: one writer process (the server) and
@@ -83,6 +85,9 @@ enum st_id {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_DATA_VERSION,
 	ST_CONFIG_PUT,
 	ST_CONFIG_GET,
@@ -103,6 +108,9 @@ static const char *const st_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT op",
+	[ST_RELEASE] = "RELEASE op",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_CONFIG_PUT] =
 	    "INSERT INTO config (name, version, text, created) "
@@ -656,6 +664,45 @@ tk_store_rollback(tk_store *s)
 		/* Last resort: the statement cache may be the problem. */
 		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	}
+}
+
+bool
+tk_store_in_transaction(tk_store *s)
+{
+	return sqlite3_get_autocommit(s->db) == 0;
+}
+
+int
+tk_store_savepoint(tk_store *s, tk_error *err)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return tk_fail(err, TK_ERR_INTERNAL, "store: a savepoint needs "
+		    "an open transaction"), -1;
+	return st_exec(s, ST_SAVEPOINT, err, "savepoint");
+}
+
+int
+tk_store_release(tk_store *s, tk_error *err)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return tk_fail(err, TK_ERR_INTERNAL, "store %s: the transaction "
+		    "was rolled back", s->path), -1;
+	return st_exec(s, ST_RELEASE, err, "release savepoint");
+}
+
+int
+tk_store_rollback_to(tk_store *s, tk_error *err)
+{
+	/* Events appended since the savepoint are gone: re-read the chain
+	 * head (inside the transaction) before the next append. */
+	s->head_known = false;
+	if (sqlite3_get_autocommit(s->db))
+		return tk_fail(err, TK_ERR_INTERNAL, "store %s: the transaction "
+		    "was rolled back", s->path), -1;
+	if (st_exec(s, ST_ROLLBACK_TO, err, "rollback to savepoint") != 0 ||
+	    st_exec(s, ST_RELEASE, err, "release savepoint") != 0)
+		return -1;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -120,9 +120,11 @@ class Context:
     """One test's world: data folder, database, tokens and server."""
 
     def __init__(self, org=DEMO_ORG, policy=DEMO_POLICY, users=None,
-                 start=True):
+                 start=True, serve_args=None):
         self.tmp = tempfile.mkdtemp(prefix="twokey-it-")
         self.proc = None
+        # extra `twokey serve` arguments, e.g. ["--sweep-interval", "1"]
+        self.serve_args = list(serve_args or [])
         self._stderr_f = None
         self.extra = []
         try:
@@ -190,7 +192,7 @@ class Context:
             self._stderr_f = open(self.stderr_path, "ab")
             self.proc = subprocess.Popen(
                 [twokey_bin(), "serve", "--db", self.db, "--listen",
-                 "127.0.0.1:%d" % self.port, "--quiet"],
+                 "127.0.0.1:%d" % self.port, "--quiet"] + self.serve_args,
                 stdin=subprocess.DEVNULL, stdout=self._stderr_f,
                 stderr=self._stderr_f, env=env, cwd=REPO)
             deadline = time.time() + START_TIMEOUT

@@ -5,8 +5,10 @@
  * leaves a `refused` event and the case unchanged; a duplicate open is
  * refused naming the open case; a broken policy reload keeps the old
  * policy; tokens authenticate by hash only; a hold ends with the injected
- * clock; role checks for reads and admin actions; the audit chain
- * verifies after all of it.
+ * clock; role checks for reads and admin actions; the scheduler sweep
+ * ends a hold and raises the overdue-review alert without anyone reading
+ * the case; concurrent refusals and reads through group commit each
+ * leave one event; the audit chain verifies after all of it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "app/app.h"
 #include "audit/chain.h"
@@ -547,6 +550,168 @@ test_explain_and_alerts(void **state)
 	json_decref(v);
 }
 
+/* Kinds of the events (audit log, read by the auditor) about case id. */
+static int
+count_log(struct fixture *f, const char *id, const char *kind)
+{
+	tk_app_err err;
+	json_t *v = NULL, *e;
+	size_t i;
+	int n = 0;
+
+	assert_int_equal(tk_app_events(f->app, "ivan", 1, 1000, &v, &err),
+	    TK_OK);
+	json_array_foreach(json_object_get(v, "events"), i, e)
+		if (strcmp(jstr(e, "kind"), kind) == 0 &&
+		    (id == NULL || strcmp(jstr(e, "case"), id) == 0))
+			n++;
+	json_decref(v);
+	return n;
+}
+
+static int
+count_alerts(struct fixture *f, const char *kind)
+{
+	tk_app_err err;
+	json_t *v = NULL, *e;
+	size_t i;
+	int n = 0;
+
+	assert_int_equal(tk_app_alerts(f->app, "carol", &v, &err), TK_OK);
+	json_array_foreach(json_object_get(v, "alerts"), i, e)
+		if (strcmp(jstr(e, "kind"), kind) == 0)
+			n++;
+	json_decref(v);
+	return n;
+}
+
+static void
+test_sweep(void **state)
+{
+	struct fixture *f = *state;
+	char hold[TK_ID_MAX], bg[TK_ID_MAX];
+	tk_app_err err;
+	tk_error e;
+	json_t *v = NULL;
+	tk_evidence_req ev = {"callback_on_file", "+1 555 0102", "pass",
+	    "called back on file"};
+	tk_execute_req ex = {"manual", "factors reset", TK_REVOKE_SESSIONS};
+
+	/* A case on its 1h hold ... */
+	open_case(f, "alice", "pwhite", "password_reset", "INC-9",
+	    "forgot_password", hold, NULL);
+	assert_int_equal(tk_app_case_evidence(f->app, "bob", hold, &ev, &v,
+	    &err), TK_OK);
+	json_decref(v);
+	assert_int_equal(tk_app_case_decide(f->app, "dave", hold, true, "", &v,
+	    &err), TK_OK);
+	json_decref(v);
+	assert_int_equal(tk_app_case_decide(f->app, "carol", hold, true, "",
+	    &v, &err), TK_OK);
+	assert_string_equal(jstr(v, "state"), "on_hold");
+	json_decref(v);
+	/* ... and a break-glass case executed, its review due in 24h. */
+	open_case(f, "alice", "pwhite", "mfa_reset", "INC-12", "lost_device",
+	    bg, NULL);
+	assert_int_equal(tk_app_case_evidence(f->app, "bob", bg, &ev, &v,
+	    &err), TK_OK);
+	json_decref(v);
+	assert_int_equal(tk_app_case_break_glass(f->app, "frank", bg,
+	    "exec locked out", "IR-77", &v, &err), TK_OK);
+	json_decref(v);
+	assert_int_equal(tk_app_case_decide(f->app, "carol", bg, true, "", &v,
+	    &err), TK_OK);
+	json_decref(v);
+	assert_int_equal(tk_app_case_execute(f->app, "dave", bg, &ex, &v,
+	    &err), TK_OK);
+	assert_string_equal(jstr(v, "state"), "review");
+	json_decref(v);
+
+	/* Nothing is due yet: a sweep changes nothing. */
+	assert_int_equal(tk_app_sweep(f->app, &e), 0);
+
+	/* Past the hold: the sweep ends it, nobody read the case. */
+	f->now += 3600 + 60;
+	assert_int_equal(count_log(f, hold, "hold.ended"), 0);
+	assert_int_equal(tk_app_sweep(f->app, &e), 1);
+	assert_int_equal(count_log(f, hold, "hold.ended"), 1);
+	assert_int_equal(count_alerts(f, "review.overdue"), 0);
+	assert_int_equal(tk_app_sweep(f->app, &e), 0);
+
+	/* Past the review deadline: the overdue alert, once. */
+	f->now += 24 * 3600;
+	assert_true(tk_app_sweep(f->app, &e) >= 1);
+	assert_int_equal(count_log(f, bg, "review.overdue"), 1);
+	assert_int_equal(count_alerts(f, "review.overdue"), 1);
+	assert_int_equal(tk_app_sweep(f->app, &e), 0);
+	assert_int_equal(count_log(f, bg, "review.overdue"), 1);
+
+	/* The case says so when read. */
+	assert_int_equal(tk_app_case_get(f->app, "ivan", bg, &v, &err), TK_OK);
+	assert_true(json_is_true(json_object_get(json_object_get(v, "review"),
+	    "overdue")));
+	json_decref(v);
+}
+
+/* Group commit: threads refusing and reading at once; every refusal is
+ * one durable `refused` event and the chain stays gapless. */
+#define GC_THREADS 8
+#define GC_ROUNDS 40
+
+struct gc_arg {
+	struct fixture *f;
+	const char *id;
+	int refused, read;
+};
+
+static void *
+gc_worker(void *p)
+{
+	struct gc_arg *g = p;
+	tk_app_err err;
+	json_t *v;
+	char *text;
+	size_t len;
+
+	for (int i = 0; i < GC_ROUNDS; i++) {
+		v = NULL;
+		if (tk_app_case_decide(g->f->app, "alice", g->id, true, "", &v,
+		    &err) == TK_ERR_SOD)
+			g->refused++;
+		json_decref(v);
+		if (tk_app_case_get_text(g->f->app, "ivan", g->id, &text, &len,
+		    &err) == TK_OK) {
+			g->read++;
+			free(text);
+		}
+	}
+	return NULL;
+}
+
+static void
+test_group_commit_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	struct gc_arg g[GC_THREADS];
+	pthread_t t[GC_THREADS];
+	char id[TK_ID_MAX];
+
+	open_case(f, "alice", "jsmith", "password_reset", "", "", id, NULL);
+	for (int i = 0; i < GC_THREADS; i++) {
+		memset(&g[i], 0, sizeof(g[i]));
+		g[i].f = f;
+		g[i].id = id;
+		assert_int_equal(pthread_create(&t[i], NULL, gc_worker, &g[i]),
+		    0);
+	}
+	for (int i = 0; i < GC_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(g[i].refused, GC_ROUNDS);
+		assert_int_equal(g[i].read, GC_ROUNDS);
+	}
+	assert_int_equal(count_log(f, id, "refused"), GC_THREADS * GC_ROUNDS);
+}
+
 int
 main(void)
 {
@@ -565,6 +730,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explain_and_alerts, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_concurrent,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("app", tests, NULL, NULL);
