@@ -159,18 +159,6 @@ jappend(json_t *arr, json_t *v)
 	return json_array_append_new(arr, v);
 }
 
-static void
-hex_encode(const unsigned char *in, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[in[i] >> 4];
-		out[2 * i + 1] = hx[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int
 sha256(const void *data, size_t len, unsigned char out[32])
 {
@@ -667,7 +655,7 @@ event_json(const tk_event_row *row, bool with_case, bool with_detail)
 	body = json_loads(row->body ? row->body : "{}", 0, &jerr);
 	data = body ? json_object_get(body, "data") : NULL;
 	tk_time_format(row->ts, ts, sizeof(ts));
-	hex_encode(row->hash, 32, hash);
+	tk_hex_encode(row->hash, 32, hash);
 	j = json_pack("{s:I, s:s, s:s, s:s, s:b, s:O?}", "seq",
 	    (json_int_t)row->seq, "ts", ts, "kind", row->kind,
 	    "actor", row->actor, "alert", row->alert, "data", data);
@@ -972,8 +960,11 @@ tk_app_token_issue(tk_app *a, const char *login, char *out, size_t out_size,
 	    json_incref(data), &err->e) != 0 ||
 	    tk_store_commit(a->store, &err->e) != 0) {
 		tk_store_rollback(a->store);
+		char why[sizeof(err->e.msg)];
+
+		(void)tk_strlcpy(why, err->e.msg, sizeof(why));
 		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store the token: "
-		    "%.400s", err->e.msg);
+		    "%.400s", why);
 	}
 	(void)pthread_mutex_unlock(&a->mu);
 	json_decref(data);
@@ -1756,17 +1747,43 @@ state_extras(const tk_case *c, tk_app_err *err)
 		err->hold_until = c->hold_until;
 }
 
+static int find_open_settled(tk_app *a, const tk_ctx *x,
+    const char *subject, const char *family, char *open_id, size_t size,
+    tk_error *e);
+
 typedef enum tk_status (*case_fn)(const tk_ctx *x, tk_case *c,
     const char *actor, const void *arg, tk_events *ev, tk_error *err);
 
 struct op_job {
 	const char *actor, *id, *what;
+	const char *new_subject;  /* PATCH moving the case, or NULL */
 	case_fn fn;
 	const void *arg;
 	json_t **out;
 	tk_app_err *err;
 	enum tk_status st;
 };
+
+/* A PATCH may not move a case onto a subject that already has an open
+ * case of the same family: one open case per subject and family. */
+static enum tk_status
+patch_target_free(tk_app *a, const tk_ctx *x, const char *subject,
+    const tk_case *c, tk_app_err *err)
+{
+	char open_id[TK_ID_MAX];
+	tk_error e;
+
+	if (find_open_settled(a, x, subject, c->family, open_id,
+	    sizeof(open_id), &e) != 0)
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot check for "
+		    "open cases: %.400s", e.msg);
+	if (open_id[0] == '\0')
+		return TK_OK;
+	(void)tk_strlcpy(err->case_id, open_id, sizeof(err->case_id));
+	return tk_fail(&err->e, TK_ERR_WRONG_STATE, "%s already has an open "
+	    "%s case, %s; one open case per subject and family: finish or "
+	    "cancel it first", subject, c->family, open_id);
+}
 
 /*
  * One operation on an existing case, run by the group-commit leader as
@@ -1807,6 +1824,10 @@ case_op_run(tk_app *a, void *jarg)
 	if (is_auditor(a, actor) && !(strcmp(what, "cancel") == 0 &&
 	    strcmp(c->subject, actor) == 0))
 		st = auditor_refusal(actor, err);
+	else if (j->new_subject != NULL &&
+	    strcmp(j->new_subject, c->subject) != 0 &&
+	    (st = patch_target_free(a, &x, j->new_subject, c, err)) != TK_OK)
+		; /* refused: another open case holds the new subject */
 	else
 		st = j->fn(&x, c, actor, j->arg, &a->ev_op, &err->e);
 	if (st == TK_OK) {
@@ -1875,6 +1896,8 @@ case_op(tk_app *a, const char *actor, const char *id, const char *what,
 	j.actor = actor;
 	j.id = id;
 	j.what = what;
+	j.new_subject = strcmp(what, "patch") == 0 ?
+	    ((const tk_patch_req *)arg)->subject : NULL;
 	j.fn = fn;
 	j.arg = arg;
 	j.out = out;
@@ -2034,7 +2057,7 @@ new_case_id(char *out, size_t size)
 		return -1;
 	out[0] = 'c';
 	out[1] = '_';
-	hex_encode(raw, sizeof(raw), out + 2);
+	tk_hex_encode(raw, sizeof(raw), out + 2);
 	return 0;
 }
 
@@ -2062,6 +2085,59 @@ stored_state(tk_app *a, const char *id, char *out, size_t size)
 	    "state")) ? json_string_value(json_object_get(rec, "state")) : "",
 	    size);
 	json_decref(rec);
+}
+
+/*
+ * Finds an open case for subject+family (mu held, inside the leader's
+ * savepoint). A stored case that time has already finished (a ready case
+ * whose window closed, say) is refreshed and persisted first, so it does
+ * not block a new case under a state it is no longer in. open_id gets
+ * the blocking case or "" when there is none.
+ */
+static int
+find_open_settled(tk_app *a, const tk_ctx *x, const char *subject,
+    const char *family, char *open_id, size_t size, tk_error *e)
+{
+	tk_case *blk = NULL;
+	tk_events ev;
+	json_t *rec;
+	int rc = -1;
+
+	for (int round = 0; round < 4; round++) {
+		open_id[0] = '\0';
+		if (tk_store_case_find_open(a->store, subject, family, open_id,
+		    size, e) != 0) {
+			if (e->status != TK_ERR_NOT_FOUND)
+				goto done;
+			open_id[0] = '\0';
+			rc = 0;
+			goto done;
+		}
+		if (blk == NULL && (blk = malloc(sizeof(*blk))) == NULL) {
+			(void)tk_fail(e, TK_ERR_INTERNAL, "out of memory");
+			goto done;
+		}
+		rec = NULL;
+		if (tk_store_case_get(a->store, open_id, &rec, e) != 0)
+			goto done;
+		if (tk_case_from_json(blk, rec, e) != 0) {
+			json_decref(rec);
+			goto done;
+		}
+		json_decref(rec);
+		ev.n = 0;
+		if (tk_engine_refresh(x, blk, &ev) && (put_case(a, blk, e) != 0 ||
+		    append_engine_events(a, x->now, blk, &ev, e) != 0))
+			goto done;
+		if (tk_state_is_open(blk->state)) {
+			rc = 0; /* still open: it blocks */
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	free(blk);
+	return rc;
 }
 
 struct open_job {
@@ -2107,12 +2183,11 @@ case_open_run(tk_app *a, void *jarg)
 			goto store_fail;
 		goto keep;
 	}
-	open_id[0] = '\0';
-	rc = tk_store_case_find_open(a->store, r->subject, act->family,
-	    open_id, sizeof(open_id), &e);
-	if (rc != 0 && e.status != TK_ERR_NOT_FOUND)
+	rc = find_open_settled(a, &x, r->subject, act->family, open_id,
+	    sizeof(open_id), &e);
+	if (rc != 0)
 		goto store_fail;
-	if (rc == 0 && open_id[0] != '\0') {
+	if (open_id[0] != '\0') {
 		stored_state(a, open_id, err->state, sizeof(err->state));
 		(void)tk_strlcpy(err->case_id, open_id, sizeof(err->case_id));
 		st = tk_fail(&err->e, TK_ERR_WRONG_STATE, "%s already has an "
