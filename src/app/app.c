@@ -9,8 +9,9 @@
  * decide, persist case and events, or record the refusal, or undo on a
  * store failure - and is answered once its batch is durable), the
  * scheduler sweep (tk_app_sweep), token issue and authentication (on a
- * second connection), the read/admin role checks, policy reloads, and
- * the JSON views the API returns.
+ * second connection), the read/admin role checks, policy reloads, the
+ * JSON views the API returns, and two caches kept under the mutex:
+ * rendered case views and the stored records of recently used cases.
  */
 #include "app/app.h"
 
@@ -53,6 +54,28 @@ struct view_slot {
 	char *text;
 	size_t len;
 	tk_time stale_at;
+};
+
+/*
+ * A small cache of stored case records: for the case ids most recently
+ * read or written, the JSON object the store holds for them (committed,
+ * or written by an operation of the leader's open batch). Loading a case
+ * whose record is cached skips the SELECT and the text parse; the record
+ * is still parsed into a tk_case exactly as a stored one would be. Only
+ * touched under mu. An undone operation, a failed or rolled-back batch
+ * and anything that drops every cached view drop every cached record;
+ * all case writes of this process go through put_case, which replaces
+ * the entry, and a commit by any other connection (seen as a change of
+ * the store's data_version at the next load) drops them all too. A
+ * record handed out (the response of an operation) is a shallow copy, so
+ * the cached object itself is never changed.
+ */
+#define REC_SLOTS 64
+
+struct rec_slot {
+	char id[TK_ID_MAX];
+	json_t *rec;     /* NULL when free */
+	uint64_t used;   /* LRU tick */
 };
 
 /*
@@ -107,6 +130,9 @@ struct tk_app {
 	char clock_file[512];   /* TWOKEY_TEST_CLOCK_FILE (test builds) */
 	int64_t last_seq;       /* highest event seq known, 0 when none */
 	struct view_slot views[VIEW_SLOTS]; /* under mu */
+	struct rec_slot recs[REC_SLOTS];    /* under mu */
+	uint64_t rec_tick;                  /* under mu */
+	int64_t rec_dv;     /* store data_version the records go with (mu) */
 	/* group commit (see above) */
 	bool tx_open;           /* the leader's batch transaction (mu) */
 	int batch_ops;          /* operations kept in it (mu) */
@@ -286,6 +312,70 @@ view_drop(tk_app *a, const char *id)
 	}
 }
 
+/* ---- case record cache (mu held) ---------------------------------------- */
+
+/* The cached record of case id (borrowed), or NULL. */
+static json_t *
+rec_find(tk_app *a, const char *id)
+{
+	for (size_t i = 0; i < REC_SLOTS; i++) {
+		struct rec_slot *r = &a->recs[i];
+		if (r->rec != NULL && strcmp(r->id, id) == 0) {
+			r->used = ++a->rec_tick;
+			return r->rec;
+		}
+	}
+	return NULL;
+}
+
+static void
+rec_drop(tk_app *a, const char *id)
+{
+	for (size_t i = 0; i < REC_SLOTS; i++) {
+		struct rec_slot *r = &a->recs[i];
+		if (r->rec != NULL && strcmp(r->id, id) == 0) {
+			json_decref(r->rec);
+			r->rec = NULL;
+			r->id[0] = '\0';
+		}
+	}
+}
+
+static void
+rec_drop_all(tk_app *a)
+{
+	for (size_t i = 0; i < REC_SLOTS; i++) {
+		json_decref(a->recs[i].rec);
+		a->recs[i].rec = NULL;
+		a->recs[i].id[0] = '\0';
+	}
+}
+
+/* Caches rec (a reference is taken) as what the store holds for id. */
+static void
+rec_put(tk_app *a, const char *id, json_t *rec)
+{
+	struct rec_slot *victim = NULL;
+
+	if (strlen(id) >= sizeof(victim->id))
+		return;
+	rec_drop(a, id);
+	for (size_t i = 0; i < REC_SLOTS; i++) {
+		struct rec_slot *r = &a->recs[i];
+		if (r->rec == NULL) {
+			victim = r;
+			break;
+		}
+		if (victim == NULL || r->used < victim->used)
+			victim = r;
+	}
+	json_decref(victim->rec);
+	(void)tk_strlcpy(victim->id, id, sizeof(victim->id));
+	victim->rec = json_incref(rec);
+	victim->used = ++a->rec_tick;
+}
+
+/* Drops every cached view and every cached case record. */
 static void
 view_drop_all(tk_app *a)
 {
@@ -293,6 +383,7 @@ view_drop_all(tk_app *a)
 		free(a->views[i].text);
 		memset(&a->views[i], 0, sizeof(a->views[i]));
 	}
+	rec_drop_all(a);
 }
 
 static void
@@ -384,6 +475,7 @@ op_undo(tk_app *a, const struct gc_op *op)
 	tk_error e;
 
 	a->last_seq = op->last_seq;
+	rec_drop_all(a); /* may hold what this operation wrote */
 	if (tk_store_rollback_to(a->store, &e) != 0)
 		tk_store_rollback(a->store);
 }
@@ -704,12 +796,14 @@ evlist_cb(void *arg, const tk_event_row *row)
 	return 0;
 }
 
-/* The case view: record + queue + missing (+ events). With mu held. */
+/* The case view: record + queue + missing (+ events). With mu held.
+ * rec, when not NULL, is tk_case_to_json(c) already made (stolen, also
+ * on failure); otherwise it is made here. */
 static json_t *
-case_view(tk_app *a, const tk_ctx *x, const tk_case *c, bool with_events,
-    tk_error *err)
+case_view(tk_app *a, const tk_ctx *x, const tk_case *c, json_t *rec,
+    bool with_events, tk_error *err)
 {
-	json_t *j = tk_case_to_json(c);
+	json_t *j = rec != NULL ? rec : tk_case_to_json(c);
 
 	if (j == NULL)
 		goto oom;
@@ -1119,14 +1213,27 @@ fail:
 	return oom(err);
 }
 
-/* Loads case id into a->work (mu held). */
+/* Loads case id into a->work (mu held), from the record cache when it
+ * holds the case. */
 static enum tk_status
 load_case(tk_app *a, const char *id, tk_app_err *err)
 {
-	json_t *rec = NULL;
+	json_t *rec;
+	bool cached;
+	int64_t dv;
 	tk_error e;
 
-	if (tk_store_case_get(a->store, id, &rec, &e) != 0) {
+	if (tk_store_data_version(a->store, &dv, &e) != 0) {
+		rec_drop_all(a); /* cannot tell: read the store */
+	} else if (dv != a->rec_dv) {
+		rec_drop_all(a); /* another connection committed */
+		a->rec_dv = dv;
+	}
+	rec = rec_find(a, id);
+	cached = rec != NULL;
+	if (cached) {
+		(void)json_incref(rec);
+	} else if (tk_store_case_get(a->store, id, &rec, &e) != 0) {
 		if (e.status == TK_ERR_NOT_FOUND)
 			return tk_fail(&err->e, TK_ERR_NOT_FOUND,
 			    "no case %s; list cases with GET /v1/cases", id);
@@ -1139,23 +1246,36 @@ load_case(tk_app *a, const char *id, tk_app_err *err)
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "case %s is stored "
 		    "malformed: %.400s", id, e.msg);
 	}
+	if (!cached)
+		rec_put(a, id, rec);
 	json_decref(rec);
 	return TK_OK;
 }
 
+/* Stores case c (mu held, in a transaction). When rec_out is given it
+ * receives a shallow copy of the record written (the caller's, to add
+ * to and release), or NULL when that copy could not be made. */
 static int
-put_case(tk_app *a, const tk_case *c, tk_error *err)
+put_case(tk_app *a, const tk_case *c, json_t **rec_out, tk_error *err)
 {
 	json_t *rec = tk_case_to_json(c);
 	int rc;
 
+	if (rec_out != NULL)
+		*rec_out = NULL;
 	view_drop(a, c->id);
+	rec_drop(a, c->id);
 	if (rec == NULL) {
 		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
 	rc = tk_store_case_put(a->store, c->id, c->subject, c->family,
 	    tk_state_name(c->state), c->updated, rec, err);
+	if (rc == 0) {
+		rec_put(a, c->id, rec);
+		if (rec_out != NULL)
+			*rec_out = json_copy(rec);
+	}
 	json_decref(rec);
 	return rc;
 }
@@ -1190,7 +1310,7 @@ case_get_locked(tk_app *a, const tk_ctx *x, const char *actor,
 		if (op_begin(a, &op, &e) != 0)
 			return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store "
 			    "case %s: %.400s", id, e.msg);
-		if (put_case(a, &a->work, &e) != 0 ||
+		if (put_case(a, &a->work, NULL, &e) != 0 ||
 		    append_engine_events(a, x->now, &a->work, &a->ev_refresh,
 		    &e) != 0) {
 			op_undo(a, &op);
@@ -1201,7 +1321,7 @@ case_get_locked(tk_app *a, const tk_ctx *x, const char *actor,
 			return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store "
 			    "case %s: %.400s", id, e.msg);
 	}
-	*out = case_view(a, x, &a->work, true, &err->e);
+	*out = case_view(a, x, &a->work, NULL, true, &err->e);
 	if (*out == NULL)
 		return err->e.status = TK_ERR_INTERNAL;
 	return TK_OK;
@@ -1389,7 +1509,8 @@ list_cb(void *arg, int64_t rowid, const json_t *rec)
 	/* Show the case as of now; GET of the case persists the change. */
 	scratch.n = 0;
 	(void)tk_engine_refresh(l->x, &a->work, &scratch);
-	if (jappend(l->arr, case_view(a, l->x, &a->work, false, &l->e)) != 0) {
+	if (jappend(l->arr, case_view(a, l->x, &a->work, NULL, false,
+	    &l->e)) != 0) {
 		(void)tk_fail(&l->e, TK_ERR_INTERNAL, "out of memory");
 		l->failed = true;
 		return 1;
@@ -1804,6 +1925,7 @@ case_op_run(tk_app *a, void *jarg)
 	struct gc_op op;
 	bool changed;
 	tk_error e;
+	json_t *rec = NULL;
 
 	x = ctx_locked(a, now_locked(a));
 	if (op_begin(a, &op, &e) != 0) {
@@ -1831,14 +1953,18 @@ case_op_run(tk_app *a, void *jarg)
 	else
 		st = j->fn(&x, c, actor, j->arg, &a->ev_op, &err->e);
 	if (st == TK_OK) {
-		if (put_case(a, c, &e) != 0 ||
+		if (put_case(a, c, out != NULL ? &rec : NULL, &e) != 0 ||
 		    append_engine_events(a, x.now, c, &a->ev_refresh, &e) != 0 ||
-		    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0)
+		    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0) {
+			json_decref(rec);
 			goto store_fail;
-		if (op_keep(a, &op, &e) != 0)
+		}
+		if (op_keep(a, &op, &e) != 0) {
+			json_decref(rec);
 			goto store_failed;
+		}
 		if (out != NULL) {
-			*out = case_view(a, &x, c, false, &err->e);
+			*out = case_view(a, &x, c, rec, false, &err->e);
 			if (*out == NULL)
 				st = tk_fail(&err->e, TK_ERR_INTERNAL, "%s was "
 				    "saved but the answer could not be built "
@@ -1849,7 +1975,7 @@ case_op_run(tk_app *a, void *jarg)
 	/* Refused or invalid: the engine left the case as time made it. */
 	if (err->e.status != st)
 		(void)tk_fail(&err->e, st, "%s was refused", what);
-	if (changed && (put_case(a, c, &e) != 0 ||
+	if (changed && (put_case(a, c, NULL, &e) != 0 ||
 	    append_engine_events(a, x.now, c, &a->ev_refresh, &e) != 0))
 		goto store_fail;
 	if (is_refusal(st) && append_event(a, x.now, c->id, "refused", actor,
@@ -2126,7 +2252,8 @@ find_open_settled(tk_app *a, const tk_ctx *x, const char *subject,
 		}
 		json_decref(rec);
 		ev.n = 0;
-		if (tk_engine_refresh(x, blk, &ev) && (put_case(a, blk, e) != 0 ||
+		if (tk_engine_refresh(x, blk, &ev) &&
+		    (put_case(a, blk, NULL, e) != 0 ||
 		    append_engine_events(a, x->now, blk, &ev, e) != 0))
 			goto done;
 		if (tk_state_is_open(blk->state)) {
@@ -2168,6 +2295,7 @@ case_open_run(tk_app *a, void *jarg)
 	tk_error e;
 	enum tk_status st;
 	int rc;
+	json_t *rec = NULL;
 
 	x = ctx_locked(a, now_locked(a));
 	if (op_begin(a, &op, &e) != 0) {
@@ -2220,13 +2348,17 @@ case_open_run(tk_app *a, void *jarg)
 			goto store_fail;
 		goto keep;
 	}
-	if (put_case(a, c, &e) != 0 ||
-	    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0)
+	if (put_case(a, c, out != NULL ? &rec : NULL, &e) != 0 ||
+	    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0) {
+		json_decref(rec);
 		goto store_fail;
-	if (op_keep(a, &op, &e) != 0)
+	}
+	if (op_keep(a, &op, &e) != 0) {
+		json_decref(rec);
 		goto store_failed;
+	}
 	if (out != NULL) {
-		*out = case_view(a, &x, c, false, &err->e);
+		*out = case_view(a, &x, c, rec, false, &err->e);
 		if (*out == NULL)
 			st = tk_fail(&err->e, TK_ERR_INTERNAL, "case %s was "
 			    "opened but the answer could not be built (out of "
@@ -2351,7 +2483,7 @@ sweep_run(tk_app *a, void *arg)
 			op_undo(a, &op);
 			continue;
 		}
-		if (put_case(a, &a->work, &j->e) != 0 ||
+		if (put_case(a, &a->work, NULL, &j->e) != 0 ||
 		    append_engine_events(a, x.now, &a->work, &a->ev_refresh,
 		    &j->e) != 0) {
 			op_undo(a, &op);

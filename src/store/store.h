@@ -59,6 +59,11 @@ int tk_store_commit(tk_store *s, tk_error *err);
 void tk_store_rollback(tk_store *s);
 bool tk_store_in_transaction(tk_store *s);
 
+/* PRAGMA data_version: it changes when another connection (another
+ * process, say) commits to the database, not on this one's commits.
+ * Callers caching what they read compare it to notice such writes. */
+int tk_store_data_version(tk_store *s, int64_t *out, tk_error *err);
+
 /* One level of savepoint inside an open transaction (group commit: one
  * per operation of a batch). release keeps the writes since the
  * savepoint in the transaction; rollback_to undoes them (and forgets the

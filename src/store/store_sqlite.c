@@ -673,6 +673,12 @@ tk_store_in_transaction(tk_store *s)
 }
 
 int
+tk_store_data_version(tk_store *s, int64_t *out, tk_error *err)
+{
+	return read_data_version(s, out, err);
+}
+
+int
 tk_store_savepoint(tk_store *s, tk_error *err)
 {
 	if (sqlite3_get_autocommit(s->db))
