@@ -144,6 +144,45 @@ end_code(int c)
 	return -1;
 }
 
+/*
+ * For commands that take only --db PATH and, when what is non-NULL,
+ * exactly one positional argument (stored in *arg). Returns -1 when the
+ * command line is good, otherwise the exit code to return (help shown,
+ * or a usage error).
+ */
+static int
+db_and_arg(const tk_cli_cmd *cmd, int argc, char **argv, const char **db,
+    const char **arg, const char *what)
+{
+	static const struct option lo[] = {LO_HELP, LO_DB, LO_END};
+	char msg[64];
+	int c;
+
+	*db = NULL;
+	optind = 0;
+	while ((c = next_opt(cmd, argc, argv, lo)) != 0) {
+		if (end_code(c) >= 0)
+			return end_code(c);
+		if (c != O_DB)
+			return tk_cli_usage_error(cmd, NULL);
+		*db = optarg;
+	}
+	if (*db == NULL)
+		return tk_cli_usage_error(cmd, "--db is required");
+	if (what == NULL) {
+		if (optind < argc)
+			return tk_cli_usage_error(cmd, "unexpected argument");
+		return -1;
+	}
+	if (optind + 1 != argc) {
+		(void)snprintf(msg, sizeof(msg), "exactly one %s is required",
+		    what);
+		return tk_cli_usage_error(cmd, msg);
+	}
+	*arg = argv[optind];
+	return -1;
+}
+
 /* ---- init -------------------------------------------------------------- */
 
 static int
@@ -280,7 +319,6 @@ out:
 int
 tk_cmd_token_issue(const tk_cli_cmd *cmd, int argc, char **argv)
 {
-	static const struct option lo[] = {LO_HELP, LO_DB, LO_END};
 	const char *db = NULL, *user;
 	char token[TK_TOKEN_MAX];
 	tk_app *a;
@@ -289,19 +327,8 @@ tk_cmd_token_issue(const tk_cli_cmd *cmd, int argc, char **argv)
 	enum tk_status st;
 	int c;
 
-	optind = 0;
-	while ((c = next_opt(cmd, argc, argv, lo)) != 0) {
-		if (end_code(c) >= 0)
-			return end_code(c);
-		if (c != O_DB)
-			return tk_cli_usage_error(cmd, NULL);
-		db = optarg;
-	}
-	if (db == NULL)
-		return tk_cli_usage_error(cmd, "--db is required");
-	if (optind + 1 != argc)
-		return tk_cli_usage_error(cmd, "exactly one USER is required");
-	user = argv[optind];
+	if ((c = db_and_arg(cmd, argc, argv, &db, &user, "USER")) >= 0)
+		return c;
 	if (need_db(db) != 0)
 		return TK_EXIT_FAIL;
 	a = tk_app_open(db, &err);
@@ -490,7 +517,6 @@ tk_cmd_policy_explain(const tk_cli_cmd *cmd, int argc, char **argv)
 int
 tk_cmd_policy_load(const tk_cli_cmd *cmd, int argc, char **argv)
 {
-	static const struct option lo[] = {LO_HELP, LO_DB, LO_END};
 	const char *db = NULL, *path;
 	char *text;
 	char digest[32];
@@ -502,19 +528,8 @@ tk_cmd_policy_load(const tk_cli_cmd *cmd, int argc, char **argv)
 	enum tk_status st;
 	int c;
 
-	optind = 0;
-	while ((c = next_opt(cmd, argc, argv, lo)) != 0) {
-		if (end_code(c) >= 0)
-			return end_code(c);
-		if (c != O_DB)
-			return tk_cli_usage_error(cmd, NULL);
-		db = optarg;
-	}
-	if (db == NULL)
-		return tk_cli_usage_error(cmd, "--db is required");
-	if (optind + 1 != argc)
-		return tk_cli_usage_error(cmd, "exactly one FILE is required");
-	path = argv[optind];
+	if ((c = db_and_arg(cmd, argc, argv, &db, &path, "FILE")) >= 0)
+		return c;
 	text = read_file(path, &len);
 	if (text == NULL)
 		return TK_EXIT_FAIL;
@@ -550,25 +565,14 @@ tk_cmd_policy_load(const tk_cli_cmd *cmd, int argc, char **argv)
 int
 tk_cmd_audit_verify(const tk_cli_cmd *cmd, int argc, char **argv)
 {
-	static const struct option lo[] = {LO_HELP, LO_DB, LO_END};
 	const char *db = NULL;
 	tk_store *s;
 	tk_error err = {0};
 	int64_t count = 0, bad = 0;
 	int c, r;
 
-	optind = 0;
-	while ((c = next_opt(cmd, argc, argv, lo)) != 0) {
-		if (end_code(c) >= 0)
-			return end_code(c);
-		if (c != O_DB)
-			return tk_cli_usage_error(cmd, NULL);
-		db = optarg;
-	}
-	if (optind < argc)
-		return tk_cli_usage_error(cmd, "unexpected argument");
-	if (db == NULL)
-		return tk_cli_usage_error(cmd, "--db is required");
+	if ((c = db_and_arg(cmd, argc, argv, &db, NULL, NULL)) >= 0)
+		return c;
 	if (need_db(db) != 0)
 		return TK_EXIT_FAIL;
 	s = tk_store_open(db, false, &err);

@@ -318,19 +318,12 @@ advance(const tk_ctx *x, tk_case *c, tk_events *ev)
 	}
 }
 
-/* Voids every live record, e.g. after a material change. */
+/* Voids every live approval; returns how many. */
 static int
-void_all(tk_case *c, const char *why)
+void_approvals(tk_case *c, const char *why)
 {
 	int n = 0;
 
-	for (int i = 0; i < c->nevidence; i++)
-		if (!c->evidence[i].voided) {
-			c->evidence[i].voided = true;
-			(void)tk_strlcpy(c->evidence[i].void_reason, why,
-			    TK_REF_MAX);
-			n++;
-		}
 	for (int i = 0; i < c->napprovals; i++)
 		if (!c->approvals[i].voided) {
 			c->approvals[i].voided = true;
@@ -341,15 +334,16 @@ void_all(tk_case *c, const char *why)
 	return n;
 }
 
+/* Voids every live record, e.g. after a material change. */
 static int
-void_approvals(tk_case *c, const char *why)
+void_all(tk_case *c, const char *why)
 {
-	int n = 0;
+	int n = void_approvals(c, why);
 
-	for (int i = 0; i < c->napprovals; i++)
-		if (!c->approvals[i].voided) {
-			c->approvals[i].voided = true;
-			(void)tk_strlcpy(c->approvals[i].void_reason, why,
+	for (int i = 0; i < c->nevidence; i++)
+		if (!c->evidence[i].voided) {
+			c->evidence[i].voided = true;
+			(void)tk_strlcpy(c->evidence[i].void_reason, why,
 			    TK_REF_MAX);
 			n++;
 		}
