@@ -2,7 +2,8 @@
 # what the build and tests need, builds with sanitizers and runs every test;
 # `make demo` starts a demo server; `make bench` measures.
 #
-# MODE=release (default) | asan (ASan+UBSan, test hooks) | debug (valgrind)
+# MODE=release (default) | asan (ASan+UBSan, test hooks) | tsan (ThreadSanitizer)
+#   | debug (valgrind)
 
 MODE ?= release
 CC ?= cc
@@ -16,7 +17,10 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -Wstric
 BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	$(WARN) -Isrc $(PKG_CFLAGS) -MMD -MP
 
-ifeq ($(MODE),asan)
+ifeq ($(MODE),tsan)
+MODE_CFLAGS := -O1 -g -fsanitize=thread -DTK_TEST_HOOKS
+MODE_LDFLAGS := -fsanitize=thread
+else ifeq ($(MODE),asan)
 MODE_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -DTK_TEST_HOOKS
 MODE_LDFLAGS := -fsanitize=address,undefined
@@ -42,7 +46,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all build deps test units integration demo bench valgrind-units clean lint
+.PHONY: all build deps test units integration tsan demo bench valgrind-units clean lint
 
 all: build
 build: $(B)/twokey
@@ -75,6 +79,7 @@ test: deps
 	@scripts/lint.sh
 	$(MAKE) MODE=asan build units
 	$(MAKE) MODE=asan integration
+	$(MAKE) tsan
 	$(MAKE) valgrind-units
 
 units: $(UNIT_BIN)
@@ -82,6 +87,11 @@ units: $(UNIT_BIN)
 
 integration: $(B)/twokey
 	TWOKEY_BIN=$(abspath $(B)/twokey) python3 tests/integration/run.py
+
+# The server under concurrent mixed load, built with ThreadSanitizer.
+tsan:
+	$(MAKE) MODE=tsan build
+	python3 tests/stress/concurrency.py build/tsan/twokey
 
 valgrind-units:
 	$(MAKE) MODE=debug build $(addprefix build/debug/tests/,$(notdir $(UNIT_BIN)))

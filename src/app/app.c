@@ -1253,8 +1253,11 @@ load_case(tk_app *a, const char *id, tk_app_err *err)
 }
 
 /* Stores case c (mu held, in a transaction). When rec_out is given it
- * receives a shallow copy of the record written (the caller's, to add
- * to and release), or NULL when that copy could not be made. */
+ * receives a deep copy of the record written (the caller's, to add to
+ * and release outside the lock), or NULL when that copy could not be
+ * made. Deep, so no JSON object is shared between the record cache and a
+ * response thread: jansson's reference counting is not a synchronisation
+ * point ThreadSanitizer (or a weakly ordered CPU) can rely on. */
 static int
 put_case(tk_app *a, const tk_case *c, json_t **rec_out, tk_error *err)
 {
@@ -1274,7 +1277,7 @@ put_case(tk_app *a, const tk_case *c, json_t **rec_out, tk_error *err)
 	if (rc == 0) {
 		rec_put(a, c->id, rec);
 		if (rec_out != NULL)
-			*rec_out = json_copy(rec);
+			*rec_out = json_deep_copy(rec);
 	}
 	json_decref(rec);
 	return rc;
