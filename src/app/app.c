@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,9 @@ struct tk_app {
 	int64_t rec_dv;     /* store data_version the records go with (mu) */
 	/* group commit (see above) */
 	bool tx_open;           /* the leader's batch transaction (mu) */
+	atomic_bool stopping;   /* tk_app_stop: long loops end early */
+	bool tx_broken;         /* BEGIN or a savepoint failed: the rest of
+	                         * this batch fails at once (mu) */
 	int batch_ops;          /* operations kept in it (mu) */
 	pthread_mutex_t qmu;    /* guards the queue and the flags below */
 	struct gc_req *qhead, *qtail;
@@ -452,9 +456,14 @@ batch_end_locked(tk_app *a, bool commit, char *msg, size_t msg_size)
 static int
 op_begin(tk_app *a, struct gc_op *op, tk_error *err)
 {
+	if (a->tx_broken)
+		return tk_fail(err, TK_ERR_INTERNAL, "an earlier operation of "
+		    "this batch could not start a transaction"), -1;
 	if (!a->tx_open) {
-		if (tk_store_begin(a->store, err) != 0)
+		if (tk_store_begin(a->store, err) != 0) {
+			a->tx_broken = true; /* not retried per operation */
 			return -1;
+		}
 		a->tx_open = true;
 		a->batch_ops = 0;
 	}
@@ -462,6 +471,7 @@ op_begin(tk_app *a, struct gc_op *op, tk_error *err)
 	if (tk_store_savepoint(a->store, err) != 0) {
 		/* The transaction is unusable: the batch fails as a whole. */
 		tk_store_rollback(a->store);
+		a->tx_broken = true;
 		return -1;
 	}
 	return 0;
@@ -536,6 +546,7 @@ gc_lead(tk_app *a)
 	} else {
 		ok = batch_end_locked(a, true, msg, sizeof(msg));
 	}
+	a->tx_broken = false;
 	(void)pthread_mutex_unlock(&a->mu);
 	(void)pthread_mutex_lock(&a->qmu);
 	for (r = batch; r != NULL; r = next) {
@@ -616,6 +627,20 @@ gc_answer(bool committed, const tk_error *e, enum tk_status st,
 
 /* ---- events -------------------------------------------------------------- */
 
+/* Refuses a write when the leader's batch transaction was dropped by the
+ * store (after an I/O, full or busy error): without this the write would
+ * land in autocommit mode, outside the batch that is about to fail. */
+static int
+tx_usable(tk_app *a, tk_error *err)
+{
+	if (a->tx_open && !tk_store_in_transaction(a->store)) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "the store rolled the "
+		    "transaction back; nothing more is written in it");
+		return -1;
+	}
+	return 0;
+}
+
 /* Appends one event (data is stolen). With mu held, inside a transaction. */
 static int
 append_event(tk_app *a, tk_time now, const char *case_id, const char *kind,
@@ -626,6 +651,10 @@ append_event(tk_app *a, tk_time now, const char *case_id, const char *kind,
 
 	if (data == NULL) {
 		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (tx_usable(a, err) != 0) {
+		json_decref(data);
 		return -1;
 	}
 	memset(&row, 0, sizeof(row));
@@ -1270,6 +1299,10 @@ put_case(tk_app *a, const tk_case *c, json_t **rec_out, tk_error *err)
 	rec_drop(a, c->id);
 	if (rec == NULL) {
 		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (tx_usable(a, err) != 0) {
+		json_decref(rec);
 		return -1;
 	}
 	rc = tk_store_case_put(a->store, c->id, c->subject, c->family,
@@ -1955,6 +1988,12 @@ case_op_run(tk_app *a, void *jarg)
 		; /* refused: another open case holds the new subject */
 	else
 		st = j->fn(&x, c, actor, j->arg, &a->ev_op, &err->e);
+	if (st == TK_ERR_INTERNAL) {
+		/* A failed read (the store may have dropped the transaction)
+		 * or out of memory: write nothing for this operation. */
+		e = err->e;
+		goto store_fail;
+	}
 	if (st == TK_OK) {
 		if (put_case(a, c, out != NULL ? &rec : NULL, &e) != 0 ||
 		    append_engine_events(a, x.now, c, &a->ev_refresh, &e) != 0 ||
@@ -2200,20 +2239,23 @@ open_request_json(const tk_open_req *r)
 	    "ticket", r->ticket ? r->ticket : "");
 }
 
-/* Reads the state of a stored case (mu held); "" when unknown. */
-static void
-stored_state(tk_app *a, const char *id, char *out, size_t size)
+/* Reads the state of a stored case (mu held) into out ("" when the
+ * record has none). A read failure is returned: it may mean the store
+ * dropped the transaction. */
+static int
+stored_state(tk_app *a, const char *id, char *out, size_t size,
+    tk_error *e)
 {
 	json_t *rec = NULL;
-	tk_error e;
+	const char *state;
 
 	out[0] = '\0';
-	if (tk_store_case_get(a->store, id, &rec, &e) != 0)
-		return;
-	(void)tk_strlcpy(out, json_string_value(json_object_get(rec,
-	    "state")) ? json_string_value(json_object_get(rec, "state")) : "",
-	    size);
+	if (tk_store_case_get(a->store, id, &rec, e) != 0)
+		return -1;
+	state = json_string_value(json_object_get(rec, "state"));
+	(void)tk_strlcpy(out, state != NULL ? state : "", size);
 	json_decref(rec);
+	return 0;
 }
 
 /*
@@ -2319,7 +2361,9 @@ case_open_run(tk_app *a, void *jarg)
 	if (rc != 0)
 		goto store_fail;
 	if (open_id[0] != '\0') {
-		stored_state(a, open_id, err->state, sizeof(err->state));
+		if (stored_state(a, open_id, err->state, sizeof(err->state),
+		    &e) != 0)
+			goto store_fail;
 		(void)tk_strlcpy(err->case_id, open_id, sizeof(err->case_id));
 		st = tk_fail(&err->e, TK_ERR_WRONG_STATE, "%s already has an "
 		    "open %s case, %s (state %s); finish or cancel it before "
@@ -2501,6 +2545,12 @@ sweep_run(tk_app *a, void *arg)
 	}
 }
 
+void
+tk_app_stop(tk_app *a)
+{
+	atomic_store(&a->stopping, true);
+}
+
 int
 tk_app_sweep(tk_app *a, tk_error *err)
 {
@@ -2550,7 +2600,7 @@ tk_app_sweep(tk_app *a, tk_error *err)
 				}
 				changed += j.changed;
 			}
-			if (l.seen < SWEEP_PAGE)
+			if (l.seen < SWEEP_PAGE || atomic_load(&a->stopping))
 				break;
 			after = l.last;
 		}

@@ -168,6 +168,9 @@ enum tk_status tk_app_case_review(tk_app *a, const char *actor,
  * with err filled. The server calls it every few seconds (`--sweep-
  * interval`).
  */
+/* Asks long-running work (a sweep over many pages) to end early: the
+ * server calls it when told to stop. Safe from any thread. */
+void tk_app_stop(tk_app *a);
 int tk_app_sweep(tk_app *a, tk_error *err);
 
 /* True when id looks like "c_" followed by 16 lowercase hex digits. */

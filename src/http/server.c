@@ -653,8 +653,10 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	if (!o->quiet)
 		(void)fprintf(stderr, "twokey: %s received, shutting down\n",
 		    sig == SIGINT ? "SIGINT" : "SIGTERM");
-	if (sweeping)
+	if (sweeping) {
+		tk_app_stop(s.app);
 		sweeper_stop(&sw);
+	}
 	MHD_stop_daemon(d);
 	tk_app_close(s.app);
 	(void)sigaction(SIGPIPE, &old_pipe, NULL);
