@@ -31,6 +31,8 @@
 #include "core/case.h"
 #include "core/org.h"
 #include "core/policy.h"
+#include "audit/log.h"
+#include "audit/merkle.h"
 #include "store/store.h"
 
 #define ALERTS_MAX 200
@@ -137,6 +139,13 @@ struct tk_app {
 	/* group commit (see above) */
 	bool tx_open;           /* the leader's batch transaction (mu) */
 	atomic_bool stopping;   /* tk_app_stop: long loops end early */
+	/* audit log signing (tk_app_audit_attach), under mu */
+	bool signing;
+	tk_note_signer signer;  /* secret: wiped at close */
+	char mirror[1024];
+	int64_t cp_size;        /* size of the last checkpoint */
+	tk_time cp_time;        /* when it was signed (or attach) */
+	bool audit_public;      /* audit routes need no role */
 	bool tx_broken;         /* BEGIN or a savepoint failed: the rest of
 	                         * this batch fails at once (mu) */
 	int batch_ops;          /* operations kept in it (mu) */
@@ -1028,6 +1037,7 @@ tk_app_close(tk_app *a)
 	}
 	free(a->policy_text);
 	view_drop_all(a);
+	tk_note_signer_wipe(&a->signer);
 	tk_org_free(&a->org);
 	(void)pthread_mutex_destroy(&a->rmu);
 	(void)pthread_mutex_destroy(&a->qmu);
@@ -2610,4 +2620,271 @@ tk_app_sweep(tk_app *a, tk_error *err)
 fail:
 	free(ids);
 	return -1;
+}
+
+/* ---- audit log: signing and proofs ---------------------------------- */
+
+int
+tk_app_audit_attach(tk_app *a, const char *key_path, const char *mirror_path,
+    tk_error *err)
+{
+	tk_checkpoint_row cp;
+	int rc = 0;
+
+	(void)pthread_mutex_lock(&a->mu);
+	if (tk_audit_key_load(key_path, &a->signer, err) != 0) {
+		rc = -1;
+		goto out;
+	}
+	a->signing = true;
+	a->mirror[0] = '\0';
+	if (mirror_path != NULL)
+		(void)tk_strlcpy(a->mirror, mirror_path, sizeof(a->mirror));
+	if (tk_store_checkpoint_latest(a->store, &cp, err) == 0) {
+		a->cp_size = cp.size;
+		tk_checkpoint_row_clear(&cp);
+	} else if (err->status == TK_ERR_NOT_FOUND) {
+		a->cp_size = 0;
+	} else {
+		rc = -1;
+	}
+	a->cp_time = now_locked(a);
+out:
+	(void)pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+tk_app_checkpoint(tk_app *a, int64_t every_events, int64_t every_seconds,
+    bool force, int64_t *signed_size, tk_error *err)
+{
+	uint64_t size;
+	tk_time now;
+	int rc = 0;
+
+	*signed_size = -1;
+	(void)pthread_mutex_lock(&a->mu);
+	if (!a->signing)
+		goto out;
+	if (tk_store_log_size(a->store, &size, err) != 0) {
+		rc = -1;
+		goto out;
+	}
+	now = now_locked(a);
+	if ((int64_t)size <= a->cp_size)
+		goto out;
+	if (!force && (int64_t)size - a->cp_size < every_events &&
+	    now - a->cp_time < every_seconds)
+		goto out;
+	rc = tk_audit_checkpoint(a->store, &a->signer, now,
+	    a->mirror[0] ? a->mirror : NULL, signed_size, err);
+	if (*signed_size >= 0) {
+		a->cp_size = *signed_size;
+		a->cp_time = now;
+	}
+out:
+	(void)pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+static json_t *
+b64_json(const unsigned char *p, size_t n)
+{
+	unsigned char buf[4 * ((TK_MERKLE_MAX_PROOF * 32 + 2) / 3) + 1];
+	int len;
+
+	if (n > TK_MERKLE_MAX_PROOF * 32)
+		return NULL;
+	len = EVP_EncodeBlock(buf, p, (int)n);
+	return len < 0 ? NULL : json_stringn((const char *)buf, (size_t)len);
+}
+
+static json_t *
+proof_json(const unsigned char *proof, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr != NULL && i < n; i++)
+		if (json_array_append_new(arr, b64_json(proof + 32 * i, 32))
+		    != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	return arr;
+}
+
+/* Readers of the audit log: auditors and admins, or anyone when the
+ * server was told the log is public. */
+static enum tk_status
+audit_reader(tk_app *a, const char *actor, tk_app_err *err)
+{
+	if (a->audit_public)
+		return TK_OK;
+	return check_roles(a, actor, TK_ROLE_AUDITOR | TK_ROLE_ADMIN,
+	    "reading the audit log", err);
+}
+
+void
+tk_app_audit_public(tk_app *a, bool on)
+{
+	(void)pthread_mutex_lock(&a->mu);
+	a->audit_public = on;
+	(void)pthread_mutex_unlock(&a->mu);
+}
+
+bool
+tk_app_audit_is_public(tk_app *a)
+{
+	bool on;
+
+	(void)pthread_mutex_lock(&a->mu);
+	on = a->audit_public;
+	(void)pthread_mutex_unlock(&a->mu);
+	return on;
+}
+
+enum tk_status
+tk_app_audit_checkpoint(tk_app *a, const char *actor, json_t **out,
+    tk_app_err *err)
+{
+	tk_checkpoint_row cp;
+	enum tk_status st;
+	tk_error e;
+
+	err_clear(err);
+	*out = NULL;
+	(void)pthread_mutex_lock(&a->mu);
+	st = audit_reader(a, actor, err);
+	if (st == TK_OK && tk_store_checkpoint_latest(a->store, &cp, &e) != 0)
+		st = tk_fail(&err->e, e.status == TK_ERR_NOT_FOUND ?
+		    TK_ERR_NOT_FOUND : TK_ERR_INTERNAL, "%.400s", e.msg);
+	(void)pthread_mutex_unlock(&a->mu);
+	if (st != TK_OK)
+		return st;
+	*out = json_pack("{s:s, s:I, s:o, s:s}", "origin", cp.origin, "size",
+	    (json_int_t)cp.size, "root", b64_json(cp.root, 32), "note",
+	    cp.note);
+	tk_checkpoint_row_clear(&cp);
+	return *out ? TK_OK : oom(err);
+}
+
+enum tk_status
+tk_app_audit_proof(tk_app *a, const char *actor, bool consistency,
+    uint64_t x, uint64_t size, json_t **out, tk_app_err *err)
+{
+	unsigned char proof[TK_MERKLE_MAX_PROOF * 32], root[32];
+	unsigned char leaf[32];
+	enum tk_status st;
+	size_t n = 0;
+	tk_error e;
+	int rc;
+
+	err_clear(err);
+	*out = NULL;
+	(void)pthread_mutex_lock(&a->mu);
+	st = audit_reader(a, actor, err);
+	if (st == TK_OK) {
+		if (consistency)
+			rc = x == 0 ? (tk_fail(&e, TK_ERR_INVALID, "from must be "
+			    "1 or more: every tree extends the empty one"), -1) :
+			    tk_store_log_consistency(a->store, x, size, proof,
+			    TK_MERKLE_MAX_PROOF, &n, &e);
+		else
+			rc = tk_store_log_inclusion(a->store, x, size, proof,
+			    TK_MERKLE_MAX_PROOF, &n, &e);
+		if (rc == 0)
+			rc = tk_store_log_root(a->store, size, root, &e);
+		if (rc == 0 && !consistency)
+			rc = tk_store_log_leaf(a->store, x, leaf, &e);
+		if (rc != 0)
+			st = tk_fail(&err->e, e.status == TK_ERR_INVALID ?
+			    TK_ERR_INVALID : TK_ERR_INTERNAL, "%.400s", e.msg);
+	}
+	(void)pthread_mutex_unlock(&a->mu);
+	if (st != TK_OK)
+		return st;
+	if (consistency)
+		*out = json_pack("{s:I, s:I, s:o, s:o}", "from", (json_int_t)x,
+		    "to", (json_int_t)size, "root", b64_json(root, 32),
+		    "proof", proof_json(proof, n));
+	else
+		*out = json_pack("{s:I, s:I, s:o, s:o, s:o}", "index",
+		    (json_int_t)x, "size", (json_int_t)size, "leaf_hash",
+		    b64_json(leaf, 32), "root", b64_json(root, 32), "proof",
+		    proof_json(proof, n));
+	return *out ? TK_OK : oom(err);
+}
+
+struct leaves {
+	json_t *arr;
+	bool failed;
+};
+
+static int
+leaves_cb(void *arg, const tk_event_row *row)
+{
+	struct leaves *l = arg;
+	size_t len = strlen(row->body);
+	unsigned char *buf;
+	json_t *j = NULL;
+	int n;
+
+	if (len > INT32_MAX / 2 || (buf = malloc(4 * ((len + 2) / 3) + 1)) ==
+	    NULL) {
+		l->failed = true;
+		return 1;
+	}
+	n = EVP_EncodeBlock(buf, (const unsigned char *)row->body, (int)len);
+	if (n >= 0)
+		j = json_pack("{s:I, s:I, s:s%}", "index",
+		    (json_int_t)(row->seq - 1), "seq", (json_int_t)row->seq,
+		    "leaf", (const char *)buf, (size_t)n);
+	free(buf);
+	if (j == NULL || json_array_append_new(l->arr, j) != 0) {
+		l->failed = true;
+		return 1;
+	}
+	return 0;
+}
+
+enum tk_status
+tk_app_audit_leaves(tk_app *a, const char *actor, int64_t from,
+    int64_t limit, json_t **out, tk_app_err *err)
+{
+	struct leaves l = {NULL, false};
+	enum tk_status st;
+	uint64_t size = 0;
+	tk_error e;
+
+	err_clear(err);
+	*out = NULL;
+	if (from < 0 || limit < 1 || limit > EVENTS_LIMIT_MAX)
+		return tk_fail(&err->e, TK_ERR_INVALID, "from must be 0 or more "
+		    "and limit between 1 and %d", EVENTS_LIMIT_MAX);
+	l.arr = json_array();
+	if (l.arr == NULL)
+		return oom(err);
+	(void)pthread_mutex_lock(&a->mu);
+	st = audit_reader(a, actor, err);
+	if (st == TK_OK && tk_store_log_size(a->store, &size, &e) != 0)
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "%.400s", e.msg);
+	if (st == TK_OK && (uint64_t)from < size) {
+		int64_t n = (int64_t)size - from < limit ? (int64_t)size - from :
+		    limit;
+
+		if (tk_store_event_scan(a->store, from + 1, n, leaves_cb, &l,
+		    &e) != 0 && !l.failed)
+			st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot read "
+			    "events: %.400s", e.msg);
+	}
+	if (st == TK_OK && l.failed)
+		st = oom(err);
+	(void)pthread_mutex_unlock(&a->mu);
+	if (st != TK_OK) {
+		json_decref(l.arr);
+		return st;
+	}
+	*out = json_pack("{s:I, s:o}", "size", (json_int_t)size, "events",
+	    l.arr);
+	return *out ? TK_OK : oom(err);
 }

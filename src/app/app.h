@@ -176,4 +176,33 @@ int tk_app_sweep(tk_app *a, tk_error *err);
 /* True when id looks like "c_" followed by 16 lowercase hex digits. */
 bool tk_app_case_id_valid(const char *id);
 
+/* ---- audit log: signing and proofs ------------------------------------ */
+
+/* Loads the log's signing key (and where each checkpoint is copied, or
+ * NULL): from then on tk_app_checkpoint signs. */
+int tk_app_audit_attach(tk_app *a, const char *key_path,
+    const char *mirror_path, tk_error *err);
+/* Signs a checkpoint when the log grew by every_events since the last
+ * one, or every_seconds passed and it grew at all, or (force) it grew.
+ * *signed_size is the size signed or -1. No-op without a key. */
+int tk_app_checkpoint(tk_app *a, int64_t every_events, int64_t every_seconds,
+    bool force, int64_t *signed_size, tk_error *err);
+/* The audit routes answer without a token's role (public log). */
+void tk_app_audit_public(tk_app *a, bool on);
+bool tk_app_audit_is_public(tk_app *a);
+/* {"origin","size","root","note"} of the latest checkpoint (auditor or
+ * admin, unless public); TK_ERR_NOT_FOUND before the first. */
+enum tk_status tk_app_audit_checkpoint(tk_app *a, const char *actor,
+    json_t **out, tk_app_err *err);
+/* Inclusion proof of leaf x in the tree of size leaves:
+ * {"index","size","leaf_hash","root","proof":[base64...]}; or with
+ * consistency, from size x to size: {"from","to","root","proof"}. */
+enum tk_status tk_app_audit_proof(tk_app *a, const char *actor,
+    bool consistency, uint64_t x, uint64_t size, json_t **out,
+    tk_app_err *err);
+/* {"size","events":[{"index","seq","leaf"}]}: leaf is the base64 of the
+ * exact bytes hashed; from is a 0-based leaf index. */
+enum tk_status tk_app_audit_leaves(tk_app *a, const char *actor,
+    int64_t from, int64_t limit, json_t **out, tk_app_err *err);
+
 #endif

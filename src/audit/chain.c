@@ -1,11 +1,14 @@
 /*
- * chain.c - the hash-chained audit trail: builds the canonical body of an
- * event (the exact bytes that are hashed, later the Merkle leaves), the
- * chain hash SHA-256(prev || body), and verification of a stored chain.
+ * chain.c - the audit events as rows: builds the canonical body of an
+ * event (the exact bytes that are the Merkle leaf) and checks every
+ * stored row against itself (tk_chain_verify): gapless sequence, body in
+ * canonical form and agreeing with the row's indexed columns, recorded
+ * leaf hash equal to SHA-256(0x00 || body).
  *
- * Owns: the canonical encoding (field order, escaping) and the rules of
- * tk_chain_verify. It does no storage itself: verification walks the
- * events through tk_store_event_scan and trusts nothing it reads.
+ * Owns: the canonical encoding (field order, escaping) and the row rules.
+ * The tree and the signed checkpoints are checked by log.c. It does no
+ * storage itself: it walks the events through tk_store_event_scan and
+ * trusts nothing it reads.
  */
 #include "audit/chain.h"
 
@@ -15,8 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "audit/merkle.h"
 #include "store/store.h"
 
 /* Longest body we build; far above any event the engine writes (whose
@@ -136,32 +138,9 @@ tk_chain_body(int64_t seq, tk_time ts, const char *case_id,
 	return b.p;
 }
 
-void
-tk_chain_hash(const unsigned char prev[32], const char *body, size_t len,
-    unsigned char out[32])
-{
-	EVP_MD_CTX *ctx;
-	unsigned int n = 0;
-	int ok;
-
-	ctx = EVP_MD_CTX_new();
-	ok = ctx != NULL &&
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, prev, 32) == 1 &&
-	    EVP_DigestUpdate(ctx, body, len) == 1 &&
-	    EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32;
-	EVP_MD_CTX_free(ctx);
-	/* An all-zero hash never verifies, so a failure here (out of
-	 * memory in OpenSSL) is caught by tk_chain_verify rather than
-	 * silently producing a plausible value. */
-	if (!ok)
-		memset(out, 0, 32);
-}
-
 /* State of one verification walk. */
 struct verify {
 	int64_t expect;          /* next seq expected */
-	unsigned char prev[32];  /* hash of the previous event */
 	int64_t count;
 	int64_t bad_seq;         /* 0 while intact */
 	tk_error *err;
@@ -278,11 +257,12 @@ verify_row(void *arg, const tk_event_row *r)
 		return rc;
 	}
 	json_decref(root);
-	tk_chain_hash(v->prev, r->body, strlen(r->body), h);
+	if (tk_merkle_leaf_hash(r->body, strlen(r->body), h) != 0)
+		return bad(v, r->seq, "seq %" PRId64 ": cannot hash the body",
+		    r->seq);
 	if (memcmp(h, r->hash, 32) != 0)
 		return bad(v, r->seq, "seq %" PRId64 ": body does not match its "
-		    "hash (edited?)", r->seq);
-	memcpy(v->prev, h, 32);
+		    "leaf hash (edited?)", r->seq);
 	v->expect++;
 	v->count++;
 	return 0;

@@ -44,6 +44,22 @@ void tk_cli_usage(const tk_cli_cmd *cmd, FILE *f);
 /* Prints usage to stderr and returns TK_EXIT_USAGE; msg may be NULL. */
 int tk_cli_usage_error(const tk_cli_cmd *cmd, const char *msg);
 
+/* ---- helpers of the admin commands (cmd_admin.c) ---- */
+/* Prints "error: CODE: MESSAGE" and returns the exit code for it. */
+int tk_cli_print_err(const tk_error *e);
+/* Refuses early, with a hint, when the database file is missing. */
+int tk_cli_need_db(const char *path);
+/* getopt_long over lo with --help/--json handled: 'h' (usage printed),
+ * '?' (usage error printed), 0 when done, else the option. */
+struct option;
+int tk_cli_next_opt(const tk_cli_cmd *cmd, int argc, char **argv,
+    const struct option *lo);
+/* next_opt's end codes as an exit code, or -1 to go on. */
+int tk_cli_end_code(int c);
+/* Reads a whole file (capped) into a malloc'd NUL-terminated buffer;
+ * prints why and returns NULL on failure. */
+char *tk_cli_read_file(const char *path, size_t *len_out);
+
 /* ---- command handlers (cmd_admin.c) ---- */
 int tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_token_issue(const tk_cli_cmd *cmd, int argc, char **argv);
@@ -52,6 +68,11 @@ int tk_cmd_policy_check(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_policy_explain(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_policy_load(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_audit_verify(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_audit_key(const tk_cli_cmd *cmd, int argc, char **argv); /* cmd_audit.c */
+int tk_cmd_audit_prove(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_audit_check(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_audit_checkpoint(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_audit_export(const tk_cli_cmd *cmd, int argc, char **argv); /* cmd_export.c */
 
 /* ---- command handlers (cmd_client.c) ---- */
 int tk_cmd_case_open(const tk_cli_cmd *cmd, int argc, char **argv);

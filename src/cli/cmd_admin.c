@@ -1,7 +1,7 @@
 /*
  * cmd_admin.c - the CLI's admin commands, run on the server host against
  * the database file: init, token issue, serve, policy check / explain /
- * load, audit verify.
+ * load (the audit commands are in cmd_audit.c and cmd_export.c).
  *
  * Owns: reading config files from disk (capped), creating a database
  * (`init`), and printing the results of the library calls. Everything
@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "app/app.h"
 #include "audit/chain.h"
+#include "audit/log.h"
 #include "cli/cli.h"
 #include "core/org.h"
 #include "core/policy.h"
@@ -32,8 +34,8 @@
 
 /* Reads a whole file (at most FILE_MAX bytes) into a malloc'd,
  * NUL-terminated buffer. Prints the reason and returns NULL on failure. */
-static char *
-read_file(const char *path, size_t *len_out)
+char *
+tk_cli_read_file(const char *path, size_t *len_out)
 {
 	FILE *f;
 	char *buf;
@@ -77,8 +79,8 @@ fail:
 	return NULL;
 }
 
-static int
-print_err(const tk_error *e)
+int
+tk_cli_print_err(const tk_error *e)
 {
 	(void)fprintf(stderr, "error: %s: %s\n", tk_status_code(e->status),
 	    e->msg);
@@ -86,8 +88,8 @@ print_err(const tk_error *e)
 }
 
 /* Refuses early, with a hint, when the database file is missing. */
-static int
-need_db(const char *path)
+int
+tk_cli_need_db(const char *path)
 {
 	struct stat st;
 
@@ -102,13 +104,13 @@ need_db(const char *path)
 /* Options shared by most admin commands. */
 enum { O_DB = 256, O_ORG, O_POLICY, O_FORCE, O_LISTEN, O_THREADS, O_SWEEP,
 	O_QUIET, O_SUBJECT, O_ACTION, O_SIGNAL, O_TICKET, O_CHANNEL,
-	O_REASON };
+	O_REASON, O_ORIGIN, O_CP_EVENTS, O_CP_SECONDS, O_PUBLIC_AUDIT };
 
 /* Parses only --help/--json and the listed options; returns 'h' on
  * --help (usage printed), '?' on a usage error (usage printed), 0 when
  * done, or the option value for the caller to handle. */
-static int
-next_opt(const tk_cli_cmd *cmd, int argc, char **argv,
+int
+tk_cli_next_opt(const tk_cli_cmd *cmd, int argc, char **argv,
     const struct option *lo)
 {
 	int c = getopt_long(argc, argv, "h", lo, NULL);
@@ -119,7 +121,7 @@ next_opt(const tk_cli_cmd *cmd, int argc, char **argv,
 	}
 	if (c == 'j') {
 		tk_cli_json = 1;
-		return next_opt(cmd, argc, argv, lo);
+		return tk_cli_next_opt(cmd, argc, argv, lo);
 	}
 	if (c == '?' || c == ':') {
 		(void)tk_cli_usage_error(cmd, NULL);
@@ -134,8 +136,8 @@ next_opt(const tk_cli_cmd *cmd, int argc, char **argv,
 #define LO_END {NULL, 0, NULL, 0}
 
 /* Converts next_opt's end codes to an exit code, or -1 to go on. */
-static int
-end_code(int c)
+int
+tk_cli_end_code(int c)
 {
 	if (c == 'h')
 		return TK_EXIT_OK;
@@ -160,9 +162,9 @@ db_and_arg(const tk_cli_cmd *cmd, int argc, char **argv, const char **db,
 
 	*db = NULL;
 	optind = 0;
-	while ((c = next_opt(cmd, argc, argv, lo)) != 0) {
-		if (end_code(c) >= 0)
-			return end_code(c);
+	while ((c = tk_cli_next_opt(cmd, argc, argv, lo)) != 0) {
+		if (tk_cli_end_code(c) >= 0)
+			return tk_cli_end_code(c);
 		if (c != O_DB)
 			return tk_cli_usage_error(cmd, NULL);
 		*db = optarg;
@@ -188,7 +190,8 @@ db_and_arg(const tk_cli_cmd *cmd, int argc, char **argv, const char **db,
 static int
 remove_db(const char *db)
 {
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal",
+		".audit-key", ".checkpoints"};
 	char p[4096];
 	size_t i;
 	int w;
@@ -212,8 +215,14 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	static const struct option lo[] = {LO_HELP, LO_DB,
 		{"org", required_argument, NULL, O_ORG},
 		{"policy", required_argument, NULL, O_POLICY},
-		{"force", no_argument, NULL, O_FORCE}, LO_END};
+		{"force", no_argument, NULL, O_FORCE},
+		{"origin", required_argument, NULL, O_ORIGIN}, LO_END};
 	const char *db = NULL, *org_path = NULL, *pol_path = NULL;
+	const char *origin = NULL;
+	char origin_buf[TK_NOTE_NAME_MAX], key_path[4096], mirror[4096];
+	char vkey[TK_NOTE_VKEY_MAX];
+	tk_note_signer signer;
+	int64_t signed_size = -1;
 	bool force = false;
 	char *org_text = NULL, *pol_text = NULL;
 	size_t org_len = 0, pol_len = 0;
@@ -228,14 +237,15 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	int c, rc = TK_EXIT_FAIL;
 
 	optind = 0;
-	while ((c = next_opt(cmd, argc, argv, lo)) != 0) {
-		if (end_code(c) >= 0)
-			return end_code(c);
+	while ((c = tk_cli_next_opt(cmd, argc, argv, lo)) != 0) {
+		if (tk_cli_end_code(c) >= 0)
+			return tk_cli_end_code(c);
 		switch (c) {
 		case O_DB: db = optarg; break;
 		case O_ORG: org_path = optarg; break;
 		case O_POLICY: pol_path = optarg; break;
 		case O_FORCE: force = true; break;
+		case O_ORIGIN: origin = optarg; break;
 		default: return tk_cli_usage_error(cmd, NULL);
 		}
 	}
@@ -244,14 +254,33 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	if (db == NULL || org_path == NULL || pol_path == NULL)
 		return tk_cli_usage_error(cmd,
 		    "--db, --org and --policy are required");
+	if (origin == NULL) {
+		unsigned char rnd[4];
+
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			(void)fprintf(stderr, "error: no randomness for the "
+			    "log's origin; give --origin\n");
+			return TK_EXIT_FAIL;
+		}
+		(void)snprintf(origin_buf, sizeof(origin_buf),
+		    "localhost/twokey-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+		    rnd[3]);
+		origin = origin_buf;
+	} else if (!tk_note_name_valid(origin)) {
+		return tk_cli_usage_error(cmd, "--origin must be 1-255 bytes "
+		    "with no '+' and no spaces, e.g. example.com/twokey");
+	}
+	if (tk_audit_key_path(db, key_path, sizeof(key_path), &err) != 0 ||
+	    tk_audit_mirror_path(db, mirror, sizeof(mirror), &err) != 0)
+		return tk_cli_print_err(&err);
 	if (stat(db, &st) == 0 && !force) {
 		(void)fprintf(stderr, "error: %s already exists; use --force to "
 		    "replace it (this discards every case, event and token in "
 		    "it)\n", db);
 		return TK_EXIT_FAIL;
 	}
-	org_text = read_file(org_path, &org_len);
-	pol_text = read_file(pol_path, &pol_len);
+	org_text = tk_cli_read_file(org_path, &org_len);
+	pol_text = tk_cli_read_file(pol_path, &pol_len);
 	if (org_text == NULL || pol_text == NULL)
 		goto out;
 	if (tk_org_load(&org, org_text, org_len, org_path, &err) != 0) {
@@ -269,7 +298,7 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	(void)umask(077); /* the database holds token hashes */
 	s = tk_store_open(db, true, &err);
 	if (s == NULL) {
-		rc = print_err(&err);
+		rc = tk_cli_print_err(&err);
 		goto out;
 	}
 	data = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}",
@@ -283,7 +312,7 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 		goto out;
 	}
 	if (tk_store_begin(s, &err) != 0) {
-		rc = print_err(&err);
+		rc = tk_cli_print_err(&err);
 		goto out;
 	}
 	if (tk_store_config_put(s, "org", org_text, &err) != 0 ||
@@ -292,13 +321,32 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	    "store.initialized", "system", false, data, &row, &err) != 0 ||
 	    tk_store_commit(s, &err) != 0) {
 		tk_store_rollback(s);
-		rc = print_err(&err);
+		rc = tk_cli_print_err(&err);
 		goto out;
 	}
+	/* The audit log's signing key, and a first signed checkpoint. */
+	if (tk_audit_key_create(s, key_path, origin, (tk_time)time(NULL), vkey,
+	    sizeof(vkey), &err) != 0) {
+		rc = tk_cli_print_err(&err);
+		goto out;
+	}
+	if (tk_audit_key_load(key_path, &signer, &err) != 0) {
+		rc = tk_cli_print_err(&err);
+		goto out;
+	}
+	if (tk_audit_checkpoint(s, &signer, (tk_time)time(NULL), mirror,
+	    &signed_size, &err) != 0) {
+		tk_note_signer_wipe(&signer);
+		rc = tk_cli_print_err(&err);
+		goto out;
+	}
+	tk_note_signer_wipe(&signer);
 	(void)printf("initialized %s: %zu staff, %zu subjects; policy %s "
 	    "(%zu tier%s, %zu deny rule%s)\n", db, org.nstaff, org.nsubjects,
 	    pol.digest, pol.ntiers, pol.ntiers == 1 ? "" : "s", pol.ndenies,
 	    pol.ndenies == 1 ? "" : "s");
+	(void)printf("audit log %s, signing key %s (keep it 0600)\n"
+	    "verifier key: %s\n", origin, key_path, vkey);
 	rc = TK_EXIT_OK;
 out:
 	tk_event_row_clear(&row);
@@ -329,16 +377,16 @@ tk_cmd_token_issue(const tk_cli_cmd *cmd, int argc, char **argv)
 
 	if ((c = db_and_arg(cmd, argc, argv, &db, &user, "USER")) >= 0)
 		return c;
-	if (need_db(db) != 0)
+	if (tk_cli_need_db(db) != 0)
 		return TK_EXIT_FAIL;
 	a = tk_app_open(db, &err);
 	if (a == NULL)
-		return print_err(&err);
+		return tk_cli_print_err(&err);
 	st = tk_app_token_issue(a, user, token, sizeof(token), &ae);
 	tk_app_close(a);
 	if (st != TK_OK) {
 		OPENSSL_cleanse(token, sizeof(token));
-		return print_err(&ae.e);
+		return tk_cli_print_err(&ae.e);
 	}
 	/* The token alone on stdout, so `$(twokey token issue ...)` works. */
 	(void)printf("%s\n", token);
@@ -358,6 +406,9 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"threads", required_argument, NULL, O_THREADS},
 		{"sweep-interval", required_argument, NULL, O_SWEEP},
+		{"checkpoint-events", required_argument, NULL, O_CP_EVENTS},
+		{"checkpoint-interval", required_argument, NULL, O_CP_SECONDS},
+		{"public-audit", no_argument, NULL, O_PUBLIC_AUDIT},
 		{"quiet", no_argument, NULL, O_QUIET}, LO_END};
 	tk_server_opts o = {0};
 	tk_error err = {0};
@@ -366,9 +417,9 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = next_opt(cmd, argc, argv, lo)) != 0) {
-		if (end_code(c) >= 0)
-			return end_code(c);
+	while ((c = tk_cli_next_opt(cmd, argc, argv, lo)) != 0) {
+		if (tk_cli_end_code(c) >= 0)
+			return tk_cli_end_code(c);
 		switch (c) {
 		case O_DB: o.db_path = optarg; break;
 		case O_LISTEN: o.listen = optarg; break;
@@ -391,6 +442,22 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 				    "wants seconds from 0 (no sweeps) to 86400");
 			o.sweep_interval = n == 0 ? -1 : (int)n;
 			break;
+		case O_CP_EVENTS:
+		case O_CP_SECONDS:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] == '\0' ||
+			    optarg[0] == '-' || n < 1 || n > 100000000)
+				return tk_cli_usage_error(cmd, c == O_CP_EVENTS ?
+				    "--checkpoint-events wants a number from 1 to "
+				    "100000000" : "--checkpoint-interval wants "
+				    "seconds from 1 to 100000000");
+			if (c == O_CP_EVENTS)
+				o.checkpoint_events = (int64_t)n;
+			else
+				o.checkpoint_seconds = (int64_t)n;
+			break;
+		case O_PUBLIC_AUDIT: o.audit_public = true; break;
 		default: return tk_cli_usage_error(cmd, NULL);
 		}
 	}
@@ -398,10 +465,10 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		return tk_cli_usage_error(cmd, "unexpected argument");
 	if (o.db_path == NULL || o.listen == NULL)
 		return tk_cli_usage_error(cmd, "--db and --listen are required");
-	if (need_db(o.db_path) != 0)
+	if (tk_cli_need_db(o.db_path) != 0)
 		return TK_EXIT_FAIL;
 	if (tk_server_run(&o, &err) != 0)
-		return print_err(&err);
+		return tk_cli_print_err(&err);
 	return TK_EXIT_OK;
 }
 
@@ -419,15 +486,15 @@ tk_cmd_policy_check(const tk_cli_cmd *cmd, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = next_opt(cmd, argc, argv, lo)) != 0) {
-		if (end_code(c) >= 0)
-			return end_code(c);
+	while ((c = tk_cli_next_opt(cmd, argc, argv, lo)) != 0) {
+		if (tk_cli_end_code(c) >= 0)
+			return tk_cli_end_code(c);
 		return tk_cli_usage_error(cmd, NULL);
 	}
 	if (optind + 1 != argc)
 		return tk_cli_usage_error(cmd, "exactly one FILE is required");
 	path = argv[optind];
-	text = read_file(path, &len);
+	text = tk_cli_read_file(path, &len);
 	if (text == NULL)
 		return TK_EXIT_FAIL;
 	if (tk_policy_load(&pol, text, len, path, &err) != 0) {
@@ -465,9 +532,9 @@ tk_cmd_policy_explain(const tk_cli_cmd *cmd, int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = next_opt(cmd, argc, argv, lo)) != 0) {
-		if (end_code(c) >= 0)
-			return end_code(c);
+	while ((c = tk_cli_next_opt(cmd, argc, argv, lo)) != 0) {
+		if (tk_cli_end_code(c) >= 0)
+			return tk_cli_end_code(c);
 		switch (c) {
 		case O_DB: db = optarg; break;
 		case O_SUBJECT: r.subject = optarg; break;
@@ -497,15 +564,15 @@ tk_cmd_policy_explain(const tk_cli_cmd *cmd, int argc, char **argv)
 		r.reason_code = "";
 	if (r.channel == NULL)
 		r.channel = "";
-	if (need_db(db) != 0)
+	if (tk_cli_need_db(db) != 0)
 		return TK_EXIT_FAIL;
 	a = tk_app_open(db, &err);
 	if (a == NULL)
-		return print_err(&err);
+		return tk_cli_print_err(&err);
 	st = tk_app_policy_explain(a, NULL, &r, &out, &ae);
 	tk_app_close(a);
 	if (st != TK_OK)
-		return print_err(&ae.e);
+		return tk_cli_print_err(&ae.e);
 	if (tk_cli_json)
 		tk_out_json(out);
 	else
@@ -530,7 +597,7 @@ tk_cmd_policy_load(const tk_cli_cmd *cmd, int argc, char **argv)
 
 	if ((c = db_and_arg(cmd, argc, argv, &db, &path, "FILE")) >= 0)
 		return c;
-	text = read_file(path, &len);
+	text = tk_cli_read_file(path, &len);
 	if (text == NULL)
 		return TK_EXIT_FAIL;
 	/* Validate with the file's own name first, for file:line:col. */
@@ -540,55 +607,23 @@ tk_cmd_policy_load(const tk_cli_cmd *cmd, int argc, char **argv)
 		return TK_EXIT_FAIL;
 	}
 	tk_policy_free(&pol);
-	if (need_db(db) != 0) {
+	if (tk_cli_need_db(db) != 0) {
 		free(text);
 		return TK_EXIT_FAIL;
 	}
 	a = tk_app_open(db, &err);
 	if (a == NULL) {
 		free(text);
-		return print_err(&err);
+		return tk_cli_print_err(&err);
 	}
 	st = tk_app_reload_policy(a, NULL, text, len, digest, sizeof(digest),
 	    &ae);
 	tk_app_close(a);
 	free(text);
 	if (st != TK_OK)
-		return print_err(&ae.e);
+		return tk_cli_print_err(&ae.e);
 	(void)printf("policy %s loaded into %s (a running server takes it "
 	    "on restart; or use PUT /v1/policy)\n", digest, db);
 	return TK_EXIT_OK;
 }
 
-/* ---- audit verify ------------------------------------------------------------ */
-
-int
-tk_cmd_audit_verify(const tk_cli_cmd *cmd, int argc, char **argv)
-{
-	const char *db = NULL;
-	tk_store *s;
-	tk_error err = {0};
-	int64_t count = 0, bad = 0;
-	int c, r;
-
-	if ((c = db_and_arg(cmd, argc, argv, &db, NULL, NULL)) >= 0)
-		return c;
-	if (need_db(db) != 0)
-		return TK_EXIT_FAIL;
-	s = tk_store_open(db, false, &err);
-	if (s == NULL)
-		return print_err(&err);
-	r = tk_chain_verify(s, &count, &bad, &err);
-	tk_store_close(s);
-	if (r != 0) {
-		if (bad > 0)
-			(void)fprintf(stderr, "audit chain broken at seq %lld: "
-			    "%s\n", (long long)bad, err.msg);
-		else
-			(void)fprintf(stderr, "error: cannot verify the audit "
-			    "chain: %s\n", err.msg);
-		return TK_EXIT_FAIL;
-	}
-	(void)printf("audit chain intact: %lld events\n", (long long)count);
-	return TK_EXIT_OK;
-}

@@ -22,19 +22,26 @@ int tk_cli_json = 0;
 static const tk_cli_cmd commands[] = {
 	/* ---- admin commands, on the server host ---- */
 	{NULL, "init", tk_cmd_init,
-	    "--db PATH --org FILE --policy FILE [--force]",
-	    "create a database with an org and a policy",
-	    "      --db PATH            database file to create\n"
+	    "--db PATH --org FILE --policy FILE [--origin NAME] [--force]",
+	    "create a database with an org, a policy and the audit log's key",
+	    "      --db PATH            database file to create (the audit\n"
+	    "                           signing key goes to PATH.audit-key and\n"
+	    "                           a copy of each checkpoint to\n"
+	    "                           PATH.checkpoints)\n"
 	    "      --org FILE           org YAML (staff and subjects)\n"
 	    "      --policy FILE        policy YAML\n"
+	    "      --origin NAME        the audit log's name in checkpoints, e.g.\n"
+	    "                           example.com/twokey (default\n"
+	    "                           localhost/twokey-<random>)\n"
 	    "      --force              replace an existing database\n" OPT_HELP},
 	{"token", "issue", tk_cmd_token_issue, "--db PATH USER",
 	    "issue an API token for a staff login (printed once)",
 	    "      --db PATH            database created by `twokey init`\n"
 	    OPT_HELP},
 	{NULL, "serve", tk_cmd_serve,
-	    "--db PATH --listen ADDR:PORT [--threads N] [--sweep-interval S] "
-	    "[--quiet]",
+	    "--db PATH --listen ADDR:PORT [--threads N] [--sweep-interval S]\n"
+	    "       [--checkpoint-events N] [--checkpoint-interval S] "
+	    "[--public-audit] [--quiet]",
 	    "run the REST/JSON API server until SIGINT or SIGTERM",
 	    "      --db PATH            database created by `twokey init`\n"
 	    "      --listen ADDR:PORT   address to listen on, e.g. 127.0.0.1:8080\n"
@@ -42,6 +49,12 @@ static const tk_cli_cmd commands[] = {
 	    "      --sweep-interval S   seconds between scheduler sweeps that end\n"
 	    "                           holds, expire approvals and flag overdue\n"
 	    "                           reviews (default 5; 0 = none)\n"
+	    "      --checkpoint-events N  sign an audit checkpoint after N new\n"
+	    "                           events (default 1000)\n"
+	    "      --checkpoint-interval S  ...or S seconds after the last one\n"
+	    "                           when any event arrived (default 10); one\n"
+	    "                           is also signed at shutdown\n"
+	    "      --public-audit       serve /v1/audit without a token\n"
 	    "      --quiet              no access log on stderr\n" OPT_HELP},
 	{"policy", "check", tk_cmd_policy_check, "FILE",
 	    "parse a policy file and report the first error as file:line:col",
@@ -61,9 +74,51 @@ static const tk_cli_cmd commands[] = {
 	    "validate a policy file and store it as the new version",
 	    "      --db PATH            database created by `twokey init`\n"
 	    OPT_HELP},
-	{"audit", "verify", tk_cmd_audit_verify, "--db PATH",
-	    "check the hash chain of every audit event",
+	{"audit", "verify", tk_cmd_audit_verify,
+	    "--db PATH | --offline EXPORT --key KEY [--checkpoint FILE]",
+	    "recompute every audit leaf and the Merkle tree, check every signed "
+	    "checkpoint",
 	    "      --db PATH            database created by `twokey init`\n"
+	    "      --offline EXPORT     a bundle from `twokey audit export\n"
+	    "                           --format bundle` (- for stdin); no\n"
+	    "                           database or server is used\n"
+	    "      --key KEY|FILE       trusted verifier key (repeatable)\n"
+	    "      --checkpoint FILE    a signed checkpoint kept from earlier:\n"
+	    "                           the log must still match it\n"
+	    "      --mirror FILE        checkpoint copy to hold the database to\n"
+	    "                           (default PATH.checkpoints)\n"
+	    "      --no-mirror          do not read the checkpoint copy\n"
+	    OPT_HELP},
+	{"audit", "key", tk_cmd_audit_key,
+	    "--db PATH [--rotate --origin NAME]",
+	    "print the audit log's verifier key (or start a new key and origin)",
+	    "      --db PATH            database created by `twokey init`\n"
+	    "      --rotate             create a new signing key; the old\n"
+	    "                           public key stays listed\n"
+	    "      --origin NAME        the new key's origin (required with\n"
+	    "                           --rotate)\n" OPT_HELP},
+	{"audit", "checkpoint", tk_cmd_audit_checkpoint, "--db PATH",
+	    "sign a checkpoint of the log now (the server also does it)",
+	    "      --db PATH            database created by `twokey init`\n"
+	    OPT_HELP},
+	{"audit", "prove", tk_cmd_audit_prove, "--db PATH [--out FILE] CASE_ID",
+	    "write a receipt: the case's events with inclusion proofs to a "
+	    "signed checkpoint",
+	    "      --db PATH            database created by `twokey init`\n"
+	    "      --out FILE           write FILE instead of stdout\n"
+	    OPT_HELP},
+	{"audit", "check", tk_cmd_audit_check, "--key KEY RECEIPT",
+	    "verify a receipt offline against the log's verifier key",
+	    "      --key KEY|FILE       trusted verifier key (repeatable)\n"
+	    OPT_HELP},
+	{"audit", "export", tk_cmd_audit_export,
+	    "--db PATH [--format jsonl|ocsf|cef] [--since SEQ|TIME] [--out FILE]",
+	    "write audit events for a SIEM, one per line (docs/siem.md)",
+	    "      --db PATH            database created by `twokey init`\n"
+	    "      --format F           jsonl (default), ocsf or cef\n"
+	    "      --since SEQ|TIME     from this sequence number, or from this\n"
+	    "                           RFC 3339 time (2026-11-23T09:30:00Z)\n"
+	    "      --out FILE           write FILE (replaced only on success)\n"
 	    OPT_HELP},
 	/* ---- API client commands ---- */
 	{"case", "open", tk_cmd_case_open,

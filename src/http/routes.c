@@ -35,7 +35,11 @@ enum route {
 	R_EVENTS,
 	R_ALERTS,
 	R_POLICY,
-	R_EXPLAIN
+	R_EXPLAIN,
+	R_AUDIT_CHECKPOINT,
+	R_AUDIT_INCLUSION,
+	R_AUDIT_CONSISTENCY,
+	R_AUDIT_EVENTS
 };
 
 #define M_GET 1u
@@ -114,6 +118,14 @@ match(const char *path, const char **id, size_t *idlen)
 		return R_EXPLAIN;
 	if (strcmp(p, "cases") == 0)
 		return R_CASES;
+	if (strcmp(p, "audit/checkpoint") == 0)
+		return R_AUDIT_CHECKPOINT;
+	if (strcmp(p, "audit/proof/inclusion") == 0)
+		return R_AUDIT_INCLUSION;
+	if (strcmp(p, "audit/proof/consistency") == 0)
+		return R_AUDIT_CONSISTENCY;
+	if (strcmp(p, "audit/events") == 0)
+		return R_AUDIT_EVENTS;
 	if (strncmp(p, "cases/", 6) != 0)
 		return R_NONE;
 	p += 6;
@@ -686,6 +698,86 @@ h_events(tk_app *app, const char *login, const tk_http_req *req,
 	reply(resp, st, 200, out, &err);
 }
 
+/* Reads query parameter key as a count into *out; replies and returns -1
+ * when it is missing (and required) or malformed. */
+static int
+query_count(const tk_http_req *req, tk_http_resp *resp, const char *key,
+    bool required, int64_t *out)
+{
+	const char *s = query_get(req, key);
+	char msg[128];
+
+	if (s == NULL && !required)
+		return 0;
+	if (s == NULL || parse_count(s, INT64_MAX / 10, out) != 0 ||
+	    *out < 0) {
+		(void)snprintf(msg, sizeof(msg), "%s must be given as a whole "
+		    "number, 0 or more", key);
+		reply_fail(resp, TK_ERR_INVALID, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* GET /v1/audit/...: checkpoint, proofs and leaves for monitors. */
+static void
+h_audit(tk_app *app, const char *login, enum route rt,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const char *const q_incl[] = {"index", "size", NULL};
+	static const char *const q_cons[] = {"from", "to", NULL};
+	static const char *const q_ev[] = {"from", "limit", NULL};
+	static const char *const q_none[] = {NULL};
+	int64_t a = 0, b = 100;
+	tk_app_err err;
+	json_t *out = NULL;
+	enum tk_status st;
+	tk_error e;
+
+	switch (rt) {
+	case R_AUDIT_CHECKPOINT:
+		if (query_check(req, q_none, &e) != 0) {
+			reply_invalid(resp, &e);
+			return;
+		}
+		st = tk_app_audit_checkpoint(app, login, &out, &err);
+		break;
+	case R_AUDIT_INCLUSION:
+		if (query_check(req, q_incl, &e) != 0) {
+			reply_invalid(resp, &e);
+			return;
+		}
+		if (query_count(req, resp, "index", true, &a) != 0 ||
+		    query_count(req, resp, "size", true, &b) != 0)
+			return;
+		st = tk_app_audit_proof(app, login, false, (uint64_t)a,
+		    (uint64_t)b, &out, &err);
+		break;
+	case R_AUDIT_CONSISTENCY:
+		if (query_check(req, q_cons, &e) != 0) {
+			reply_invalid(resp, &e);
+			return;
+		}
+		if (query_count(req, resp, "from", true, &a) != 0 ||
+		    query_count(req, resp, "to", true, &b) != 0)
+			return;
+		st = tk_app_audit_proof(app, login, true, (uint64_t)a,
+		    (uint64_t)b, &out, &err);
+		break;
+	default:
+		if (query_check(req, q_ev, &e) != 0) {
+			reply_invalid(resp, &e);
+			return;
+		}
+		if (query_count(req, resp, "from", false, &a) != 0 ||
+		    query_count(req, resp, "limit", false, &b) != 0)
+			return;
+		st = tk_app_audit_leaves(app, login, a, b, &out, &err);
+		break;
+	}
+	reply(resp, st, 200, out, &err);
+}
+
 static void
 h_policy_put(tk_app *app, const char *login, const tk_http_req *req,
     tk_http_resp *resp)
@@ -771,6 +863,12 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 		return;
 	}
 
+	if (rt >= R_AUDIT_CHECKPOINT && req->auth == NULL &&
+	    tk_app_audit_is_public(app)) {
+		h_audit(app, "", rt, req, resp); /* a public log */
+		return;
+	}
+
 	/* Everything else needs a token. */
 	tok = bearer(req->auth, &toklen);
 	if (req->auth != NULL && tok == NULL) {
@@ -786,7 +884,8 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 	}
 	(void)tk_strlcpy(resp->login, login, sizeof(resp->login));
 
-	if (rt != R_CASES && rt != R_EVENTS && query_check(req, none, &e) != 0) {
+	if (rt != R_CASES && rt != R_EVENTS && rt < R_AUDIT_CHECKPOINT &&
+	    query_check(req, none, &e) != 0) {
 		reply_invalid(resp, &e);
 		return;
 	}
@@ -852,6 +951,12 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 		break;
 	case R_EVENTS:
 		h_events(app, login, req, resp);
+		break;
+	case R_AUDIT_CHECKPOINT:
+	case R_AUDIT_INCLUSION:
+	case R_AUDIT_CONSISTENCY:
+	case R_AUDIT_EVENTS:
+		h_audit(app, login, rt, req, resp);
 		break;
 	case R_ALERTS:
 		st = tk_app_alerts(app, login, &out, &err);

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "audit/log.h"
 #include "http/routes.h"
 
 /* Past the cap a chunked body is drained (not stored) up to this much,
@@ -466,15 +467,36 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- scheduler ------------------------------------------------------------ */
 
-typedef struct sweeper {
+typedef struct sweeper sweeper;
+struct sweeper {
 	tk_app *app;
 	unsigned interval;
+	int (*work)(sweeper *w, tk_error *err); /* one round */
+	const char *what;                      /* for the failure line */
+	int64_t cp_events, cp_seconds;         /* checkpointer only */
 	bool quiet;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;   /* signalled on stop */
 	bool stop;
 	pthread_t tid;
-} sweeper;
+};
+
+static int
+sweep_work(sweeper *w, tk_error *err)
+{
+	return tk_app_sweep(w->app, err);
+}
+
+/* Signs a checkpoint when the log grew by cp_events, or cp_seconds
+ * passed since the last one and it grew. */
+static int
+checkpoint_work(sweeper *w, tk_error *err)
+{
+	int64_t size;
+
+	return tk_app_checkpoint(w->app, w->cp_events, w->cp_seconds, false,
+	    &size, err);
+}
 
 static void *
 sweep_main(void *arg)
@@ -497,10 +519,10 @@ sweep_main(void *arg)
 		if (w->stop)
 			break;
 		(void)pthread_mutex_unlock(&w->mu);
-		n = tk_app_sweep(w->app, &err);
+		n = w->work(w, &err);
 		if (n < 0 && !w->quiet)
-			(void)fprintf(stderr, "twokey: scheduler sweep failed "
-			    "(retried in %u s): %s\n", w->interval, err.msg);
+			(void)fprintf(stderr, "twokey: %s failed (retried in %u "
+			    "s): %s\n", w->what, w->interval, err.msg);
 		(void)pthread_mutex_lock(&w->mu);
 	}
 	(void)pthread_mutex_unlock(&w->mu);
@@ -561,8 +583,10 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	uint16_t port;
 	const union MHD_DaemonInfo *info;
 	server s;
-	sweeper sw;
-	bool sweeping = false;
+	sweeper sw, cw;
+	bool sweeping = false, checkpointing = false;
+	char key_path[4096], mirror[4096];
+	int64_t final_size;
 	int sig = 0;
 
 	if (o == NULL || o->db_path == NULL) {
@@ -575,6 +599,23 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	s.app = tk_app_open(o->db_path, err);
 	if (s.app == NULL)
 		return -1;
+	/* The audit log's key: without it no checkpoint could be signed,
+	 * and an unsigned log is not one an investigator can trust. */
+	if (tk_audit_key_path(o->db_path, key_path, sizeof(key_path),
+	    err) != 0 || tk_audit_mirror_path(o->db_path, mirror,
+	    sizeof(mirror), err) != 0 ||
+	    tk_app_audit_attach(s.app, key_path, o->no_mirror ? NULL : mirror,
+	    err) != 0) {
+		char why[sizeof(err->msg)];
+
+		(void)tk_strlcpy(why, err->msg, sizeof(why));
+		(void)tk_fail(err, TK_ERR_INVALID, "%.600s (a database made "
+		    "before signed checkpoints needs a key: `twokey audit key "
+		    "--db %.200s --rotate --origin NAME`)", why, o->db_path);
+		tk_app_close(s.app);
+		return -1;
+	}
+	tk_app_audit_public(s.app, o->audit_public);
 
 	/* Workers inherit a mask with SIGINT/SIGTERM blocked; this thread
 	 * waits for them with sigwait. */
@@ -627,6 +668,8 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		sw.interval = o->sweep_interval > 0 ?
 		    (unsigned)o->sweep_interval : 5u;
 		sw.quiet = o->quiet;
+		sw.work = sweep_work;
+		sw.what = "scheduler sweep";
 		if (sweeper_start(&sw) != 0) {
 			MHD_stop_daemon(d);
 			(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -638,6 +681,28 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		}
 		sweeping = true;
 	}
+	memset(&cw, 0, sizeof(cw));
+	cw.app = s.app;
+	cw.interval = 1;
+	cw.quiet = o->quiet;
+	cw.work = checkpoint_work;
+	cw.what = "audit checkpoint";
+	cw.cp_events = o->checkpoint_events > 0 ? o->checkpoint_events : 1000;
+	cw.cp_seconds = o->checkpoint_seconds > 0 ? o->checkpoint_seconds : 10;
+	if (sweeper_start(&cw) != 0) {
+		if (sweeping) {
+			tk_app_stop(s.app);
+			sweeper_stop(&sw);
+		}
+		MHD_stop_daemon(d);
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+		(void)sigaction(SIGPIPE, &old_pipe, NULL);
+		tk_app_close(s.app);
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot start the "
+		    "checkpoint thread");
+		return -1;
+	}
+	checkpointing = true;
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	(void)fprintf(stderr, "twokey %s: listening on http://%s%s%s:%u "
 	    "(%u threads)\n", TK_VERSION, v6 ? "[" : "", host, v6 ? "]" : "",
@@ -658,6 +723,16 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		sweeper_stop(&sw);
 	}
 	MHD_stop_daemon(d);
+	if (checkpointing)
+		sweeper_stop(&cw);
+	/* Requests are done: sign what they wrote. */
+	{
+		tk_error ce;
+
+		if (tk_app_checkpoint(s.app, 0, 0, true, &final_size, &ce) != 0)
+			(void)fprintf(stderr, "twokey: final audit checkpoint "
+			    "failed: %s\n", ce.msg);
+	}
 	tk_app_close(s.app);
 	(void)sigaction(SIGPIPE, &old_pipe, NULL);
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -16,6 +16,11 @@ typedef struct tk_server_opts {
 	int sweep_interval;    /* seconds between scheduler sweeps: 0 = 5,
 	                          < 0 = no sweeps */
 	bool quiet;            /* no access log on stderr */
+	int64_t checkpoint_events;  /* sign after this many events: 0 = 1000 */
+	int64_t checkpoint_seconds; /* ...or this long after the last one
+	                               when any arrived: 0 = 10 */
+	bool audit_public;     /* the /v1/audit routes need no token */
+	bool no_mirror;        /* no checkpoint copy in PATH.checkpoints */
 } tk_server_opts;
 
 /*

@@ -2,8 +2,10 @@
  * store.h - durable storage behind one small interface, so SQLite (the
  * default, store_sqlite.c) and later PostgreSQL share the callers.
  *
- * Owns: cases, the audit event chain, API token hashes and the loaded
- * configuration (org and policy texts with their versions).
+ * Owns: cases, the audit events with the Merkle tree over them (RFC 6962,
+ * kept as tiles in the same transaction as the events), signed
+ * checkpoints and witness cosignatures, the audit log's public keys, API
+ * token hashes and the loaded configuration (org and policy texts).
  *
  * Contract: every function returns 0 on success, -1 on failure with err
  * filled (TK_ERR_INTERNAL for storage failures, TK_ERR_NOT_FOUND where
@@ -22,7 +24,7 @@
 typedef struct tk_store tk_store;
 
 /* One audit event as appended. The store assigns seq and hash; body is
- * the canonical encoding (see audit/chain.h) that the hash covers. */
+ * the canonical encoding (see audit/chain.h): the Merkle leaf. */
 typedef struct tk_event_row {
 	int64_t seq;              /* 1-based, gapless */
 	tk_time ts;
@@ -31,7 +33,7 @@ typedef struct tk_event_row {
 	char actor[TK_ID_MAX];
 	bool alert;
 	char *body;               /* canonical JSON (owned by the row) */
-	unsigned char hash[32];   /* SHA-256(prev_hash || body) */
+	unsigned char hash[32];   /* leaf hash SHA-256(0x00 || body) */
 } tk_event_row;
 void tk_event_row_clear(tk_event_row *r); /* frees body */
 
@@ -113,6 +115,68 @@ int tk_store_token_put(tk_store *s, const char *login,
 int tk_store_token_lookup(tk_store *s, const unsigned char hash[32],
     char *login_out, size_t login_size, tk_error *err); /* NOT_FOUND */
 int tk_store_token_revoke_user(tk_store *s, const char *login,
+    tk_error *err);
+
+/*
+ * The Merkle tree over the events: leaf i (0-based) is the body of the
+ * event with seq i+1. Leaf hashes enter the tree at COMMIT, with the
+ * tiles written in the same transaction; these reads see committed
+ * events only (and fail inside a transaction holding new events).
+ * Sizes beyond the log are TK_ERR_INVALID.
+ */
+int tk_store_log_size(tk_store *s, uint64_t *size, tk_error *err);
+int tk_store_log_root(tk_store *s, uint64_t size, unsigned char root[32],
+    tk_error *err);
+int tk_store_log_leaf(tk_store *s, uint64_t index, unsigned char hash[32],
+    tk_error *err);
+/* Proof hashes, 32 bytes each, into proof (room for max hashes;
+ * TK_MERKLE_MAX_PROOF always suffices); their number into *n. */
+int tk_store_log_inclusion(tk_store *s, uint64_t index, uint64_t size,
+    unsigned char *proof, size_t max, size_t *n, tk_error *err);
+int tk_store_log_consistency(tk_store *s, uint64_t size1, uint64_t size2,
+    unsigned char *proof, size_t max, size_t *n, tk_error *err);
+
+/* A signed checkpoint: the note text (C2SP signed-note carrying a
+ * tlog-checkpoint) with its size and root. At most one per size: a put
+ * for a size already signed is TK_ERR_WRONG_STATE. */
+typedef struct tk_checkpoint_row {
+	int64_t size;
+	unsigned char root[32];
+	char origin[TK_TEXT_MAX];
+	char *note;               /* owned by the row */
+	tk_time created;
+} tk_checkpoint_row;
+void tk_checkpoint_row_clear(tk_checkpoint_row *r);
+typedef int (*tk_checkpoint_cb)(void *arg, const tk_checkpoint_row *r);
+int tk_store_checkpoint_put(tk_store *s, const tk_checkpoint_row *cp,
+    tk_error *err);
+int tk_store_checkpoint_latest(tk_store *s, tk_checkpoint_row *r,
+    tk_error *err); /* TK_ERR_NOT_FOUND when none */
+int tk_store_checkpoint_get(tk_store *s, int64_t size, tk_checkpoint_row *r,
+    tk_error *err); /* TK_ERR_NOT_FOUND */
+int tk_store_checkpoint_list(tk_store *s, tk_checkpoint_cb cb, void *arg,
+    tk_error *err); /* by size, ascending */
+
+/* Witness cosignature lines kept with the checkpoint of a size. */
+typedef int (*tk_cosig_cb)(void *arg, const char *witness,
+    const char *line);
+int tk_store_cosig_put(tk_store *s, int64_t size, const char *witness,
+    const char *line, tk_time now, tk_error *err);
+int tk_store_cosig_list(tk_store *s, int64_t size, tk_cosig_cb cb,
+    void *arg, tk_error *err);
+
+/* The audit log's public keys, one per origin. put retires every earlier
+ * key (they stay listed for verification). */
+typedef struct tk_audit_key_row {
+	char origin[TK_TEXT_MAX];
+	char verifier[TK_TEXT_MAX]; /* signed-note verifier key */
+	tk_time created;
+	tk_time retired;            /* 0 while current */
+} tk_audit_key_row;
+typedef int (*tk_audit_key_cb)(void *arg, const tk_audit_key_row *k);
+int tk_store_audit_key_put(tk_store *s, const char *origin,
+    const char *verifier, tk_time now, tk_error *err);
+int tk_store_audit_key_list(tk_store *s, tk_audit_key_cb cb, void *arg,
     tk_error *err);
 
 #endif

@@ -30,8 +30,10 @@
 #include <sqlite3.h>
 
 #include "audit/chain.h"
+#include "audit/merkle.h"
+#include "audit/tlog.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define RECORD_MAX (1024 * 1024)      /* one case record, bytes */
 #define CONFIG_MAX (4 * 1024 * 1024)  /* one org or policy text, bytes */
 #define BODY_MAX (1024 * 1024)        /* one event body, bytes */
@@ -40,6 +42,34 @@
 /* Case states that count as open (core/case.h tk_state_is_open). */
 #define OPEN_STATES "('open','verifying','approving','on_hold','ready'," \
 	"'executing','failed')"
+
+/* Schema version 2 adds the Merkle tree over the events (tiles in the
+ * C2SP tlog-tiles layout), signed checkpoints with their witness
+ * cosignatures and the audit log's public keys; events.hash became the
+ * RFC 6962 leaf hash. */
+#define LOG_SCHEMA \
+    "CREATE TABLE IF NOT EXISTS tiles (" \
+    " level INTEGER NOT NULL," \
+    " idx INTEGER NOT NULL," \
+    " hashes BLOB NOT NULL," \
+    " PRIMARY KEY (level, idx)) WITHOUT ROWID;" \
+    "CREATE TABLE IF NOT EXISTS checkpoints (" \
+    " size INTEGER PRIMARY KEY," \
+    " root BLOB NOT NULL," \
+    " origin TEXT NOT NULL," \
+    " note TEXT NOT NULL," \
+    " created INTEGER NOT NULL);" \
+    "CREATE TABLE IF NOT EXISTS cosignatures (" \
+    " size INTEGER NOT NULL," \
+    " witness TEXT NOT NULL," \
+    " line TEXT NOT NULL," \
+    " created INTEGER NOT NULL," \
+    " PRIMARY KEY (size, witness));" \
+    "CREATE TABLE IF NOT EXISTS audit_keys (" \
+    " origin TEXT PRIMARY KEY," \
+    " verifier TEXT NOT NULL," \
+    " created INTEGER NOT NULL," \
+    " retired INTEGER NOT NULL DEFAULT 0);"
 
 static const char schema_sql[] =
     "CREATE TABLE meta ("
@@ -78,7 +108,8 @@ static const char schema_sql[] =
     " created INTEGER NOT NULL,"
     " revoked INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX tokens_login ON tokens (login);"
-    "INSERT INTO meta (key, value) VALUES ('schema_version', '1');";
+    LOG_SCHEMA
+    "INSERT INTO meta (key, value) VALUES ('schema_version', '2');";
 
 /* The fixed statements, prepared at open. */
 enum st_id {
@@ -101,6 +132,18 @@ enum st_id {
 	ST_TOKEN_PUT,
 	ST_TOKEN_LOOKUP,
 	ST_TOKEN_REVOKE,
+	ST_TILE_GET,
+	ST_TILE_PUT,
+	ST_EVENT_LEAF,
+	ST_CP_PUT,
+	ST_CP_GET,
+	ST_CP_LATEST,
+	ST_CP_LIST,
+	ST_COSIG_PUT,
+	ST_COSIG_LIST,
+	ST_KEY_RETIRE,
+	ST_KEY_PUT,
+	ST_KEY_LIST,
 	ST__COUNT
 };
 
@@ -131,7 +174,7 @@ static const char *const st_sql[ST__COUNT] = {
 	    "SELECT id FROM cases WHERE subject = ?1 AND family = ?2 "
 	    "AND state IN " OPEN_STATES " ORDER BY rowid LIMIT 1",
 	[ST_EVENT_HEAD] =
-	    "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+	    "SELECT seq FROM events ORDER BY seq DESC LIMIT 1",
 	[ST_EVENT_INSERT] =
 	    "INSERT INTO events (seq, ts, case_id, kind, actor, alert, body, "
 	    "hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -150,6 +193,32 @@ static const char *const st_sql[ST__COUNT] = {
 	    "UPDATE tokens SET revoked = "
 	    "MAX(1, CAST(strftime('%s', 'now') AS INTEGER)) "
 	    "WHERE login = ?1 AND revoked = 0",
+	[ST_TILE_GET] = "SELECT hashes FROM tiles WHERE level = ?1 AND idx = ?2",
+	[ST_TILE_PUT] =
+	    "INSERT INTO tiles (level, idx, hashes) VALUES (?1, ?2, ?3) "
+	    "ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+	[ST_EVENT_LEAF] = "SELECT seq, body FROM events WHERE seq >= ?1 "
+	    "ORDER BY seq LIMIT ?2",
+	[ST_CP_PUT] =
+	    "INSERT INTO checkpoints (size, root, origin, note, created) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_CP_GET] = "SELECT size, root, origin, note, created "
+	    "FROM checkpoints WHERE size = ?1",
+	[ST_CP_LATEST] = "SELECT size, root, origin, note, created "
+	    "FROM checkpoints ORDER BY size DESC LIMIT 1",
+	[ST_CP_LIST] = "SELECT size, root, origin, note, created "
+	    "FROM checkpoints ORDER BY size",
+	[ST_COSIG_PUT] =
+	    "INSERT INTO cosignatures (size, witness, line, created) "
+	    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (size, witness) DO NOTHING",
+	[ST_COSIG_LIST] = "SELECT witness, line FROM cosignatures "
+	    "WHERE size = ?1 ORDER BY witness",
+	[ST_KEY_RETIRE] = "UPDATE audit_keys SET retired = ?1 "
+	    "WHERE retired = 0",
+	[ST_KEY_PUT] = "INSERT INTO audit_keys (origin, verifier, created) "
+	    "VALUES (?1, ?2, ?3)",
+	[ST_KEY_LIST] = "SELECT origin, verifier, created, retired "
+	    "FROM audit_keys ORDER BY created, origin",
 };
 
 /* case_list variants: bit 0 queue, bit 1 subject, bits 2-3 state (0 none,
@@ -172,8 +241,20 @@ struct tk_store {
 	 * as a change of PRAGMA data_version at begin). */
 	bool head_known;
 	int64_t head_seq;
-	unsigned char head_hash[32];
 	int64_t data_version;
+	/* The Merkle tree over committed events, opened on first use and
+	 * reopened when another connection commits (log_dv differs). Leaf
+	 * hashes of this transaction's events wait in pend until COMMIT:
+	 * they enter the tree, its tiles are written in the same
+	 * transaction, and only then does COMMIT run. */
+	tk_tlog *log;
+	int64_t log_dv;
+	bool migrate;            /* schema 1 found: migrate_v2 at open */
+	tk_tile_io tile_io;
+	unsigned char (*pend)[32];
+	size_t pend_n, pend_cap;
+	size_t sp_pend;          /* pend_n at the savepoint */
+	int64_t pend_first;      /* seq of pend[0] */
 };
 
 /* ------------------------------------------------------------------ */
@@ -495,7 +576,13 @@ check_schema(tk_store *s, bool create, tk_error *err)
 			    TK_VERSION, SCHEMA_VERSION);
 			goto fail;
 		}
-		/* v == SCHEMA_VERSION: nothing to migrate yet. */
+		if (v == 1) {
+			/* Tables now, so statements prepare; the data moves in
+			 * migrate_v2 once they are. */
+			if (exec_sql(s, LOG_SCHEMA, err, "create log tables") != 0)
+				goto fail;
+			s->migrate = true;
+		}
 	}
 	if (exec_sql(s, "COMMIT", err, "commit") != 0)
 		goto fail;
@@ -516,6 +603,9 @@ prepare_all(tk_store *s, tk_error *err)
 			return db_fail(s, err, "prepare");
 	return 0;
 }
+
+static int migrate_v2(tk_store *s, tk_error *err);
+static void log_forget(tk_store *s);
 
 tk_store *
 tk_store_open(const char *path, bool create, tk_error *err)
@@ -592,6 +682,21 @@ tk_store_open(const char *path, bool create, tk_error *err)
 	    prepare_all(s, err) != 0 ||
 	    read_data_version(s, &s->data_version, err) != 0)
 		goto fail;
+	if (s->migrate) {
+		if (exec_sql(s, "BEGIN IMMEDIATE", err, "begin") != 0)
+			goto fail;
+		if (migrate_v2(s, err) != 0) {
+			tk_store_rollback(s);
+			goto fail;
+		}
+		if (exec_sql(s, "COMMIT", err, "commit") != 0) {
+			tk_store_rollback(s);
+			goto fail;
+		}
+		s->migrate = false;
+		log_forget(s);
+		s->head_known = false;
+	}
 	return s;
 fail:
 	tk_store_close(s);
@@ -611,10 +716,585 @@ tk_store_close(tk_store *s)
 		(void)sqlite3_finalize(s->st[i]); /* NULL is a no-op */
 	for (i = 0; i < LIST_VARIANTS; i++)
 		(void)sqlite3_finalize(s->list[i]);
+	tk_tlog_free(s->log);
+	free(s->pend);
 	/* All statements are finalized, so close cannot be busy; its only
 	 * other failure leaves nothing for us to do. */
 	(void)sqlite3_close(s->db);
 	free(s);
+}
+
+static int load_head(tk_store *s, tk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* the Merkle tree over the events */
+
+/* Tile storage for tlog.c: one row per tile, width * 32 bytes. */
+static int
+tile_get(void *arg, int level, uint64_t index, unsigned char *hashes,
+    size_t *width, tk_error *err)
+{
+	tk_store *s = arg;
+	sqlite3_stmt *st = s->st[ST_TILE_GET];
+	const void *p;
+	int rc, n, ret = -1;
+
+	if (index > INT64_MAX)
+		return tk_fail(err, TK_ERR_INTERNAL, "store: tile index out "
+		    "of range"), -1;
+	if (bind_int(s, st, 1, level, err) != 0 ||
+	    bind_int(s, st, 2, (int64_t)index, err) != 0)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		ret = 1;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		(void)db_fail(s, err, "tile read");
+		goto out;
+	}
+	n = sqlite3_column_bytes(st, 0);
+	p = sqlite3_column_blob(st, 0);
+	if (sqlite3_column_type(st, 0) != SQLITE_BLOB || p == NULL ||
+	    n <= 0 || n % 32 != 0 || n > 256 * 32) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: tile %d/%" PRIu64
+		    " is malformed (database edited?)", s->path, level, index);
+		goto out;
+	}
+	memcpy(hashes, p, (size_t)n);
+	*width = (size_t)n / 32;
+	ret = 0;
+out:
+	st_done(st);
+	return ret;
+}
+
+static int
+tile_put(void *arg, int level, uint64_t index, const unsigned char *hashes,
+    size_t width, tk_error *err)
+{
+	tk_store *s = arg;
+	sqlite3_stmt *st = s->st[ST_TILE_PUT];
+	int ret = -1;
+
+	if (index > INT64_MAX || width == 0 || width > 256)
+		return tk_fail(err, TK_ERR_INTERNAL, "store: tile out of "
+		    "range"), -1;
+	if (bind_int(s, st, 1, level, err) != 0 ||
+	    bind_int(s, st, 2, (int64_t)index, err) != 0 ||
+	    bind_blob(s, st, 3, hashes, (int)(width * 32), err) != 0)
+		goto out;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		(void)db_fail(s, err, "tile write");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(st);
+	return ret;
+}
+
+/* Queues the leaf hash of event seq until COMMIT. */
+static int
+pend_push(tk_store *s, int64_t seq, const unsigned char hash[32],
+    tk_error *err)
+{
+	if (s->pend_n == 0)
+		s->pend_first = seq;
+	else if (seq != s->pend_first + (int64_t)s->pend_n)
+		return tk_fail(err, TK_ERR_INTERNAL, "store: event %" PRId64
+		    " out of order in the transaction", seq), -1;
+	if (s->pend_n == s->pend_cap) {
+		size_t ncap = s->pend_cap ? s->pend_cap * 2 : 256;
+		void *np = reallocarray(s->pend, ncap, sizeof(*s->pend));
+
+		if (np == NULL)
+			return tk_fail(err, TK_ERR_INTERNAL, "store: out of "
+			    "memory"), -1;
+		s->pend = np;
+		s->pend_cap = ncap;
+	}
+	memcpy(s->pend[s->pend_n++], hash, 32);
+	return 0;
+}
+
+/* Drops the in-memory tree; the next use reopens it from the tiles. */
+static void
+log_forget(tk_store *s)
+{
+	tk_tlog_free(s->log);
+	s->log = NULL;
+}
+
+/* Makes s->log the tree of the first `size` events (stored tiles). */
+static int
+log_open_at(tk_store *s, int64_t size, tk_error *err)
+{
+	log_forget(s);
+	s->tile_io.arg = s;
+	s->tile_io.get = tile_get;
+	s->tile_io.put = tile_put;
+	s->log = tk_tlog_open(&s->tile_io, (uint64_t)size, 0, err);
+	if (s->log == NULL)
+		return -1;
+	s->log_dv = s->data_version;
+	return 0;
+}
+
+/* Makes s->log current for reads outside a write: reopened when another
+ * connection committed since it was built. */
+static int
+log_ready(tk_store *s, tk_error *err)
+{
+	int64_t dv;
+
+	if (s->pend_n > 0)
+		return tk_fail(err, TK_ERR_INTERNAL, "store: the audit tree "
+		    "cannot be read while events are uncommitted"), -1;
+	if (read_data_version(s, &dv, err) != 0)
+		return -1;
+	if (s->log != NULL && dv == s->log_dv)
+		return 0;
+	s->data_version = dv;
+	s->head_known = false;
+	if (load_head(s, err) != 0)
+		return -1;
+	return log_open_at(s, s->head_seq, err);
+}
+
+/* At COMMIT: the pending leaves enter the tree and its changed tiles are
+ * written, inside the transaction. The tree must stand exactly at the
+ * event before the first pending one; if another connection appended
+ * since it was built, it is reopened (we hold the write lock). */
+static int
+log_take_pending(tk_store *s, tk_error *err)
+{
+	int64_t base = s->pend_first - 1;
+
+	if (s->log == NULL || s->log_dv != s->data_version ||
+	    tk_tlog_size(s->log) != (uint64_t)base) {
+		if (log_open_at(s, base, err) != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < s->pend_n; i++)
+		if (tk_tlog_append(s->log, s->pend[i], NULL, err) != 0)
+			goto fail;
+	if (tk_tlog_flush(s->log, err) != 0)
+		goto fail;
+	s->pend_n = 0;
+	s->sp_pend = 0;
+	return 0;
+fail:
+	log_forget(s);
+	return -1;
+}
+
+int
+tk_store_log_size(tk_store *s, uint64_t *size, tk_error *err)
+{
+	if (log_ready(s, err) != 0)
+		return -1;
+	*size = tk_tlog_size(s->log);
+	return 0;
+}
+
+/* Checks a requested tree size against the committed one. */
+static int
+log_size_ok(tk_store *s, uint64_t size, tk_error *err)
+{
+	uint64_t have = tk_tlog_size(s->log);
+
+	if (size > have)
+		return tk_fail(err, TK_ERR_INVALID, "the log holds %" PRIu64
+		    " events; size %" PRIu64 " is beyond it", have, size), -1;
+	return 0;
+}
+
+int
+tk_store_log_root(tk_store *s, uint64_t size, unsigned char root[32],
+    tk_error *err)
+{
+	if (log_ready(s, err) != 0 || log_size_ok(s, size, err) != 0)
+		return -1;
+	return tk_tlog_root(s->log, size, root, err);
+}
+
+int
+tk_store_log_inclusion(tk_store *s, uint64_t index, uint64_t size,
+    unsigned char *proof, size_t max, size_t *n, tk_error *err)
+{
+	if (log_ready(s, err) != 0 || log_size_ok(s, size, err) != 0)
+		return -1;
+	if (index >= size)
+		return tk_fail(err, TK_ERR_INVALID, "index %" PRIu64 " is not "
+		    "inside a tree of size %" PRIu64, index, size), -1;
+	return tk_tlog_prove_inclusion(s->log, index, size, proof, max, n,
+	    err);
+}
+
+int
+tk_store_log_consistency(tk_store *s, uint64_t size1, uint64_t size2,
+    unsigned char *proof, size_t max, size_t *n, tk_error *err)
+{
+	if (log_ready(s, err) != 0 || log_size_ok(s, size2, err) != 0)
+		return -1;
+	if (size1 > size2)
+		return tk_fail(err, TK_ERR_INVALID, "from (%" PRIu64 ") is "
+		    "larger than to (%" PRIu64 ")", size1, size2), -1;
+	return tk_tlog_prove_consistency(s->log, size1, size2, proof, max, n,
+	    err);
+}
+
+int
+tk_store_log_leaf(tk_store *s, uint64_t index, unsigned char hash[32],
+    tk_error *err)
+{
+	if (log_ready(s, err) != 0 || log_size_ok(s, index + 1, err) != 0)
+		return -1;
+	return tk_tlog_node(s->log, 0, index, hash, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* checkpoints, cosignatures and audit keys */
+
+void
+tk_checkpoint_row_clear(tk_checkpoint_row *r)
+{
+	if (r == NULL)
+		return;
+	free(r->note);
+	r->note = NULL;
+}
+
+int
+tk_store_checkpoint_put(tk_store *s, const tk_checkpoint_row *cp,
+    tk_error *err)
+{
+	sqlite3_stmt *st = s->st[ST_CP_PUT];
+	int rc, ret = -1;
+
+	if (cp->size < 0 || arg_ok(cp->origin, sizeof(cp->origin), false,
+	    "checkpoint origin", err) != 0 || cp->note == NULL)
+		return tk_fail(err, TK_ERR_INVALID, "store: malformed "
+		    "checkpoint"), -1;
+	if (bind_int(s, st, 1, cp->size, err) != 0 ||
+	    bind_blob(s, st, 2, cp->root, 32, err) != 0 ||
+	    bind_text(s, st, 3, cp->origin, err) != 0 ||
+	    bind_text(s, st, 4, cp->note, err) != 0 ||
+	    bind_int(s, st, 5, cp->created, err) != 0)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		(void)tk_fail(err, TK_ERR_WRONG_STATE, "a checkpoint of size %"
+		    PRId64 " is already signed", cp->size);
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		(void)db_fail(s, err, "checkpoint write");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(st);
+	return ret;
+}
+
+static int
+read_checkpoint(tk_store *s, sqlite3_stmt *st, tk_checkpoint_row *r,
+    tk_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (col_int(s, st, 0, &r->size, "checkpoint size", err) != 0 ||
+	    col_hash(s, st, 1, r->root, "checkpoint root", err) != 0 ||
+	    col_text(s, st, 2, r->origin, sizeof(r->origin),
+	    "checkpoint origin", err) != 0 ||
+	    col_text_dup(s, st, 3, 64 * 1024, &r->note, "checkpoint note",
+	    err) != 0 ||
+	    col_int(s, st, 4, &r->created, "checkpoint created", err) != 0) {
+		tk_checkpoint_row_clear(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* One checkpoint from a single-row statement already bound. */
+static int
+checkpoint_one(tk_store *s, enum st_id id, tk_checkpoint_row *r,
+    tk_error *err)
+{
+	sqlite3_stmt *st = s->st[id];
+	int rc, ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		(void)tk_fail(err, TK_ERR_NOT_FOUND, "no checkpoint has been "
+		    "signed yet");
+	else if (rc != SQLITE_ROW)
+		(void)db_fail(s, err, "checkpoint read");
+	else
+		ret = read_checkpoint(s, st, r, err);
+	st_done(st);
+	return ret;
+}
+
+int
+tk_store_checkpoint_latest(tk_store *s, tk_checkpoint_row *r,
+    tk_error *err)
+{
+	return checkpoint_one(s, ST_CP_LATEST, r, err);
+}
+
+int
+tk_store_checkpoint_get(tk_store *s, int64_t size, tk_checkpoint_row *r,
+    tk_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (bind_int(s, s->st[ST_CP_GET], 1, size, err) != 0) {
+		st_done(s->st[ST_CP_GET]);
+		return -1;
+	}
+	return checkpoint_one(s, ST_CP_GET, r, err);
+}
+
+int
+tk_store_checkpoint_list(tk_store *s, tk_checkpoint_cb cb, void *arg,
+    tk_error *err)
+{
+	sqlite3_stmt *st = s->st[ST_CP_LIST];
+	tk_checkpoint_row r;
+	int rc, ret = -1;
+
+	if (s->busy[ST_CP_LIST])
+		return tk_fail(err, TK_ERR_INTERNAL, "store: checkpoint list "
+		    "called from its own callback"), -1;
+	s->busy[ST_CP_LIST] = true;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			(void)db_fail(s, err, "checkpoint read");
+			goto out;
+		}
+		if (read_checkpoint(s, st, &r, err) != 0)
+			goto out;
+		rc = cb(arg, &r);
+		tk_checkpoint_row_clear(&r);
+		if (rc != 0)
+			break;
+	}
+	ret = 0;
+out:
+	s->busy[ST_CP_LIST] = false;
+	st_done(st);
+	return ret;
+}
+
+int
+tk_store_cosig_put(tk_store *s, int64_t size, const char *witness,
+    const char *line, tk_time now, tk_error *err)
+{
+	sqlite3_stmt *st = s->st[ST_COSIG_PUT];
+	int ret = -1;
+
+	if (arg_ok(witness, 1024, false, "witness", err) != 0 ||
+	    arg_ok(line, 4096, false, "cosignature", err) != 0)
+		return -1;
+	if (bind_int(s, st, 1, size, err) != 0 ||
+	    bind_text(s, st, 2, witness, err) != 0 ||
+	    bind_text(s, st, 3, line, err) != 0 ||
+	    bind_int(s, st, 4, now, err) != 0)
+		goto out;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		(void)db_fail(s, err, "cosignature write");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(st);
+	return ret;
+}
+
+int
+tk_store_cosig_list(tk_store *s, int64_t size, tk_cosig_cb cb, void *arg,
+    tk_error *err)
+{
+	sqlite3_stmt *st = s->st[ST_COSIG_LIST];
+	char witness[1024], line[4096];
+	int rc, ret = -1;
+
+	if (s->busy[ST_COSIG_LIST])
+		return tk_fail(err, TK_ERR_INTERNAL, "store: cosignature list "
+		    "called from its own callback"), -1;
+	if (bind_int(s, st, 1, size, err) != 0) {
+		st_done(st);
+		return -1;
+	}
+	s->busy[ST_COSIG_LIST] = true;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			(void)db_fail(s, err, "cosignature read");
+			goto out;
+		}
+		if (col_text(s, st, 0, witness, sizeof(witness), "witness",
+		    err) != 0 || col_text(s, st, 1, line, sizeof(line),
+		    "cosignature", err) != 0)
+			goto out;
+		if (cb(arg, witness, line) != 0)
+			break;
+	}
+	ret = 0;
+out:
+	s->busy[ST_COSIG_LIST] = false;
+	st_done(st);
+	return ret;
+}
+
+int
+tk_store_audit_key_put(tk_store *s, const char *origin,
+    const char *verifier, tk_time now, tk_error *err)
+{
+	sqlite3_stmt *st;
+	int ret = -1;
+
+	if (arg_ok(origin, TK_TEXT_MAX, false, "key origin", err) != 0 ||
+	    arg_ok(verifier, TK_TEXT_MAX, false, "verifier key", err) != 0)
+		return -1;
+	st = s->st[ST_KEY_RETIRE];
+	if (bind_int(s, st, 1, now, err) != 0 ||
+	    sqlite3_step(st) != SQLITE_DONE) {
+		(void)db_fail(s, err, "key retire");
+		st_done(st);
+		return -1;
+	}
+	st_done(st);
+	st = s->st[ST_KEY_PUT];
+	if (bind_text(s, st, 1, origin, err) != 0 ||
+	    bind_text(s, st, 2, verifier, err) != 0 ||
+	    bind_int(s, st, 3, now, err) != 0)
+		goto out;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_errcode(s->db) == SQLITE_CONSTRAINT)
+			(void)tk_fail(err, TK_ERR_WRONG_STATE, "origin %s was "
+			    "used by an earlier key; choose a new origin",
+			    origin);
+		else
+			(void)db_fail(s, err, "key write");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(st);
+	return ret;
+}
+
+int
+tk_store_audit_key_list(tk_store *s, tk_audit_key_cb cb, void *arg,
+    tk_error *err)
+{
+	sqlite3_stmt *st = s->st[ST_KEY_LIST];
+	tk_audit_key_row k;
+	int rc, ret = -1;
+
+	if (s->busy[ST_KEY_LIST])
+		return tk_fail(err, TK_ERR_INTERNAL, "store: key list called "
+		    "from its own callback"), -1;
+	s->busy[ST_KEY_LIST] = true;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			(void)db_fail(s, err, "key read");
+			goto out;
+		}
+		memset(&k, 0, sizeof(k));
+		if (col_text(s, st, 0, k.origin, sizeof(k.origin), "key origin",
+		    err) != 0 || col_text(s, st, 1, k.verifier,
+		    sizeof(k.verifier), "verifier key", err) != 0 ||
+		    col_int(s, st, 2, &k.created, "key created", err) != 0 ||
+		    col_int(s, st, 3, &k.retired, "key retired", err) != 0)
+			goto out;
+		if (cb(arg, &k) != 0)
+			break;
+	}
+	ret = 0;
+out:
+	s->busy[ST_KEY_LIST] = false;
+	st_done(st);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* migration from schema 1 (hash chain) to 2 (Merkle tree) */
+
+/* Rewrites every event's hash as its RFC 6962 leaf hash and builds the
+ * tiles, inside the caller's transaction. Nothing else changes: the
+ * bodies, the leaves, stay exactly as they were. */
+static int
+migrate_v2(tk_store *s, tk_error *err)
+{
+	sqlite3_stmt *rd = NULL, *up = NULL;
+	unsigned char h[32];
+	int rc, ret = -1;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, body FROM events ORDER BY "
+	    "seq", -1, &rd, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "UPDATE events SET hash = ?2 WHERE "
+	    "seq = ?1", -1, &up, NULL) != SQLITE_OK) {
+		(void)db_fail(s, err, "prepare migration");
+		goto out;
+	}
+	s->head_seq = 0;
+	s->pend_n = 0;
+	while ((rc = sqlite3_step(rd)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(rd, 0);
+		const unsigned char *b = sqlite3_column_text(rd, 1);
+		int n = sqlite3_column_bytes(rd, 1);
+
+		if (seq != s->head_seq + 1 || b == NULL) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: event %"
+			    PRId64 " is missing or empty; the old chain is "
+			    "broken, so it is not migrated (run the older "
+			    "twokey's `audit verify`)", s->path,
+			    s->head_seq + 1);
+			goto out;
+		}
+		if (tk_merkle_leaf_hash(b, (size_t)n, h) != 0) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "cannot hash");
+			goto out;
+		}
+		if (pend_push(s, seq, h, err) != 0)
+			goto out;
+		if (sqlite3_bind_int64(up, 1, seq) != SQLITE_OK ||
+		    sqlite3_bind_blob(up, 2, h, 32, SQLITE_STATIC) !=
+		    SQLITE_OK || sqlite3_step(up) != SQLITE_DONE) {
+			(void)db_fail(s, err, "migrate event");
+			goto out;
+		}
+		(void)sqlite3_reset(up);
+		s->head_seq = seq;
+	}
+	if (rc != SQLITE_DONE) {
+		(void)db_fail(s, err, "read events");
+		goto out;
+	}
+	if (s->pend_n > 0 && log_take_pending(s, err) != 0)
+		goto out;
+	if (exec_sql(s, "UPDATE meta SET value = '2' WHERE key = "
+	    "'schema_version'", err, "set schema version") != 0)
+		goto out;
+	ret = 0;
+out:
+	s->pend_n = 0;
+	(void)sqlite3_finalize(rd);
+	(void)sqlite3_finalize(up);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
@@ -639,16 +1319,26 @@ tk_store_begin(tk_store *s, tk_error *err)
 	if (dv != s->data_version)
 		s->head_known = false;
 	s->data_version = dv;
+	s->pend_n = 0;
+	s->sp_pend = 0;
 	return 0;
 }
 
 int
 tk_store_commit(tk_store *s, tk_error *err)
 {
+	if (s->pend_n > 0 && log_take_pending(s, err) != 0) {
+		tk_store_rollback(s);
+		return -1;
+	}
 	if (st_exec(s, ST_COMMIT, err, "commit") != 0) {
 		tk_store_rollback(s);
 		return -1;
 	}
+	/* Durable now. Should the tree refuse the news, rebuild it from
+	 * the tiles just committed on next use. */
+	if (s->log != NULL && tk_tlog_committed(s->log, err) != 0)
+		log_forget(s);
 	return 0;
 }
 
@@ -658,6 +1348,9 @@ tk_store_rollback(tk_store *s)
 	tk_error ignored;
 
 	s->head_known = false;
+	s->pend_n = 0;
+	s->sp_pend = 0;
+	log_forget(s);
 	if (sqlite3_get_autocommit(s->db))
 		return; /* nothing open (SQLite may have rolled back itself) */
 	if (st_exec(s, ST_ROLLBACK, &ignored, "rollback") != 0) {
@@ -684,7 +1377,10 @@ tk_store_savepoint(tk_store *s, tk_error *err)
 	if (sqlite3_get_autocommit(s->db))
 		return tk_fail(err, TK_ERR_INTERNAL, "store: a savepoint needs "
 		    "an open transaction"), -1;
-	return st_exec(s, ST_SAVEPOINT, err, "savepoint");
+	if (st_exec(s, ST_SAVEPOINT, err, "savepoint") != 0)
+		return -1;
+	s->sp_pend = s->pend_n;
+	return 0;
 }
 
 int
@@ -708,6 +1404,7 @@ tk_store_rollback_to(tk_store *s, tk_error *err)
 	if (st_exec(s, ST_ROLLBACK_TO, err, "rollback to savepoint") != 0 ||
 	    st_exec(s, ST_RELEASE, err, "release savepoint") != 0)
 		return -1;
+	s->pend_n = s->sp_pend; /* those events are gone */
 	return 0;
 }
 
@@ -1022,10 +1719,8 @@ load_head(tk_store *s, tk_error *err)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		s->head_seq = 0;
-		memset(s->head_hash, 0, sizeof(s->head_hash));
 	} else if (rc == SQLITE_ROW) {
-		if (col_int(s, st, 0, &s->head_seq, "event seq", err) != 0 ||
-		    col_hash(s, st, 1, s->head_hash, "event hash", err) != 0)
+		if (col_int(s, st, 0, &s->head_seq, "event seq", err) != 0)
 			goto out;
 		if (s->head_seq < 1) {
 			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: last "
@@ -1071,7 +1766,12 @@ append_locked(tk_store *s, tk_time ts, const char *case_id,
 		return tk_fail(err, TK_ERR_TOO_LARGE, "store: event %s is "
 		    "larger than %d bytes", kind, BODY_MAX), -1;
 	}
-	tk_chain_hash(s->head_hash, body, len, hash);
+	if (tk_merkle_leaf_hash(body, len, hash) != 0) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "store: cannot hash event");
+		goto fail;
+	}
+	if (pend_push(s, seq, hash, err) != 0)
+		goto fail;
 	if (bind_int(s, st, 1, seq, err) != 0 ||
 	    bind_int(s, st, 2, ts, err) != 0 ||
 	    bind_text(s, st, 3, case_id, err) != 0 ||
@@ -1079,16 +1779,18 @@ append_locked(tk_store *s, tk_time ts, const char *case_id,
 	    bind_text(s, st, 5, actor, err) != 0 ||
 	    bind_int(s, st, 6, alert ? 1 : 0, err) != 0 ||
 	    bind_text(s, st, 7, body, err) != 0 ||
-	    bind_blob(s, st, 8, hash, 32, err) != 0)
+	    bind_blob(s, st, 8, hash, 32, err) != 0) {
+		s->pend_n--;
 		goto fail;
+	}
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		(void)db_fail(s, err, "event append");
+		s->pend_n--;
 		goto fail;
 	}
 	st_done(st);
 	s->head_seq = seq;
-	memcpy(s->head_hash, hash, 32);
 	*seq_out = seq;
 	*body_out = body;
 	return 0;

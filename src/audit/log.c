@@ -1,0 +1,1390 @@
+/*
+ * log.c - the audit log as an investigator uses it: the signing key file,
+ * signed checkpoints (and their mirror outside the database), full
+ * verification of a store or an export bundle, and case receipts.
+ *
+ * Owns: the rules in log.h. The tree itself is the store's (tiles
+ * written with the events); the formats are note.c's and merkle.c's.
+ * Verification recomputes every leaf and root from the stored bytes and
+ * believes a root only when a trusted key signed it.
+ */
+#include "audit/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "audit/merkle.h"
+
+#define KEYFILE_MAX 1024
+#define PROOF_MAX TK_MERKLE_MAX_PROOF
+#define LINE_MAX_BYTES (2 * 1024 * 1024)
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int
+suffix_path(const char *db, const char *suffix, char *out, size_t size,
+    tk_error *err)
+{
+	int n;
+
+	if (db == NULL || db[0] == '\0' || strcmp(db, ":memory:") == 0)
+		return tk_fail(err, TK_ERR_INVALID, "the audit key and "
+		    "checkpoint files live next to a database file; give "
+		    "--db PATH"), -1;
+	n = snprintf(out, size, "%s%s", db, suffix);
+	if (n < 0 || (size_t)n >= size)
+		return tk_fail(err, TK_ERR_INVALID, "database path too long"),
+		    -1;
+	return 0;
+}
+
+int
+tk_audit_key_path(const char *db, char *out, size_t size, tk_error *err)
+{
+	return suffix_path(db, ".audit-key", out, size, err);
+}
+
+int
+tk_audit_mirror_path(const char *db, char *out, size_t size, tk_error *err)
+{
+	return suffix_path(db, ".checkpoints", out, size, err);
+}
+
+/* base64 (standard, padded) of n bytes; malloc'd string or NULL. */
+static char *
+b64_encode(const unsigned char *p, size_t n)
+{
+	char *out;
+
+	if (n > (size_t)INT32_MAX / 2)
+		return NULL;
+	out = malloc(4 * ((n + 2) / 3) + 1);
+	if (out == NULL)
+		return NULL;
+	(void)EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	return out;
+}
+
+/* Strict base64 decode into a malloc'd buffer; NULL when malformed. */
+static unsigned char *
+b64_decode(const char *s, size_t *n_out)
+{
+	size_t len = strlen(s), pad = 0;
+	unsigned char *out;
+	char *again;
+	int n;
+
+	if (len == 0 || len % 4 != 0 || len > (size_t)INT32_MAX / 2) {
+		if (len == 0 && (out = malloc(1)) != NULL) {
+			*n_out = 0;
+			return out;
+		}
+		return NULL;
+	}
+	if (s[len - 1] == '=')
+		pad = s[len - 2] == '=' ? 2 : 1;
+	out = malloc(len / 4 * 3 + 1);
+	if (out == NULL)
+		return NULL;
+	n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
+	if (n < 0 || (size_t)n < pad) {
+		free(out);
+		return NULL;
+	}
+	*n_out = (size_t)n - pad;
+	/* Only the canonical encoding: it must re-encode to itself. */
+	again = b64_encode(out, *n_out);
+	if (again == NULL || strcmp(again, s) != 0) {
+		free(again);
+		free(out);
+		return NULL;
+	}
+	free(again);
+	return out;
+}
+
+/* Decodes base64 that must be exactly 32 bytes. */
+static int
+b64_hash(const char *s, unsigned char out[32])
+{
+	size_t n;
+	unsigned char *p = s != NULL ? b64_decode(s, &n) : NULL;
+
+	if (p == NULL || n != 32) {
+		free(p);
+		return -1;
+	}
+	memcpy(out, p, 32);
+	free(p);
+	return 0;
+}
+
+static void
+report_bad(tk_audit_report *rep, int64_t seq, const char *kind,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+report_bad(tk_audit_report *rep, int64_t seq, const char *kind,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!rep->ok)
+		return; /* the first problem is the one reported */
+	rep->ok = false;
+	rep->bad_seq = seq;
+	(void)tk_strlcpy(rep->kind, kind, sizeof(rep->kind));
+	va_start(ap, fmt);
+	(void)vsnprintf(rep->detail, sizeof(rep->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void
+report_init(tk_audit_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->ok = true;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+int
+tk_audit_trust_add(tk_audit_trust *t, const char *vkey, tk_error *err)
+{
+	tk_note_key k;
+
+	if (tk_note_vkey_parse(vkey, &k, err) != 0)
+		return -1;
+	if (k.alg != TK_NOTE_ALG_ED25519)
+		return tk_fail(err, TK_ERR_INVALID, "%s is a witness key, not "
+		    "a log key", k.name), -1;
+	for (size_t i = 0; i < t->nkeys; i++)
+		if (strcmp(t->keys[i].name, k.name) == 0 &&
+		    memcmp(t->keys[i].id, k.id, sizeof(k.id)) == 0)
+			return 0;
+	if (t->nkeys >= TK_AUDIT_MAX_KEYS)
+		return tk_fail(err, TK_ERR_TOO_LARGE, "more than %d log keys",
+		    TK_AUDIT_MAX_KEYS), -1;
+	t->keys[t->nkeys++] = k;
+	return 0;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+tk_audit_key_create(tk_store *s, const char *key_path, const char *origin,
+    tk_time now, char *vkey_out, size_t vkey_size, tk_error *err)
+{
+	tk_note_signer k;
+	char skey[TK_NOTE_SKEY_MAX + 1];
+	size_t n;
+	int fd, rc = -1;
+
+	if (!tk_note_name_valid(origin))
+		return tk_fail(err, TK_ERR_INVALID, "origin \"%.200s\" is not a "
+		    "valid key name: 1-255 bytes, no '+', no spaces (for "
+		    "example example.com/twokey)", origin), -1;
+	if (tk_note_signer_generate(origin, TK_NOTE_ALG_ED25519, &k, err) != 0)
+		return -1;
+	if (tk_note_skey_format(&k, skey, sizeof(skey) - 1, err) != 0 ||
+	    tk_note_vkey_format(&k.key, vkey_out, vkey_size, err) != 0)
+		goto out;
+	n = strlen(skey);
+	skey[n++] = '\n';
+	fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		(void)tk_fail(err, errno == EEXIST ? TK_ERR_WRONG_STATE :
+		    TK_ERR_INTERNAL, "cannot create the audit key %s: %s%s",
+		    key_path, strerror(errno), errno == EEXIST ? " (a key is "
+		    "already there; keep it, or move it away to start a new "
+		    "log)" : "");
+		goto out;
+	}
+	if (write_all(fd, skey, n) != 0 || fsync(fd) != 0) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot write the audit key "
+		    "%s: %s", key_path, strerror(errno));
+		(void)close(fd);
+		(void)unlink(key_path);
+		goto out;
+	}
+	if (close(fd) != 0) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot write the audit key "
+		    "%s: %s", key_path, strerror(errno));
+		(void)unlink(key_path);
+		goto out;
+	}
+	if (tk_store_audit_key_put(s, origin, vkey_out, now, err) != 0) {
+		(void)unlink(key_path);
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(skey, sizeof(skey));
+	tk_note_signer_wipe(&k);
+	return rc;
+}
+
+int
+tk_audit_key_load(const char *key_path, tk_note_signer *k, tk_error *err)
+{
+	char buf[KEYFILE_MAX + 1];
+	struct stat sb;
+	ssize_t n;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	memset(k, 0, sizeof(*k));
+	fd = open(key_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tk_fail(err, errno == ENOENT ? TK_ERR_NOT_FOUND :
+		    TK_ERR_INTERNAL, "cannot open the audit key %s: %s",
+		    key_path, strerror(errno)), -1;
+	if (fstat(fd, &sb) != 0) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot stat %s: %s",
+		    key_path, strerror(errno));
+		goto out;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		(void)tk_fail(err, TK_ERR_INVALID, "the audit key %s is readable "
+		    "by others (mode %03o); chmod 600 it", key_path,
+		    (unsigned)(sb.st_mode & 0777));
+		goto out;
+	}
+	while (len < KEYFILE_MAX &&
+	    (n = read(fd, buf + len, KEYFILE_MAX - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "cannot read %s: %s",
+			    key_path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	if (tk_note_skey_parse(buf, k, err) != 0)
+		goto out;
+	if (k->key.alg != TK_NOTE_ALG_ED25519) {
+		(void)tk_fail(err, TK_ERR_INVALID, "%s holds a witness key, not "
+		    "a log key", key_path);
+		tk_note_signer_wipe(k);
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	(void)close(fd);
+	return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------- */
+
+struct rehash {
+	tk_store *s;
+	int64_t expect;
+	bool bad;
+	tk_error *err;
+};
+
+/* Each new leaf: its stored bytes must hash to the tree's leaf. */
+static int
+rehash_cb(void *arg, const tk_event_row *row)
+{
+	struct rehash *r = arg;
+	unsigned char h[32], t[32];
+
+	if (row->seq != r->expect) {
+		(void)tk_fail(r->err, TK_ERR_INTERNAL, "event %" PRId64 " is "
+		    "missing from the log; not signing (run `twokey audit "
+		    "verify`)", r->expect);
+		r->bad = true;
+		return 1;
+	}
+	if (tk_merkle_leaf_hash(row->body, strlen(row->body), h) != 0) {
+		(void)tk_fail(r->err, TK_ERR_INTERNAL, "cannot hash event %"
+		    PRId64, row->seq);
+		r->bad = true;
+		return 1;
+	}
+	if (tk_store_log_leaf(r->s, (uint64_t)(row->seq - 1), t, r->err)
+	    != 0) {
+		r->bad = true;
+		return 1;
+	}
+	if (CRYPTO_memcmp(h, t, 32) != 0) {
+		(void)tk_fail(r->err, TK_ERR_INTERNAL, "event %" PRId64 "'s "
+		    "stored bytes no longer hash to its leaf in the tree; not "
+		    "signing (run `twokey audit verify`)", row->seq);
+		r->bad = true;
+		return 1;
+	}
+	r->expect++;
+	return 0;
+}
+
+/* Appends {"size":N,"note":"..."} to the mirror file and syncs it. */
+static int
+mirror_append(const char *path, int64_t size, const char *note,
+    tk_error *err)
+{
+	json_t *j = json_pack("{s:I, s:s}", "size", (json_int_t)size,
+	    "note", note);
+	char *line = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	int fd, rc = -1;
+
+	json_decref(j);
+	if (line == NULL)
+		return tk_fail(err, TK_ERR_INTERNAL, "out of memory"), -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot open the checkpoint "
+		    "mirror %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (write_all(fd, line, strlen(line)) != 0 ||
+	    write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot write the checkpoint "
+		    "mirror %s: %s", path, strerror(errno));
+		(void)close(fd);
+		goto out;
+	}
+	if (close(fd) != 0) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot write the checkpoint "
+		    "mirror %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	return rc;
+}
+
+int
+tk_audit_checkpoint(tk_store *s, const tk_note_signer *k, tk_time now,
+    const char *mirror_path, int64_t *signed_size, tk_error *err)
+{
+	tk_checkpoint_row last, cp;
+	unsigned char root[32], old[32], proof[PROOF_MAX * 32];
+	char body[TK_CHECKPOINT_BASE_MAX];
+	tk_checkpoint c;
+	struct rehash rh;
+	uint64_t size;
+	size_t body_len, note_len, n;
+	char *note = NULL;
+	bool have_last;
+	int rc = -1;
+
+	*signed_size = -1;
+	memset(&last, 0, sizeof(last));
+	if (tk_store_log_size(s, &size, err) != 0)
+		return -1;
+	if (tk_store_checkpoint_latest(s, &last, err) == 0) {
+		have_last = true;
+	} else if (err->status == TK_ERR_NOT_FOUND) {
+		have_last = false;
+	} else {
+		return -1;
+	}
+	if (have_last && size < (uint64_t)last.size) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "the log holds %" PRIu64
+		    " events but a checkpoint of size %" PRId64 " was signed: "
+		    "the log was truncated; not signing (run `twokey audit "
+		    "verify`)", size, last.size);
+		goto out;
+	}
+	if (have_last) {
+		if (tk_store_log_root(s, (uint64_t)last.size, old, err) != 0)
+			goto out;
+		if (CRYPTO_memcmp(old, last.root, 32) != 0) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "the tree's root at "
+			    "size %" PRId64 " differs from the one signed; not "
+			    "signing (run `twokey audit verify`)", last.size);
+			goto out;
+		}
+	}
+	if (size == 0 || (have_last && size == (uint64_t)last.size)) {
+		rc = 0; /* nothing new to sign */
+		goto out;
+	}
+	rh.s = s;
+	rh.expect = have_last ? last.size + 1 : 1;
+	rh.bad = false;
+	rh.err = err;
+	if (tk_store_event_scan(s, rh.expect, (int64_t)size - rh.expect + 1,
+	    rehash_cb, &rh, err) != 0 || rh.bad)
+		goto out;
+	if (rh.expect != (int64_t)size + 1) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "events %" PRId64 "..%"
+		    PRIu64 " are missing; not signing", rh.expect, size);
+		goto out;
+	}
+	if (tk_store_log_root(s, size, root, err) != 0)
+		goto out;
+	if (have_last && last.size > 0) {
+		if (tk_store_log_consistency(s, (uint64_t)last.size, size, proof,
+		    PROOF_MAX, &n, err) != 0)
+			goto out;
+		if (tk_merkle_verify_consistency((uint64_t)last.size, size,
+		    last.root, root, proof, n, err) != 0) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "the tree at %" PRIu64
+			    " is not an extension of the signed tree at %" PRId64
+			    "; not signing", size, last.size);
+			goto out;
+		}
+	}
+	memset(&c, 0, sizeof(c));
+	(void)tk_strlcpy(c.origin, k->key.name, sizeof(c.origin));
+	c.size = size;
+	memcpy(c.root, root, 32);
+	if (tk_checkpoint_format(&c, body, sizeof(body), &body_len, err) != 0 ||
+	    tk_note_sign(body, body_len, k, 1, now, &note, &note_len, err) != 0)
+		goto out;
+	memset(&cp, 0, sizeof(cp));
+	cp.size = (int64_t)size;
+	memcpy(cp.root, root, 32);
+	(void)tk_strlcpy(cp.origin, k->key.name, sizeof(cp.origin));
+	cp.note = note;
+	cp.created = now;
+	if (tk_store_begin(s, err) != 0)
+		goto out;
+	if (tk_store_checkpoint_put(s, &cp, err) != 0 ||
+	    tk_store_commit(s, err) != 0) {
+		tk_store_rollback(s);
+		goto out;
+	}
+	*signed_size = (int64_t)size;
+	if (mirror_path != NULL &&
+	    mirror_append(mirror_path, (int64_t)size, note, err) != 0) {
+		char why[sizeof(err->msg)];
+
+		(void)tk_strlcpy(why, err->msg, sizeof(why));
+		(void)tk_fail(err, TK_ERR_INTERNAL, "checkpoint %" PRIu64 " is "
+		    "signed and stored, but its copy outside the database "
+		    "failed: %.400s", size, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(note);
+	tk_checkpoint_row_clear(&last);
+	return rc;
+}
+
+/* ---- verification ------------------------------------------------------ */
+
+/* A checkpoint the verifier will hold the log to. */
+struct vcp {
+	uint64_t size;
+	unsigned char root[32];
+	char from[24];          /* "database", "mirror", "given", "bundle" */
+};
+
+struct verifier {
+	tk_audit_report *rep;
+	tk_note_key keys[TK_AUDIT_MAX_KEYS * 2];
+	size_t nkeys;
+	struct vcp *cps;
+	size_t ncp, cap, next;
+	tk_merkle_frontier f;   /* the leaves seen, as a compact range */
+	uint64_t size;          /* leaves seen */
+	bool failed;            /* hashing itself failed */
+	uint64_t good_cp;       /* largest checkpoint size that held */
+	uint64_t bad_to;        /* a root failed at this size (0: none) */
+	tk_store *s;            /* for pinpointing (store mode), or NULL */
+};
+
+static void
+v_add_key(struct verifier *v, const tk_note_key *k)
+{
+	for (size_t i = 0; i < v->nkeys; i++)
+		if (strcmp(v->keys[i].name, k->name) == 0 &&
+		    memcmp(v->keys[i].id, k->id, sizeof(k->id)) == 0)
+			return;
+	if (v->nkeys < sizeof(v->keys) / sizeof(v->keys[0]))
+		v->keys[v->nkeys++] = *k;
+}
+
+/* Verifies a signed note with the trusted keys and records its size and
+ * root. A note that does not verify is a finding, not an error. */
+static int
+v_note(struct verifier *v, const char *note, size_t len, const char *from,
+    tk_error *err)
+{
+	tk_checkpoint c;
+	size_t text_len;
+	tk_error e;
+	struct vcp *cp;
+
+	if (v->nkeys == 0) {
+		report_bad(v->rep, 0, "signature", "no key to check the %s "
+		    "checkpoints with; give the log's verifier key", from);
+		return 0;
+	}
+	if (tk_note_verify(note, len, v->keys, v->nkeys, NULL, &text_len,
+	    &e) != 0) {
+		report_bad(v->rep, 0, "signature", "a %s checkpoint is not "
+		    "validly signed by any trusted key: %.300s (was the log "
+		    "replaced, or signed by another key?)", from, e.msg);
+		return 0;
+	}
+	if (tk_checkpoint_parse(note, text_len, &c, &e) != 0) {
+		report_bad(v->rep, 0, "malformed", "a %s checkpoint's body is "
+		    "malformed: %.300s", from, e.msg);
+		return 0;
+	}
+	for (size_t i = 0; i < v->ncp; i++) {
+		if (v->cps[i].size == c.size &&
+		    memcmp(v->cps[i].root, c.root, 32) == 0)
+			return 0; /* the same checkpoint from another copy */
+		if (v->cps[i].size == c.size &&
+		    memcmp(v->cps[i].root, c.root, 32) != 0) {
+			report_bad(v->rep, (int64_t)c.size, "rewritten", "two "
+			    "different roots were signed for size %" PRIu64
+			    " (%s and %s checkpoints): the log was rewritten",
+			    c.size, v->cps[i].from, from);
+			return 0;
+		}
+	}
+	if (v->ncp == v->cap) {
+		size_t ncap = v->cap ? v->cap * 2 : 64;
+		void *np = reallocarray(v->cps, ncap, sizeof(*v->cps));
+
+		if (np == NULL)
+			return tk_fail(err, TK_ERR_INTERNAL, "out of memory"), -1;
+		v->cps = np;
+		v->cap = ncap;
+	}
+	cp = &v->cps[v->ncp++];
+	cp->size = c.size;
+	memcpy(cp->root, c.root, 32);
+	(void)tk_strlcpy(cp->from, from, sizeof(cp->from));
+	return 0;
+}
+
+static int
+vcp_cmp(const void *a, const void *b)
+{
+	const struct vcp *x = a, *y = b;
+
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+/* Root of the leaves seen so far. */
+static int
+v_root(struct verifier *v, unsigned char out[32])
+{
+	tk_error e;
+
+	if (tk_merkle_frontier_root(&v->f, out, &e) != 0) {
+		report_bad(v->rep, 0, "malformed", "cannot compute the root: "
+		    "%.300s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks every checkpoint whose size the walk has now reached. */
+static void
+v_check_cps(struct verifier *v)
+{
+	unsigned char root[32];
+
+	while (v->rep->ok && v->next < v->ncp &&
+	    v->cps[v->next].size <= v->size) {
+		struct vcp *cp = &v->cps[v->next];
+
+		if (cp->size < v->size) {
+			v->next++; /* size 0 or passed: checked already */
+			continue;
+		}
+		if (v_root(v, root) != 0)
+			return;
+		if (memcmp(root, cp->root, 32) != 0) {
+			report_bad(v->rep, (int64_t)v->good_cp + 1,
+			    "rewritten", "events %" PRIu64 "..%" PRIu64
+			    " do not give the root signed in the %s "
+			    "checkpoint of size %" PRIu64 ": one of them "
+			    "was edited, inserted, removed or reordered",
+			    v->good_cp + 1, cp->size, cp->from, cp->size);
+			v->bad_to = cp->size;
+			return;
+		}
+		v->good_cp = cp->size;
+		v->rep->checkpoints++;
+		v->next++;
+	}
+}
+
+/* Reads the sequence number a body says it has ({"seq":N,...}). */
+static int64_t
+body_seq(const char *body, size_t len)
+{
+	static const char pre[] = "{\"seq\":";
+	int64_t v = 0;
+	size_t i = sizeof(pre) - 1;
+
+	if (len <= i || memcmp(body, pre, i) != 0)
+		return -1;
+	for (; i < len && body[i] >= '0' && body[i] <= '9'; i++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (body[i] - '0');
+	}
+	return i < len && body[i] == ',' ? v : -1;
+}
+
+/* One leaf in order. seq is the row's own sequence number (store) or
+ * index + 1 (bundle); stored is the row's recorded leaf hash or NULL. */
+static void
+v_leaf(struct verifier *v, int64_t seq, const char *body, size_t len,
+    const unsigned char *stored)
+{
+	int64_t expect = (int64_t)v->size + 1, inside;
+	unsigned char h[32];
+
+	if (!v->rep->ok)
+		return;
+	if (seq != expect) {
+		if (seq > expect)
+			report_bad(v->rep, expect, "missing", "event %" PRId64
+			    " is missing (the next stored is %" PRId64 ")",
+			    expect, seq);
+		else
+			report_bad(v->rep, expect, "reordered", "event %"
+			    PRId64 " appears again after %" PRId64, seq,
+			    expect - 1);
+		return;
+	}
+	inside = body_seq(body, len);
+	if (inside != seq) {
+		if (inside > 0)
+			report_bad(v->rep, seq, "reordered", "position %" PRId64
+			    " holds the bytes of event %" PRId64 ": events "
+			    "were moved", seq, inside);
+		else
+			report_bad(v->rep, seq, "edited", "event %" PRId64 "'s "
+			    "bytes are not a twokey event", seq);
+		return;
+	}
+	if (tk_merkle_leaf_hash(body, len, h) != 0) {
+		report_bad(v->rep, seq, "malformed", "cannot hash event %"
+		    PRId64, seq);
+		return;
+	}
+	if (stored != NULL && CRYPTO_memcmp(h, stored, 32) != 0) {
+		report_bad(v->rep, seq, "edited", "event %" PRId64 " was "
+		    "edited: its bytes no longer hash to its recorded leaf",
+		    seq);
+		return;
+	}
+	{
+		tk_error e;
+
+		if (tk_merkle_frontier_append(&v->f, h, &e) != 0) {
+			report_bad(v->rep, seq, "malformed", "%.300s", e.msg);
+			return;
+		}
+	}
+	v->size++;
+	v->rep->events++;
+	v_check_cps(v);
+}
+
+/* After the last leaf: checkpoints beyond the log mean truncation. */
+static void
+v_finish(struct verifier *v)
+{
+	if (!v->rep->ok)
+		return;
+	v_check_cps(v);
+	if (v->rep->ok && v->next < v->ncp) {
+		const struct vcp *cp = &v->cps[v->ncp - 1];
+
+		report_bad(v->rep, (int64_t)v->size + 1, "truncated", "the log "
+		    "ends at event %" PRIu64 " but the %s checkpoint of size %"
+		    PRIu64 " was signed: truncated after checkpoint %" PRIu64,
+		    v->size, cp->from, cp->size, v->good_cp);
+	}
+}
+
+static void
+v_free(struct verifier *v)
+{
+	free(v->cps);
+}
+
+/* The mirror file: one {"size":N,"note":"..."} per line. */
+static int
+v_mirror(struct verifier *v, const char *path, tk_error *err)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, rc = 0;
+
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return 0; /* no copy kept (yet) */
+		return tk_fail(err, TK_ERR_INTERNAL, "cannot open %s: %s", path,
+		    strerror(errno)), -1;
+	}
+	while (rc == 0 && v->rep->ok && (n = getline(&line, &cap, f)) > 0) {
+		json_t *j;
+		const char *note;
+
+		lineno++;
+		j = json_loadb(line, (size_t)n, 0, NULL);
+		note = json_string_value(json_object_get(j, "note"));
+		if (note == NULL)
+			report_bad(v->rep, 0, "malformed", "%s line %d is not a "
+			    "checkpoint record", path, lineno);
+		else
+			rc = v_note(v, note, strlen(note), "mirror", err);
+		json_decref(j);
+	}
+	free(line);
+	(void)fclose(f);
+	return rc;
+}
+
+struct listed {
+	struct verifier *v;
+	tk_error *err;
+	int rc;
+};
+
+static int
+listed_key_cb(void *arg, const tk_audit_key_row *k)
+{
+	struct listed *l = arg;
+	tk_note_key key;
+	tk_error e;
+
+	if (tk_note_vkey_parse(k->verifier, &key, &e) == 0 &&
+	    key.alg == TK_NOTE_ALG_ED25519)
+		v_add_key(l->v, &key);
+	return 0;
+}
+
+static int
+listed_cp_cb(void *arg, const tk_checkpoint_row *r)
+{
+	struct listed *l = arg;
+
+	l->rc = v_note(l->v, r->note, strlen(r->note), "database", l->err);
+	return l->rc != 0 || !l->v->rep->ok;
+}
+
+static int
+stored_leaf_cb(void *arg, const tk_event_row *row)
+{
+	struct verifier *v = arg;
+
+	v_leaf(v, row->seq, row->body, strlen(row->body), row->hash);
+	return !v->rep->ok;
+}
+
+/* Common start: trusted keys and the outside checkpoints. */
+static void
+v_begin(struct verifier *v, const tk_audit_trust *t, tk_audit_report *rep)
+{
+	memset(v, 0, sizeof(*v));
+	tk_merkle_frontier_init(&v->f);
+	report_init(rep);
+	v->rep = rep;
+	for (size_t i = 0; i < t->nkeys; i++)
+		v_add_key(v, &t->keys[i]);
+}
+
+static int
+v_outside(struct verifier *v, const tk_audit_trust *t, tk_error *err)
+{
+	if (t->mirror_path != NULL && v_mirror(v, t->mirror_path, err) != 0)
+		return -1;
+	if (t->checkpoint != NULL && v->rep->ok &&
+	    v_note(v, t->checkpoint, t->checkpoint_len, "given", err) != 0)
+		return -1;
+	qsort(v->cps, v->ncp, sizeof(*v->cps), vcp_cmp);
+	return 0;
+}
+
+struct pinpoint {
+	tk_store *s;
+	int64_t found;
+	tk_error *err;
+	int rc;
+};
+
+/* In store mode: the first event whose bytes differ from the leaf the
+ * tree (tiles) recorded for it when it was appended. */
+static int
+pinpoint_cb(void *arg, const tk_event_row *row)
+{
+	struct pinpoint *p = arg;
+	unsigned char h[32], t[32];
+
+	if (tk_merkle_leaf_hash(row->body, strlen(row->body), h) != 0) {
+		(void)tk_fail(p->err, TK_ERR_INTERNAL, "cannot hash");
+		p->rc = -1;
+		return 1;
+	}
+	if (tk_store_log_leaf(p->s, (uint64_t)(row->seq - 1), t, p->err)
+	    != 0) {
+		p->rc = -1;
+		return 1;
+	}
+	if (CRYPTO_memcmp(h, t, 32) != 0) {
+		p->found = row->seq;
+		return 1;
+	}
+	return 0;
+}
+
+/* Narrows a failed checkpoint root down to the edited event, when the
+ * tiles still hold its original leaf. */
+static int
+v_pinpoint(struct verifier *v, tk_error *err)
+{
+	struct pinpoint p;
+	uint64_t from = v->good_cp + 1, to = v->bad_to;
+
+	p.s = v->s;
+	p.found = 0;
+	p.err = err;
+	p.rc = 0;
+	if (tk_store_event_scan(v->s, (int64_t)from, (int64_t)(to - from + 1),
+	    pinpoint_cb, &p, err) != 0 || p.rc != 0)
+		return -1;
+	if (p.found > 0) {
+		v->rep->ok = true; /* replace the range with the event */
+		report_bad(v->rep, p.found, "edited", "event %" PRId64 " was "
+		    "edited: its bytes (and recorded hash) no longer match the "
+		    "leaf signed under checkpoint %" PRIu64, p.found, to);
+	}
+	return 0;
+}
+
+int
+tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,
+    tk_audit_report *rep, tk_error *err)
+{
+	struct verifier v;
+	struct listed l;
+	unsigned char mine[32], theirs[32];
+	uint64_t size;
+	int rc = -1;
+
+	v_begin(&v, t, rep);
+	v.s = s;
+	l.v = &v;
+	l.err = err;
+	l.rc = 0;
+	if (tk_store_audit_key_list(s, listed_key_cb, &l, err) != 0)
+		goto out;
+	if (tk_store_checkpoint_list(s, listed_cp_cb, &l, err) != 0 ||
+	    l.rc != 0)
+		goto out;
+	if (rep->ok && v_outside(&v, t, err) != 0)
+		goto out;
+	if (rep->ok && tk_store_event_scan(s, 1, 0, stored_leaf_cb, &v,
+	    err) != 0)
+		goto out;
+	v_finish(&v);
+	if (!rep->ok && v.bad_to > 0 && v_pinpoint(&v, err) != 0)
+		goto out;
+	if (rep->ok) {
+		/* The tree the server proves from must be this one. */
+		if (tk_store_log_size(s, &size, err) != 0)
+			goto out;
+		if (size != v.size) {
+			report_bad(rep, (int64_t)v.size + 1, "truncated", "the "
+			    "tree holds %" PRIu64 " leaves but %" PRIu64 " events "
+			    "are stored", size, v.size);
+		} else {
+			if (v_root(&v, mine) != 0)
+				goto done;
+			if (tk_store_log_root(s, size, theirs, err) != 0)
+				goto out;
+			if (memcmp(mine, theirs, 32) != 0)
+				report_bad(rep, 0, "rewritten", "the stored tree "
+				    "(tiles) does not match the events: proofs "
+				    "served from it would fail");
+		}
+	}
+done:
+	rc = 0;
+out:
+	v_free(&v);
+	return rc;
+}
+
+/* ---- export bundle --------------------------------------------------------- */
+
+struct exporter {
+	FILE *out;
+	tk_error *err;
+	int rc;
+	json_t *keys;
+};
+
+static int
+put_line(struct exporter *x, json_t *j)
+{
+	char *line;
+
+	if (j == NULL) {
+		(void)tk_fail(x->err, TK_ERR_INTERNAL, "out of memory");
+		x->rc = -1;
+		return 1;
+	}
+	line = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (line == NULL) {
+		(void)tk_fail(x->err, TK_ERR_INTERNAL, "out of memory");
+		x->rc = -1;
+		return 1;
+	}
+	if (fputs(line, x->out) == EOF || fputc('\n', x->out) == EOF) {
+		(void)tk_fail(x->err, TK_ERR_INTERNAL, "cannot write the "
+		    "export: %s", strerror(errno));
+		x->rc = -1;
+		free(line);
+		return 1;
+	}
+	free(line);
+	return 0;
+}
+
+static int
+export_key_cb(void *arg, const tk_audit_key_row *k)
+{
+	struct exporter *x = arg;
+
+	if (json_array_append_new(x->keys, json_string(k->verifier)) != 0) {
+		(void)tk_fail(x->err, TK_ERR_INTERNAL, "out of memory");
+		x->rc = -1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+export_cp_cb(void *arg, const tk_checkpoint_row *r)
+{
+	return put_line(arg, json_pack("{s:s}", "checkpoint", r->note));
+}
+
+static int
+export_leaf_cb(void *arg, const tk_event_row *row)
+{
+	struct exporter *x = arg;
+	char *b = b64_encode((const unsigned char *)row->body,
+	    strlen(row->body));
+	json_t *j;
+
+	if (b == NULL) {
+		(void)tk_fail(x->err, TK_ERR_INTERNAL, "out of memory");
+		x->rc = -1;
+		return 1;
+	}
+	j = json_pack("{s:I, s:s}", "index", (json_int_t)(row->seq - 1),
+	    "leaf", b);
+	free(b);
+	return put_line(x, j);
+}
+
+int
+tk_audit_export(tk_store *s, FILE *out, tk_error *err)
+{
+	struct exporter x;
+	uint64_t size;
+
+	x.out = out;
+	x.err = err;
+	x.rc = 0;
+	x.keys = json_array();
+	if (x.keys == NULL)
+		return tk_fail(err, TK_ERR_INTERNAL, "out of memory"), -1;
+	if (tk_store_log_size(s, &size, err) != 0 ||
+	    tk_store_audit_key_list(s, export_key_cb, &x, err) != 0 ||
+	    x.rc != 0) {
+		json_decref(x.keys);
+		return -1;
+	}
+	/* Checkpoints first, so a verifier can check while it streams. */
+	if (put_line(&x, json_pack("{s:s, s:I, s:o}", "format",
+	    TK_AUDIT_EXPORT_FORMAT, "size", (json_int_t)size, "keys",
+	    x.keys)) != 0)
+		return -1;
+	if (tk_store_checkpoint_list(s, export_cp_cb, &x, err) != 0 ||
+	    x.rc != 0)
+		return -1;
+	if (tk_store_event_scan(s, 1, (int64_t)size, export_leaf_cb, &x,
+	    err) != 0 || x.rc != 0)
+		return -1;
+	if (fflush(out) != 0)
+		return tk_fail(err, TK_ERR_INTERNAL, "cannot write the export: "
+		    "%s", strerror(errno)), -1;
+	return 0;
+}
+
+int
+tk_audit_verify_export(FILE *in, const tk_audit_trust *t,
+    tk_audit_report *rep, tk_error *err)
+{
+	struct verifier v;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int64_t lineno = 0, declared = -1;
+	bool leaves = false, sorted = false;
+	int rc = -1;
+
+	v_begin(&v, t, rep);
+	if (t->nkeys == 0) {
+		(void)tk_fail(err, TK_ERR_INVALID, "an offline check needs the "
+		    "log's verifier key (--key)");
+		goto out;
+	}
+	while (rep->ok && (n = getline(&line, &cap, in)) > 0) {
+		json_t *j;
+		const char *s;
+
+		lineno++;
+		if (n > LINE_MAX_BYTES) {
+			report_bad(rep, 0, "malformed", "line %" PRId64 " is "
+			    "longer than %d bytes", lineno, LINE_MAX_BYTES);
+			break;
+		}
+		j = json_loadb(line, (size_t)n, 0, NULL);
+		if (!json_is_object(j)) {
+			report_bad(rep, 0, "malformed", "line %" PRId64 " is not "
+			    "a JSON object", lineno);
+		} else if (lineno == 1) {
+			s = json_string_value(json_object_get(j, "format"));
+			if (s == NULL || strcmp(s, TK_AUDIT_EXPORT_FORMAT) != 0)
+				report_bad(rep, 0, "malformed", "not a twokey audit "
+				    "export (format must be %s)",
+				    TK_AUDIT_EXPORT_FORMAT);
+			if (json_is_integer(json_object_get(j, "size")))
+				declared = json_integer_value(json_object_get(j,
+				    "size"));
+		} else if ((s = json_string_value(json_object_get(j,
+		    "checkpoint"))) != NULL) {
+			if (leaves)
+				report_bad(rep, 0, "malformed", "line %" PRId64 ": "
+				    "checkpoints must come before the events",
+				    lineno);
+			else if (v_note(&v, s, strlen(s), "bundle", err) != 0) {
+				json_decref(j);
+				goto out;
+			}
+		} else {
+			json_t *ji = json_object_get(j, "index");
+			const char *b = json_string_value(json_object_get(j,
+			    "leaf"));
+			unsigned char *body;
+			size_t blen;
+
+			if (!sorted) {
+				if (t->checkpoint != NULL && v_note(&v,
+				    t->checkpoint, t->checkpoint_len, "given",
+				    err) != 0) {
+					json_decref(j);
+					goto out;
+				}
+				qsort(v.cps, v.ncp, sizeof(*v.cps), vcp_cmp);
+				sorted = true;
+			}
+			leaves = true;
+			if (!json_is_integer(ji) || b == NULL ||
+			    (body = b64_decode(b, &blen)) == NULL) {
+				report_bad(rep, json_is_integer(ji) ?
+				    json_integer_value(ji) + 1 : 0, "malformed",
+				    "line %" PRId64 " is not an event "
+				    "{\"index\":N,\"leaf\":\"base64\"}", lineno);
+			} else {
+				v_leaf(&v, json_integer_value(ji) + 1,
+				    (const char *)body, blen, NULL);
+				free(body);
+			}
+		}
+		json_decref(j);
+	}
+	if (ferror(in)) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot read the export: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if (lineno == 0)
+		report_bad(rep, 0, "malformed", "the export is empty");
+	if (!sorted && rep->ok) {
+		if (t->checkpoint != NULL && v_note(&v, t->checkpoint,
+		    t->checkpoint_len, "given", err) != 0)
+			goto out;
+		qsort(v.cps, v.ncp, sizeof(*v.cps), vcp_cmp);
+	}
+	v_finish(&v);
+	if (rep->ok && declared >= 0 && (uint64_t)declared != v.size)
+		report_bad(rep, (int64_t)v.size + 1, "truncated", "the export "
+		    "says %" PRId64 " events but holds %" PRIu64, declared,
+		    v.size);
+	if (rep->ok && v.rep->checkpoints == 0)
+		report_bad(rep, 0, "signature", "no checkpoint in the export "
+		    "is signed by the given key, so nothing vouches for it");
+	rc = 0;
+out:
+	free(line);
+	v_free(&v);
+	return rc;
+}
+
+/* ---- receipts ----------------------------------------------------------------- */
+
+struct receipt_ev {
+	tk_store *s;
+	uint64_t size;
+	json_t *events;
+	int64_t last;
+	tk_error *err;
+	int rc;
+};
+
+static int
+receipt_ev_cb(void *arg, const tk_event_row *row)
+{
+	struct receipt_ev *r = arg;
+	json_t *j;
+
+	r->last = row->seq;
+	j = json_pack("{s:I, s:s}", "index", (json_int_t)(row->seq - 1),
+	    "body", row->body);
+	if (j == NULL || json_array_append_new(r->events, j) != 0) {
+		(void)tk_fail(r->err, TK_ERR_INTERNAL, "out of memory");
+		r->rc = -1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Adds leaf (base64) and proof to each collected event. */
+static int
+receipt_prove(struct receipt_ev *r, tk_error *err)
+{
+	unsigned char proof[PROOF_MAX * 32];
+	size_t i, n;
+	json_t *ev;
+
+	json_array_foreach(r->events, i, ev) {
+		const char *body = json_string_value(json_object_get(ev,
+		    "body"));
+		uint64_t index = (uint64_t)json_integer_value(json_object_get(ev,
+		    "index"));
+		json_t *pa = json_array();
+		char *b;
+
+		if (pa == NULL)
+			return tk_fail(err, TK_ERR_INTERNAL, "out of memory"), -1;
+		if (tk_store_log_inclusion(r->s, index, r->size, proof, PROOF_MAX,
+		    &n, err) != 0) {
+			json_decref(pa);
+			return -1;
+		}
+		for (size_t k = 0; k < n; k++) {
+			b = b64_encode(proof + 32 * k, 32);
+			if (b == NULL || json_array_append_new(pa,
+			    json_string(b)) != 0) {
+				free(b);
+				json_decref(pa);
+				return tk_fail(err, TK_ERR_INTERNAL, "out of "
+				    "memory"), -1;
+			}
+			free(b);
+		}
+		b = b64_encode((const unsigned char *)body, strlen(body));
+		if (b == NULL || json_object_set_new(ev, "leaf",
+		    json_string(b)) != 0 || json_object_set_new(ev, "proof",
+		    pa) != 0) {
+			free(b);
+			return tk_fail(err, TK_ERR_INTERNAL, "out of memory"), -1;
+		}
+		free(b);
+		if (json_object_del(ev, "body") != 0)
+			return tk_fail(err, TK_ERR_INTERNAL, "receipt"), -1;
+	}
+	return 0;
+}
+
+json_t *
+tk_audit_receipt(tk_store *s, const char *case_id, tk_error *err)
+{
+	tk_checkpoint_row cp;
+	struct receipt_ev r;
+	json_t *out = NULL;
+
+	memset(&cp, 0, sizeof(cp));
+	r.s = s;
+	r.events = json_array();
+	r.last = 0;
+	r.err = err;
+	r.rc = 0;
+	if (r.events == NULL) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (tk_store_event_list_case(s, case_id, receipt_ev_cb, &r, err) != 0 ||
+	    r.rc != 0)
+		goto out;
+	if (json_array_size(r.events) == 0) {
+		(void)tk_fail(err, TK_ERR_NOT_FOUND, "no events for case %s; "
+		    "check the case id", case_id);
+		goto out;
+	}
+	if (tk_store_checkpoint_latest(s, &cp, err) != 0) {
+		if (err->status == TK_ERR_NOT_FOUND)
+			(void)tk_fail(err, TK_ERR_WRONG_STATE, "no checkpoint "
+			    "signed yet; retry after the next one");
+		goto out;
+	}
+	if (cp.size < r.last) {
+		(void)tk_fail(err, TK_ERR_WRONG_STATE, "the case's last event "
+		    "(%" PRId64 ") is not yet under a signed checkpoint (latest "
+		    "size %" PRId64 "); retry after the next one", r.last,
+		    cp.size);
+		goto out;
+	}
+	r.size = (uint64_t)cp.size;
+	if (receipt_prove(&r, err) != 0)
+		goto out;
+	out = json_pack("{s:s, s:s, s:I, s:s, s:O}", "format",
+	    TK_AUDIT_RECEIPT_FORMAT, "case", case_id, "size",
+	    (json_int_t)cp.size, "checkpoint", cp.note, "events", r.events);
+	if (out == NULL)
+		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+out:
+	json_decref(r.events);
+	tk_checkpoint_row_clear(&cp);
+	return out;
+}
+
+int
+tk_audit_receipt_check(const json_t *receipt, const tk_audit_trust *t,
+    tk_audit_report *rep, tk_error *err)
+{
+	const char *fmt, *note, *case_id;
+	unsigned char proof[PROOF_MAX * 32], leaf[32];
+	tk_checkpoint c;
+	size_t text_len, i;
+	json_t *evs, *ev;
+	tk_error e;
+
+	report_init(rep);
+	if (t->nkeys == 0)
+		return tk_fail(err, TK_ERR_INVALID, "checking a receipt needs "
+		    "the log's verifier key (--key)"), -1;
+	fmt = json_string_value(json_object_get(receipt, "format"));
+	note = json_string_value(json_object_get(receipt, "checkpoint"));
+	case_id = json_string_value(json_object_get(receipt, "case"));
+	evs = json_object_get(receipt, "events");
+	if (fmt == NULL || strcmp(fmt, TK_AUDIT_RECEIPT_FORMAT) != 0 ||
+	    note == NULL || case_id == NULL || !json_is_array(evs)) {
+		report_bad(rep, 0, "malformed", "not a twokey receipt (format "
+		    "%s with case, checkpoint and events)",
+		    TK_AUDIT_RECEIPT_FORMAT);
+		return 0;
+	}
+	if (tk_note_verify(note, strlen(note), t->keys, t->nkeys, NULL,
+	    &text_len, &e) != 0) {
+		report_bad(rep, 0, "signature", "the receipt's checkpoint is not "
+		    "signed by the given key: %.300s", e.msg);
+		return 0;
+	}
+	if (tk_checkpoint_parse(note, text_len, &c, &e) != 0) {
+		report_bad(rep, 0, "malformed", "the receipt's checkpoint is "
+		    "malformed: %.300s", e.msg);
+		return 0;
+	}
+	rep->checkpoints = 1;
+	json_array_foreach(evs, i, ev) {
+		json_t *ji = json_object_get(ev, "index"), *pj;
+		const char *b = json_string_value(json_object_get(ev, "leaf"));
+		unsigned char *body = NULL;
+		size_t blen, np = 0, k;
+		json_t *parsed;
+		const char *evcase;
+
+		pj = json_object_get(ev, "proof");
+		if (!json_is_integer(ji) || json_integer_value(ji) < 0 ||
+		    b == NULL || !json_is_array(pj) ||
+		    json_array_size(pj) > PROOF_MAX ||
+		    (body = b64_decode(b, &blen)) == NULL) {
+			report_bad(rep, 0, "malformed", "receipt event %zu is "
+			    "malformed", i);
+			return 0;
+		}
+		json_array_foreach(pj, k, ev) {
+			if (b64_hash(json_string_value(ev), proof + 32 * np++)
+			    != 0) {
+				free(body);
+				report_bad(rep, json_integer_value(ji) + 1,
+				    "malformed", "receipt event %zu has a "
+				    "malformed proof", i);
+				return 0;
+			}
+		}
+		ev = json_array_get(evs, i);
+		if (tk_merkle_leaf_hash(body, blen, leaf) != 0) {
+			free(body);
+			return tk_fail(err, TK_ERR_INTERNAL, "cannot hash"), -1;
+		}
+		parsed = json_loadb((const char *)body, blen, 0, NULL);
+		evcase = json_string_value(json_object_get(parsed, "case"));
+		if (evcase == NULL || strcmp(evcase, case_id) != 0 ||
+		    body_seq((const char *)body, blen) !=
+		    json_integer_value(ji) + 1) {
+			report_bad(rep, json_integer_value(ji) + 1, "edited",
+			    "receipt event %zu is not event %" PRId64 " of case "
+			    "%s", i, (int64_t)json_integer_value(ji) + 1,
+			    case_id);
+		} else if (tk_merkle_verify_inclusion(
+		    (uint64_t)json_integer_value(ji), c.size, leaf, proof, np,
+		    c.root, &e) != 0) {
+			report_bad(rep, json_integer_value(ji) + 1, "edited",
+			    "event %" PRId64 " is not in the signed log of size %"
+			    PRIu64 ": %.300s", (int64_t)json_integer_value(ji) + 1,
+			    c.size, e.msg);
+		} else {
+			rep->events++;
+		}
+		json_decref(parsed);
+		free(body);
+		if (!rep->ok)
+			return 0;
+	}
+	return 0;
+}
