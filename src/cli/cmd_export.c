@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "audit/export.h"
+#include "audit/log.h"
 #include "cli/cli.h"
 #include "store/store.h"
 
@@ -245,6 +246,7 @@ tk_cmd_audit_export(const tk_cli_cmd *cmd, int argc, char **argv)
 	tk_error err = {0};
 	struct stat sb;
 	int c, rc = TK_EXIT_FAIL;
+	bool bundle;
 
 	memset(&run, 0, sizeof(run));
 	optind = 0;
@@ -273,9 +275,15 @@ tk_cmd_audit_export(const tk_cli_cmd *cmd, int argc, char **argv)
 		return tk_cli_usage_error(cmd, "unexpected argument");
 	if (db == NULL)
 		return tk_cli_usage_error(cmd, "--db is required");
-	if (tk_export_format_parse(fmt_name, &run.fmt) != 0) {
+	/* bundle: the whole log with its checkpoints, for an offline
+	 * `audit verify --offline` (audit/log.h); no --since. */
+	bundle = strcmp(fmt_name, "bundle") == 0;
+	if (bundle && since != NULL)
+		return tk_cli_usage_error(cmd, "--format bundle is the whole "
+		    "log: it takes no --since");
+	if (!bundle && tk_export_format_parse(fmt_name, &run.fmt) != 0) {
 		(void)snprintf(msg, sizeof(msg), "unknown --format '%.60s': use "
-		    "jsonl, ocsf or cef", fmt_name);
+		    "jsonl, ocsf, cef or bundle", fmt_name);
 		return tk_cli_usage_error(cmd, msg);
 	}
 	if (since != NULL && parse_since(since, &from, &run.since_ts) != 0) {
@@ -305,7 +313,13 @@ tk_cmd_audit_export(const tk_cli_cmd *cmd, int argc, char **argv)
 	    stdout;
 	if (run.out == NULL)
 		goto done;
-	if (tk_store_event_scan(s, from, 0, write_event, &run, &err) != 0) {
+	if (bundle) {
+		if (tk_audit_export(s, run.out, &err) != 0)
+			(void)fprintf(stderr, "error: %s\n", err.msg);
+		else
+			rc = TK_EXIT_OK;
+	} else if (tk_store_event_scan(s, from, 0, write_event, &run, &err)
+	    != 0) {
 		(void)fprintf(stderr, "error: cannot read the audit events: "
 		    "%s\n", err.msg);
 	} else if (run.failed) {
@@ -320,6 +334,9 @@ tk_cmd_audit_export(const tk_cli_cmd *cmd, int argc, char **argv)
 			(void)unlink(tmp);
 		} else if (commit_temp(run.out, tmp, out_path) != 0) {
 			rc = TK_EXIT_FAIL;
+		} else if (bundle) {
+			(void)fprintf(stderr, "exported the audit log bundle to "
+			    "%s\n", out_path);
 		} else if (run.count > 0) {
 			(void)fprintf(stderr, "exported %" PRId64 " event(s), seq "
 			    "%" PRId64 "..%" PRId64 ", as %s to %s\n", run.count,

@@ -112,10 +112,13 @@ static const tk_cli_cmd commands[] = {
 	    "      --key KEY|FILE       trusted verifier key (repeatable)\n"
 	    OPT_HELP},
 	{"audit", "export", tk_cmd_audit_export,
-	    "--db PATH [--format jsonl|ocsf|cef] [--since SEQ|TIME] [--out FILE]",
+	    "--db PATH [--format jsonl|ocsf|cef|bundle] [--since SEQ|TIME] "
+	    "[--out FILE]",
 	    "write audit events for a SIEM, one per line (docs/siem.md)",
 	    "      --db PATH            database created by `twokey init`\n"
-	    "      --format F           jsonl (default), ocsf or cef\n"
+	    "      --format F           jsonl (default), ocsf or cef; bundle =\n"
+	    "                           the whole log with its checkpoints for\n"
+	    "                           `audit verify --offline`\n"
 	    "      --since SEQ|TIME     from this sequence number, or from this\n"
 	    "                           RFC 3339 time (2026-11-23T09:30:00Z)\n"
 	    "      --out FILE           write FILE (replaced only on success)\n"
