@@ -12,7 +12,6 @@
 #include "app/syslog.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
