@@ -12,8 +12,9 @@
  *
  * Export bundle (JSON lines, `twokey-audit-export/1`):
  *   {"format":"twokey-audit-export/1","size":N,"keys":[verifier...]}
- *   {"index":i,"leaf":"<base64 of the exact bytes hashed>"}   N lines
  *   {"checkpoint":"<signed note>"}                             any number
+ *   {"index":i,"leaf":"<base64 of the exact bytes hashed>"}   N lines
+ * (checkpoints first, so a verifier checks while it streams).
  * Receipt (JSON, `twokey-receipt/1`): the case id, the signed checkpoint,
  * and per event its index, leaf bytes (base64) and inclusion proof.
  * Checkpoint mirror file: one JSON line {"size":N,"note":"..."} per

@@ -273,6 +273,13 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	if (tk_audit_key_path(db, key_path, sizeof(key_path), &err) != 0 ||
 	    tk_audit_mirror_path(db, mirror, sizeof(mirror), &err) != 0)
 		return tk_cli_print_err(&err);
+	if (!force && (stat(key_path, &st) == 0 || stat(mirror, &st) == 0)) {
+		(void)fprintf(stderr, "error: %s or %s is left from an earlier "
+		    "log; move them away (a new log gets a new key, and an old "
+		    "checkpoint copy would never verify against it) or use "
+		    "--force to replace everything\n", key_path, mirror);
+		return TK_EXIT_FAIL;
+	}
 	if (stat(db, &st) == 0 && !force) {
 		(void)fprintf(stderr, "error: %s already exists; use --force to "
 		    "replace it (this discards every case, event and token in "
