@@ -31,6 +31,7 @@
 #include "core/case.h"
 #include "core/org.h"
 #include "core/policy.h"
+#include "app/timeline.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
 #include "store/store.h"
@@ -864,7 +865,9 @@ case_view(tk_app *a, const tk_ctx *x, const tk_case *c, json_t *rec,
 			json_decref(l.arr);
 			goto oom;
 		}
-		if (jset(j, "events", l.arr) != 0)
+		if (jset(j, "events", l.arr) != 0 ||
+		    jset(j, "timeline", tk_timeline(c, json_object_get(j,
+		    "events"))) != 0)
 			goto oom;
 	}
 	return j;
