@@ -282,9 +282,15 @@ tk_out_case(const json_t *c, bool with_events)
 	print_missing(c);
 	if (!with_events)
 		return;
+	a = json_object_get(c, "timeline");
+	if (json_array_size(a) > 0) {
+		(void)printf("what happened:\n");
+		json_array_foreach(a, i, it)
+			(void)printf("  %s  %s\n", str(it, "at"), str(it, "text"));
+	}
 	a = json_object_get(c, "events");
 	if (json_array_size(a) > 0) {
-		(void)printf("timeline:\n");
+		(void)printf("audit events:\n");
 		json_array_foreach(a, i, it) {
 			const json_t *d = json_object_get(it, "data");
 

@@ -224,7 +224,8 @@ def test_cli_case_flow(ctx):
     r = _ok(_as(ctx, "erin", "case", "execute", cid, "--note",
                 "reset in AD", "--revoked", "sessions"), "execute")
     r = _ok(_as(ctx, "ivan", "case", "show", cid), "show")
-    assert "executed" in r.stdout and "timeline:" in r.stdout, r.stdout
+    assert "executed" in r.stdout and "what happened:" in r.stdout \
+        and "audit events:" in r.stdout, r.stdout
     assert "refused" in r.stdout, r.stdout  # alice's attempt is there
     r = _ok(_as(ctx, "ivan", "--json", "case", "show", cid), "show json")
     c = json.loads(r.stdout)
