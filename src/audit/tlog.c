@@ -16,6 +16,10 @@
  * tile's root (a row-0 hash of the tile above). A node of tree level
  * 8L + r (r < 8) is answered from the level-L tile that holds its 2^r
  * row-0 hashes, so a proof touches about one tile per tile level.
+ * Interior nodes are computed when first asked for and kept: appends
+ * compute the ones they complete; a tile read for a proof computes only
+ * the subtrees the proof needs (a right edge of an older size is often
+ * half a tile), then serves them from the cache.
  *
  * Failure: an allocation failure in tk_tlog_append changes nothing.
  * Anything that can leave memory and storage disagreeing (a failed put,
@@ -40,8 +44,11 @@ struct tile {
 	bool dirty;                 /* changed since the last flush */
 	struct tile *hnext;         /* cache: next in the hash bucket */
 	struct tile *newer, *older; /* cache: recency list */
-	/* Node j of row r at h[row_off(r) + j]; present when its 2^r row-0
-	 * hashes are (j < width >> r). */
+	/* Bit k - 256 set: interior node k (rows 1..8) has been computed. */
+	uint64_t have[4];
+	/* Node j of row r at h[row_off(r) + j]. It exists when its 2^r
+	 * row-0 hashes are present (j < width >> r); rows >= 1 are valid
+	 * once computed (see have). */
 	unsigned char h[TILE_NODES][32];
 };
 
@@ -72,6 +79,23 @@ struct tk_tlog {
 	struct cache cache;
 };
 
+#ifdef TK_TEST_HOOKS
+long tk_tlog_test_alloc_fail;
+
+/* Counts down tk_tlog_test_alloc_fail; true on the allocation to fail. */
+static bool
+alloc_fails(void)
+{
+	return tk_tlog_test_alloc_fail > 0 && --tk_tlog_test_alloc_fail == 0;
+}
+#else
+static bool
+alloc_fails(void)
+{
+	return false;
+}
+#endif
+
 static size_t
 row_off(int r)
 {
@@ -99,12 +123,13 @@ tile_reset(struct tile *x, int level, uint64_t index)
 	x->width = 0;
 	x->dirty = false;
 	x->hnext = x->newer = x->older = NULL;
+	memset(x->have, 0, sizeof(x->have));
 }
 
 static struct tile *
 tile_new(int level, uint64_t index, tk_error *err)
 {
-	struct tile *x = malloc(sizeof(*x));
+	struct tile *x = alloc_fails() ? NULL : malloc(sizeof(*x));
 
 	if (x == NULL) {
 		tk_fail(err, TK_ERR_INTERNAL, "tlog: out of memory for a tile");
@@ -114,43 +139,44 @@ tile_new(int level, uint64_t index, tk_error *err)
 	return x;
 }
 
-/* Adds one row-0 hash and the interior nodes it completes (row 8 when
- * the tile fills). */
+/* Node j of row r, computed from row 0 (and kept) if need be; the
+ * caller has checked that it exists ((j + 1) << r <= width). Returns
+ * NULL only if hashing fails. */
+static const unsigned char *
+tile_node(struct tile *x, int r, size_t j, tk_error *err)
+{
+	size_t k, b;
+	const unsigned char *left, *right;
+
+	if (r == 0)
+		return x->h[j];
+	k = row_off(r) + j;
+	b = k - WIDTH;
+	if ((x->have[b / 64] >> (b % 64)) & 1)
+		return x->h[k];
+	if ((left = tile_node(x, r - 1, 2 * j, err)) == NULL ||
+	    (right = tile_node(x, r - 1, 2 * j + 1, err)) == NULL ||
+	    hash2(left, right, x->h[k], err) != 0)
+		return NULL;
+	x->have[b / 64] |= (uint64_t)1 << (b % 64);
+	return x->h[k];
+}
+
+/* Adds one row-0 hash and computes the interior nodes it completes (row
+ * 8, the tile's root, when the tile fills). */
 static int
 tile_push(struct tile *x, const unsigned char hash[32], tk_error *err)
 {
-	size_t pos = x->width, j;
+	size_t pos = x->width;
 	int r;
 
 	memcpy(x->h[pos], hash, 32);
 	x->width = pos + 1;
 	x->dirty = true;
 	for (r = 1; r < ROWS && ((pos + 1) & (((size_t)1 << r) - 1)) == 0;
-	    r++) {
-		j = ((pos + 1) >> r) - 1;
-		if (hash2(x->h[row_off(r - 1) + 2 * j],
-		    x->h[row_off(r - 1) + 2 * j + 1], x->h[row_off(r) + j],
-		    err) != 0)
+	    r++)
+		if (tile_node(x, r, ((pos + 1) >> r) - 1, err) == NULL)
 			return -1;
-	}
-	return 0;
-}
-
-/* Computes every interior node of a tile just read (width set). */
-static int
-tile_build(struct tile *x, tk_error *err)
-{
-	size_t j, n;
-	int r;
-
-	for (r = 1; r < ROWS; r++) {
-		n = x->width >> r;
-		for (j = 0; j < n; j++)
-			if (hash2(x->h[row_off(r - 1) + 2 * j],
-			    x->h[row_off(r - 1) + 2 * j + 1],
-			    x->h[row_off(r) + j], err) != 0)
-				return -1;
-	}
 	return 0;
 }
 
@@ -224,7 +250,7 @@ cache_init(struct cache *c, size_t cap, tk_error *err)
 
 	while (nb < 2 * cap)
 		nb *= 2;
-	c->bucket = calloc(nb, sizeof(*c->bucket));
+	c->bucket = alloc_fails() ? NULL : calloc(nb, sizeof(*c->bucket));
 	if (c->bucket == NULL) {
 		tk_fail(err, TK_ERR_INTERNAL, "tlog: out of memory for the tile"
 		    " cache");
@@ -337,8 +363,6 @@ load_full(tk_tlog *t, int level, uint64_t index, tk_error *err)
 		goto fail;
 	}
 	x->width = w;
-	if (tile_build(x, err) != 0)
-		goto fail;
 	cache_insert(&t->cache, x);
 	return x;
 fail:
@@ -396,8 +420,6 @@ load_edges(tk_tlog *t, uint64_t size, tk_error *err)
 			return -1;
 		}
 		e->width = w;
-		if (tile_build(e, err) != 0)
-			return -1;
 	}
 	for (l = 0; l < TK_TLOG_LEVELS; l++)
 		t->pend[l].first = t->edge[l]->index;
@@ -440,7 +462,7 @@ tk_tlog_open(const tk_tile_io *io, uint64_t size, size_t cache_tiles,
 		    " above the limit %zu", cache_tiles, CACHE_MAX);
 		return NULL;
 	}
-	t = calloc(1, sizeof(*t));
+	t = alloc_fails() ? NULL : calloc(1, sizeof(*t));
 	if (t == NULL) {
 		tk_fail(err, TK_ERR_INTERNAL, "tlog: out of memory");
 		return NULL;
@@ -523,7 +545,7 @@ pending_reserve(struct pending *p, tk_error *err)
 	if (p->n < p->cap)
 		return 0;
 	ncap = p->cap == 0 ? 16 : 2 * p->cap;
-	nt = realloc(p->t, ncap * sizeof(*nt));
+	nt = alloc_fails() ? NULL : realloc(p->t, ncap * sizeof(*nt));
 	if (nt == NULL) {
 		tk_fail(err, TK_ERR_INTERNAL, "tlog: out of memory");
 		return -1;
@@ -651,7 +673,8 @@ int
 tk_tlog_node(tk_tlog *t, int level, uint64_t index, unsigned char out[32],
     tk_error *err)
 {
-	const struct tile *x;
+	struct tile *x;
+	const unsigned char *h;
 	uint64_t base;
 	size_t j;
 	int r;
@@ -676,7 +699,9 @@ tk_tlog_node(tk_tlog *t, int level, uint64_t index, unsigned char out[32],
 		    x->index, x->width, level, index);
 		return -1;
 	}
-	memcpy(out, x->h[row_off(r) + j], 32);
+	if ((h = tile_node(x, r, j, err)) == NULL)
+		return -1;
+	memcpy(out, h, 32);
 	return 0;
 }
 

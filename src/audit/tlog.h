@@ -105,4 +105,10 @@ int tk_tlog_prove_consistency(tk_tlog *t, uint64_t size1, uint64_t size2,
 /* Empties the cache of full tiles (they are read again when needed). */
 void tk_tlog_drop_cache(tk_tlog *t);
 
+#ifdef TK_TEST_HOOKS
+/* Tests only: when > 0, the tk_tlog_test_alloc_fail-th next allocation
+ * in tlog.c fails (then the counter stays 0). */
+extern long tk_tlog_test_alloc_fail;
+#endif
+
 #endif
