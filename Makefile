@@ -80,6 +80,7 @@ test: deps
 	$(MAKE) MODE=asan build units
 	$(MAKE) MODE=asan integration
 	$(MAKE) tsan
+	python3 tests/stress/crash.py build/asan/twokey
 	$(MAKE) valgrind-units
 
 units: $(UNIT_BIN)
