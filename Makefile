@@ -75,6 +75,9 @@ deps:
 
 # The whole suite: style gate, sanitizer build, unit tests, integration
 # tests against the real binary, then the unit tests again under valgrind.
+# lint, ASan+UBSan units and integration tests, the server under
+# ThreadSanitizer, 50 SIGKILLs under load (tests/stress/crash.py), and the
+# units again under valgrind.
 test: deps
 	@scripts/lint.sh
 	$(MAKE) MODE=asan build units
