@@ -34,6 +34,7 @@
 #include "app/timeline.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
+#include "audit/witness.h"
 #include "store/store.h"
 
 #define ALERTS_MAX 200
@@ -118,6 +119,17 @@ struct gc_op {
 	int64_t last_seq;
 };
 
+/* One witness the checkpoints are pushed to (tk_app_witness_add). Its
+ * state is used by one witness round at a time (tk_app_witness_push). */
+struct app_witness {
+	tk_witness w;
+	int64_t known;          /* size the witness said it holds, -1 unknown */
+	int64_t done;           /* latest size it cosigned and we stored */
+	struct timespec next;   /* no try before this (monotonic) */
+	int backoff;            /* seconds to wait after the next failure */
+	char last_msg[320];     /* last problem reported, "" when fine */
+};
+
 struct tk_app {
 	pthread_mutex_t mu;
 	tk_store *store;
@@ -147,6 +159,20 @@ struct tk_app {
 	int64_t cp_size;        /* size of the last checkpoint */
 	tk_time cp_time;        /* when it was signed (or attach) */
 	bool audit_public;      /* audit routes need no role */
+	/* witnesses and syslog copies (set before the server's threads
+	 * start; see the audit log section at the end) */
+	struct app_witness wits[TK_APP_WITNESS_MAX];
+	size_t nwits;
+	atomic_bool pushing;    /* a witness round is running */
+	atomic_bool wit_cancel; /* abandon witness requests in flight */
+	tk_syslog *cp_syslog;   /* checkpoint copies, or NULL (borrowed) */
+	tk_syslog *ev_syslog;   /* event shipping, or NULL (borrowed) */
+	enum tk_export_format ev_format;
+	int64_t shipped;        /* last seq shipped (one shipper at a time) */
+	atomic_bool shipping;   /* a shipping round is running */
+	char sl_host[256];      /* RFC 5424 HOSTNAME */
+	char sl_procid[24];     /* RFC 5424 PROCID */
+	int sl_facility;        /* RFC 5424 facility, 0..23 */
 	bool tx_broken;         /* BEGIN or a savepoint failed: the rest of
 	                         * this batch fails at once (mu) */
 	int batch_ops;          /* operations kept in it (mu) */
@@ -2657,6 +2683,8 @@ out:
 	return rc;
 }
 
+static void cp_syslog_checkpoint(tk_app *a, int64_t size);
+
 int
 tk_app_checkpoint(tk_app *a, int64_t every_events, int64_t every_seconds,
     bool force, int64_t *signed_size, tk_error *err)
@@ -2684,6 +2712,7 @@ tk_app_checkpoint(tk_app *a, int64_t every_events, int64_t every_seconds,
 	if (*signed_size >= 0) {
 		a->cp_size = *signed_size;
 		a->cp_time = now;
+		cp_syslog_checkpoint(a, *signed_size);
 	}
 out:
 	(void)pthread_mutex_unlock(&a->mu);
@@ -2746,28 +2775,52 @@ tk_app_audit_is_public(tk_app *a)
 	return on;
 }
 
+/* Collects a checkpoint's cosignature lines (witness order). */
+static int
+cosig_cb(void *arg, const char *witness, const char *line)
+{
+	(void)witness;
+	return json_array_append_new(arg, json_string(line)) != 0;
+}
+
 enum tk_status
 tk_app_audit_checkpoint(tk_app *a, const char *actor, json_t **out,
     tk_app_err *err)
 {
 	tk_checkpoint_row cp;
 	enum tk_status st;
+	json_t *cosigs = json_array();
 	tk_error e;
 
 	err_clear(err);
 	*out = NULL;
+	if (cosigs == NULL)
+		return oom(err);
 	(void)pthread_mutex_lock(&a->mu);
 	st = audit_reader(a, actor, err);
 	if (st == TK_OK && tk_store_checkpoint_latest(a->store, &cp, &e) != 0)
 		st = tk_fail(&err->e, e.status == TK_ERR_NOT_FOUND ?
 		    TK_ERR_NOT_FOUND : TK_ERR_INTERNAL, "%.400s", e.msg);
+	if (st == TK_OK && tk_store_cosig_list(a->store, cp.size, cosig_cb,
+	    cosigs, &e) != 0) {
+		tk_checkpoint_row_clear(&cp);
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "%.400s", e.msg);
+	}
 	(void)pthread_mutex_unlock(&a->mu);
-	if (st != TK_OK)
+	if (st != TK_OK) {
+		json_decref(cosigs);
 		return st;
+	}
 	*out = json_pack("{s:s, s:I, s:o, s:s}", "origin", cp.origin, "size",
 	    (json_int_t)cp.size, "root", b64_json(cp.root, 32), "note",
 	    cp.note);
 	tk_checkpoint_row_clear(&cp);
+	if (*out != NULL && json_array_size(cosigs) > 0 &&
+	    json_object_set(*out, "cosignatures", cosigs) != 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	json_decref(cosigs);
 	return *out ? TK_OK : oom(err);
 }
 
@@ -2890,4 +2943,470 @@ tk_app_audit_leaves(tk_app *a, const char *actor, int64_t from,
 	*out = json_pack("{s:I, s:o}", "size", (json_int_t)size, "events",
 	    l.arr);
 	return *out ? TK_OK : oom(err);
+}
+
+/* ---- audit log: witnesses and copies outside the database ------------- */
+
+#define WITNESS_REQ_MS 5000L  /* one add-checkpoint request at most */
+#define WITNESS_BACKOFF_MAX 60
+#define SHIP_PAGE 256         /* events read per hold of mu */
+#define SHIP_PAGES 64         /* pages per tk_app_ship call */
+#define SHIP_PENDING_MAX 2048 /* leave the rest of the queue free */
+
+static void
+mono_now(struct timespec *t)
+{
+	if (clock_gettime(CLOCK_MONOTONIC, t) != 0) {
+		t->tv_sec = 0;
+		t->tv_nsec = 0;
+	}
+}
+
+static long
+mono_ms_until(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	mono_now(&now);
+	return (long)(deadline->tv_sec - now.tv_sec) * 1000L +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000L;
+}
+
+/* Queues one RFC 5424 message on s: MSGID kind, time ts, MSG the compact
+ * JSON of msg (consumed). Failures are written to stderr: a copy is
+ * best effort and the database stays the record. */
+static void
+syslog_json(tk_app *a, tk_syslog *s, tk_time ts, const char *kind,
+    json_t *msg)
+{
+	tk_syslog_opts o = {a->sl_facility, a->sl_host, NULL,
+	    a->sl_procid[0] ? a->sl_procid : NULL};
+	tk_event_row row;
+	char *text = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
+	char *line = NULL;
+	size_t len;
+	tk_error e;
+
+	json_decref(msg);
+	if (text == NULL) {
+		(void)fprintf(stderr, "twokey: syslog: %s not sent: out of "
+		    "memory\n", kind);
+		return;
+	}
+	memset(&row, 0, sizeof(row));
+	row.ts = ts;
+	(void)tk_strlcpy(row.kind, kind, sizeof(row.kind));
+	if (tk_export_syslog(&o, &row, text, &line, &len, &e) != 0)
+		(void)fprintf(stderr, "twokey: syslog: %s not sent: %s\n", kind,
+		    e.msg);
+	else if (tk_syslog_send(s, line, len) != 0)
+		(void)fprintf(stderr, "twokey: syslog: %s dropped (queue full "
+		    "or too long)\n", kind);
+	free(line);
+	free(text);
+}
+
+/* Sends the checkpoint of size just signed to the checkpoint syslog as
+ * {"size":N,"note":"..."}, the line the mirror file holds. mu held. */
+static void
+cp_syslog_checkpoint(tk_app *a, int64_t size)
+{
+	tk_checkpoint_row cp;
+	tk_error e;
+
+	if (a->cp_syslog == NULL)
+		return;
+	if (tk_store_checkpoint_get(a->store, size, &cp, &e) != 0) {
+		(void)fprintf(stderr, "twokey: syslog: checkpoint %" PRId64
+		    " not sent: %s\n", size, e.msg);
+		return;
+	}
+	syslog_json(a, a->cp_syslog, cp.created, "checkpoint",
+	    json_pack("{s:I, s:s}", "size", (json_int_t)size, "note",
+	    cp.note));
+	tk_checkpoint_row_clear(&cp);
+}
+
+struct cosig_find {
+	const char *witness;
+	bool found;
+};
+
+static int
+cosig_find_cb(void *arg, const char *witness, const char *line)
+{
+	struct cosig_find *f = arg;
+
+	(void)line;
+	if (strcmp(witness, f->witness) == 0)
+		f->found = true;
+	return 0;
+}
+
+int
+tk_app_witness_add(tk_app *a, const char *spec, tk_error *err)
+{
+	struct app_witness *aw;
+	struct cosig_find f;
+	tk_checkpoint_row cp;
+	tk_witness w;
+	int rc = 0;
+
+	if (tk_witness_parse(spec, &w, err) != 0)
+		return -1;
+	(void)pthread_mutex_lock(&a->mu);
+	if (a->nwits >= TK_APP_WITNESS_MAX) {
+		(void)tk_fail(err, TK_ERR_INVALID, "at most %d witnesses",
+		    TK_APP_WITNESS_MAX);
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < a->nwits; i++)
+		if (strcmp(a->wits[i].w.vkey, w.vkey) == 0) {
+			(void)tk_fail(err, TK_ERR_INVALID, "witness key %.200s is "
+			    "given twice", w.vkey);
+			rc = -1;
+			goto out;
+		}
+	aw = &a->wits[a->nwits];
+	memset(aw, 0, sizeof(*aw));
+	aw->w = w;
+	aw->known = -1;
+	aw->backoff = 1;
+	/* Already cosigned by this witness: nothing to push until the next
+	 * checkpoint. */
+	if (tk_store_checkpoint_latest(a->store, &cp, err) == 0) {
+		f.witness = w.vkey;
+		f.found = false;
+		if (tk_store_cosig_list(a->store, cp.size, cosig_find_cb, &f,
+		    err) != 0)
+			rc = -1;
+		else if (f.found)
+			aw->known = aw->done = cp.size;
+		tk_checkpoint_row_clear(&cp);
+	} else if (err->status != TK_ERR_NOT_FOUND) {
+		rc = -1;
+	}
+	if (rc == 0)
+		a->nwits++;
+out:
+	(void)pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* Writes a witness's problem to stderr unless it is the one already
+ * reported, and schedules the next try. */
+static void
+witness_failed(struct app_witness *aw, const char *msg)
+{
+	struct timespec now;
+
+	if (strcmp(aw->last_msg, msg) != 0) {
+		(void)fprintf(stderr, "twokey: witness %s at %s: %s\n",
+		    aw->w.key.name, aw->w.url, msg);
+		(void)tk_strlcpy(aw->last_msg, msg, sizeof(aw->last_msg));
+	}
+	mono_now(&now);
+	aw->next = now;
+	aw->next.tv_sec += aw->backoff;
+	aw->backoff = aw->backoff * 2 > WITNESS_BACKOFF_MAX ?
+	    WITNESS_BACKOFF_MAX : aw->backoff * 2;
+}
+
+/* Pushes the checkpoint (size, note) to one witness: from the size it
+ * holds, and once more from the size a 409 names. Returns 1 when a
+ * cosignature was stored, 0 otherwise. */
+static int
+witness_push_one(tk_app *a, struct app_witness *aw, int64_t size,
+    const char *note, size_t note_len, tk_time now,
+    const struct timespec *deadline)
+{
+	unsigned char proof[TK_MERKLE_MAX_PROOF * 32];
+	tk_witness_result r;
+	char msg[sizeof(aw->last_msg)];
+	uint64_t old;
+	size_t n;
+	long left;
+	tk_error e;
+	int rc;
+
+	old = aw->known >= 0 && aw->known <= size ? (uint64_t)aw->known : 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		n = 0;
+		if (old > 0 && old < (uint64_t)size) {
+			(void)pthread_mutex_lock(&a->mu);
+			rc = tk_store_log_consistency(a->store, old,
+			    (uint64_t)size, proof, TK_MERKLE_MAX_PROOF, &n, &e);
+			(void)pthread_mutex_unlock(&a->mu);
+			if (rc != 0) {
+				(void)snprintf(msg, sizeof(msg), "no consistency "
+				    "proof from %" PRIu64 " to %" PRId64 ": %s", old,
+				    size, e.msg);
+				witness_failed(aw, msg);
+				return 0;
+			}
+		}
+		left = mono_ms_until(deadline);
+		if (left < 100 || atomic_load(&a->wit_cancel))
+			return 0; /* out of time: next round */
+		if (tk_witness_add_checkpoint(&aw->w, old, proof, n, note,
+		    note_len, now, left < WITNESS_REQ_MS ? left : WITNESS_REQ_MS,
+		    &a->wit_cancel, &r, &e) != 0) {
+			witness_failed(aw, e.msg);
+			return 0;
+		}
+		if (r.outcome == TK_WITNESS_CONFLICT) {
+			aw->known = r.size > INT64_MAX ? -1 : (int64_t)r.size;
+			if (attempt == 0 && r.size <= (uint64_t)size &&
+			    r.size != old) {
+				old = r.size;
+				continue;
+			}
+			if (r.size > (uint64_t)size)
+				(void)snprintf(msg, sizeof(msg), "409 Conflict: the "
+				    "witness cosigned size %" PRIu64 " of this log, "
+				    "which now holds %" PRId64 ": the log was rolled "
+				    "back or forked (run `twokey audit verify`)",
+				    r.size, size);
+			else
+				(void)snprintf(msg, sizeof(msg), "409 Conflict again "
+				    "(the witness now holds size %" PRIu64 "): is "
+				    "another server signing for this log?", r.size);
+			witness_failed(aw, msg);
+			return 0;
+		}
+		if (r.outcome != TK_WITNESS_COSIGNED) {
+			if (!atomic_load(&a->wit_cancel))
+				witness_failed(aw, r.msg);
+			return 0;
+		}
+		break;
+	}
+	if (r.outcome != TK_WITNESS_COSIGNED)
+		return 0;
+	(void)pthread_mutex_lock(&a->mu);
+	rc = tk_store_cosig_put(a->store, size, aw->w.vkey, r.line,
+	    now_locked(a), &e);
+	if (rc == 0 && a->cp_syslog != NULL)
+		syslog_json(a, a->cp_syslog, r.timestamp, "cosignature",
+		    json_pack("{s:I, s:s, s:s}", "size", (json_int_t)size,
+		    "witness", aw->w.vkey, "cosignature", r.line));
+	(void)pthread_mutex_unlock(&a->mu);
+	if (rc != 0) {
+		(void)snprintf(msg, sizeof(msg), "cosigned size %" PRId64 " but "
+		    "the cosignature could not be stored: %s", size, e.msg);
+		witness_failed(aw, msg);
+		return 0;
+	}
+	aw->known = aw->done = size;
+	aw->backoff = 1;
+	if (aw->last_msg[0] != '\0') {
+		(void)fprintf(stderr, "twokey: witness %s at %s: cosigning again "
+		    "(size %" PRId64 ")\n", aw->w.key.name, aw->w.url, size);
+		aw->last_msg[0] = '\0';
+	}
+	return 1;
+}
+
+void
+tk_app_witness_cancel(tk_app *a, bool on)
+{
+	atomic_store(&a->wit_cancel, on);
+}
+
+int
+tk_app_witness_push(tk_app *a, bool force, long budget_ms, tk_error *err)
+{
+	struct timespec deadline, now_m;
+	tk_checkpoint_row cp;
+	size_t nwits, note_len;
+	tk_time now;
+	int stored = 0, rc = 0;
+
+	if (atomic_exchange(&a->pushing, true))
+		return 0;
+	memset(&cp, 0, sizeof(cp));
+	mono_now(&deadline);
+	deadline.tv_sec += budget_ms / 1000;
+	deadline.tv_nsec += (budget_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_mutex_lock(&a->mu);
+	nwits = a->nwits;
+	if (nwits > 0 && tk_store_checkpoint_latest(a->store, &cp, err) != 0)
+		rc = err->status == TK_ERR_NOT_FOUND ? 0 : -1;
+	now = now_locked(a);
+	(void)pthread_mutex_unlock(&a->mu);
+	if (nwits == 0 || cp.note == NULL)
+		goto out;
+	note_len = strlen(cp.note);
+	for (size_t i = 0; i < nwits; i++) {
+		struct app_witness *aw = &a->wits[i];
+
+		if (aw->done >= cp.size)
+			continue;
+		mono_now(&now_m);
+		if (!force && (now_m.tv_sec < aw->next.tv_sec ||
+		    (now_m.tv_sec == aw->next.tv_sec &&
+		    now_m.tv_nsec < aw->next.tv_nsec)))
+			continue;
+		if (mono_ms_until(&deadline) < 100 ||
+		    atomic_load(&a->wit_cancel))
+			break;
+		stored += witness_push_one(a, aw, cp.size, cp.note, note_len, now,
+		    &deadline);
+	}
+out:
+	tk_checkpoint_row_clear(&cp);
+	atomic_store(&a->pushing, false);
+	return rc != 0 ? -1 : stored;
+}
+
+int
+tk_app_syslog_attach(tk_app *a, tk_syslog *cp, tk_syslog *ev,
+    enum tk_export_format f, int64_t from_seq, const tk_syslog_opts *o,
+    tk_error *err)
+{
+	uint64_t size = 0;
+	int rc = 0;
+
+	if (o != NULL && (o->facility < 0 || o->facility > 23))
+		return tk_fail(err, TK_ERR_INVALID, "syslog facility %d is not "
+		    "between 0 and 23", o->facility), -1;
+	if (from_seq < 0)
+		return tk_fail(err, TK_ERR_INVALID, "--syslog-from wants a "
+		    "sequence number of 1 or more"), -1;
+	(void)pthread_mutex_lock(&a->mu);
+	if (ev != NULL && from_seq == 0 &&
+	    tk_store_log_size(a->store, &size, err) != 0) {
+		rc = -1;
+		goto out;
+	}
+	a->cp_syslog = cp;
+	a->ev_syslog = ev;
+	a->ev_format = f;
+	a->shipped = from_seq > 0 ? from_seq - 1 : (int64_t)size;
+	a->sl_facility = o != NULL ? o->facility : TK_SYSLOG_FACILITY_DEFAULT;
+	a->sl_host[0] = a->sl_procid[0] = '\0';
+	if (o != NULL && o->hostname != NULL)
+		(void)tk_strlcpy(a->sl_host, o->hostname, sizeof(a->sl_host));
+	if (o != NULL && o->procid != NULL)
+		(void)tk_strlcpy(a->sl_procid, o->procid, sizeof(a->sl_procid));
+out:
+	(void)pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* A page of events copied out of the store, to format without mu. */
+struct ship_page {
+	tk_event_row rows[SHIP_PAGE];
+	size_t n;
+	bool failed;
+};
+
+static int
+ship_page_cb(void *arg, const tk_event_row *row)
+{
+	struct ship_page *p = arg;
+	tk_event_row *r;
+
+	if (p->n >= SHIP_PAGE)
+		return 1;
+	r = &p->rows[p->n];
+	*r = *row;
+	r->body = row->body != NULL ? strdup(row->body) : NULL;
+	if (r->body == NULL) {
+		p->failed = true;
+		return 1;
+	}
+	p->n++;
+	return 0;
+}
+
+int64_t
+tk_app_ship(tk_app *a, tk_error *err)
+{
+	tk_syslog_opts o = {a->sl_facility, a->sl_host, NULL,
+	    a->sl_procid[0] ? a->sl_procid : NULL};
+	struct ship_page *p;
+	tk_syslog_stats st;
+	int64_t total = 0;
+	uint64_t size;
+	int rc = 0;
+
+	if (a->ev_syslog == NULL || atomic_exchange(&a->shipping, true))
+		return 0;
+	p = malloc(sizeof(*p));
+	if (p == NULL) {
+		atomic_store(&a->shipping, false);
+		return tk_fail(err, TK_ERR_INTERNAL, "out of memory"), -1;
+	}
+	for (int page = 0; page < SHIP_PAGES && rc == 0; page++) {
+		int64_t want;
+
+		tk_syslog_stats_get(a->ev_syslog, &st);
+		if (st.pending >= SHIP_PENDING_MAX)
+			break;
+		want = (int64_t)(SHIP_PENDING_MAX - st.pending);
+		if (want > SHIP_PAGE)
+			want = SHIP_PAGE;
+		p->n = 0;
+		p->failed = false;
+		/* Bounded by the committed log size: nothing uncommitted is
+		 * ever shipped. */
+		(void)pthread_mutex_lock(&a->mu);
+		if (tk_store_log_size(a->store, &size, err) != 0)
+			rc = -1;
+		else if ((uint64_t)a->shipped < size) {
+			if ((int64_t)size - a->shipped < want)
+				want = (int64_t)size - a->shipped;
+			if (tk_store_event_scan(a->store, a->shipped + 1, want,
+			    ship_page_cb, p, err) != 0 && !p->failed)
+				rc = -1;
+		}
+		(void)pthread_mutex_unlock(&a->mu);
+		if (p->failed && rc == 0) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+			rc = -1;
+		}
+		for (size_t i = 0; i < p->n; i++) {
+			tk_event_row *row = &p->rows[i];
+			char *line = NULL, *msg = NULL;
+			size_t len;
+			tk_error e;
+
+			/* Gapless: stop at a hole rather than skip it. */
+			if (rc == 0 && row->seq != a->shipped + 1) {
+				(void)tk_fail(err, TK_ERR_INTERNAL, "event %" PRId64
+				    " read where %" PRId64 " was expected",
+				    row->seq, a->shipped + 1);
+				rc = -1;
+			}
+			if (rc == 0) {
+				if (tk_export_event(a->ev_format, row, &line, &len,
+				    &e) != 0 || tk_export_syslog(&o, row, line, &msg,
+				    &len, &e) != 0)
+					(void)fprintf(stderr, "twokey: syslog: event %"
+					    PRId64 " not shipped: %s (`twokey audit "
+					    "verify`)\n", row->seq, e.msg);
+				else if (tk_syslog_send(a->ev_syslog, msg, len) != 0)
+					(void)fprintf(stderr, "twokey: syslog: event %"
+					    PRId64 " dropped (too long or the sender is "
+					    "closing)\n", row->seq);
+				else
+					total++;
+				a->shipped = row->seq;
+			}
+			free(line);
+			free(msg);
+			tk_event_row_clear(row);
+		}
+		if (rc != 0 || p->n < (size_t)want || p->n == 0)
+			break;
+	}
+	free(p);
+	atomic_store(&a->shipping, false);
+	return rc != 0 ? -1 : total;
 }

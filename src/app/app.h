@@ -22,6 +22,8 @@
 
 #include <jansson.h>
 
+#include "app/syslog.h"
+#include "audit/export.h"
 #include "core/engine.h"
 #include "core/tk.h"
 
@@ -190,8 +192,10 @@ int tk_app_checkpoint(tk_app *a, int64_t every_events, int64_t every_seconds,
 /* The audit routes answer without a token's role (public log). */
 void tk_app_audit_public(tk_app *a, bool on);
 bool tk_app_audit_is_public(tk_app *a);
-/* {"origin","size","root","note"} of the latest checkpoint (auditor or
- * admin, unless public); TK_ERR_NOT_FOUND before the first. */
+/* {"origin","size","root","note"} of the latest checkpoint, plus
+ * "cosignatures": [witness cosignature lines] when any witness cosigned
+ * it (auditor or admin, unless public); TK_ERR_NOT_FOUND before the
+ * first. */
 enum tk_status tk_app_audit_checkpoint(tk_app *a, const char *actor,
     json_t **out, tk_app_err *err);
 /* Inclusion proof of leaf x in the tree of size leaves:
@@ -204,5 +208,55 @@ enum tk_status tk_app_audit_proof(tk_app *a, const char *actor,
  * exact bytes hashed; from is a 0-based leaf index. */
 enum tk_status tk_app_audit_leaves(tk_app *a, const char *actor,
     int64_t from, int64_t limit, json_t **out, tk_app_err *err);
+
+/* ---- audit log: witnesses and copies outside the database ------------- */
+
+#define TK_APP_WITNESS_MAX 8
+
+/* Adds a witness ("URL=VERIFIER_KEY", see audit/witness.h) that every
+ * new checkpoint is pushed to. Call before the server's threads start.
+ * TK_ERR_INVALID for a malformed spec, a duplicate key or too many. */
+int tk_app_witness_add(tk_app *a, const char *spec, tk_error *err);
+
+/*
+ * One witness round: pushes the latest checkpoint to every witness that
+ * has not cosigned it yet (C2SP tlog-witness add-checkpoint, with the
+ * consistency proof from the size the witness holds; after a 409 naming
+ * another size, once more from that size). A cosignature is kept
+ * (tk_store_cosig_put, and sent to the checkpoint syslog) only once it
+ * verifies with the witness's configured key. mu is held only to read
+ * the checkpoint and proofs and to store the line, never across the
+ * network. A witness that fails is retried after a growing pause (1 s
+ * doubling to 60 s) unless force; each new problem, and the recovery,
+ * is written to stderr. The whole round takes at most budget_ms.
+ * Returns the number of cosignatures stored, or -1 with err when the
+ * store could not be read. One round at a time: a call while another
+ * runs returns 0 at once.
+ */
+int tk_app_witness_push(tk_app *a, bool force, long budget_ms,
+    tk_error *err);
+/* on: witness requests in flight are abandoned within about a second and
+ * no new one starts until it is turned off again (shutdown). */
+void tk_app_witness_cancel(tk_app *a, bool on);
+
+/* Syslog copies. cp (may be NULL) receives every checkpoint this app
+ * signs from now on, and every cosignature it stores; ev (may be NULL)
+ * receives every committed audit event with seq >= from_seq (0: those
+ * committed after this call) in format f, each as one RFC 5424 message
+ * with the header fields of o (copied; app_name is always "twokey").
+ * Both handles are borrowed: they must outlive every later call of
+ * tk_app_checkpoint, tk_app_witness_push and tk_app_ship. Call before
+ * the server's threads start. */
+int tk_app_syslog_attach(tk_app *a, tk_syslog *cp, tk_syslog *ev,
+    enum tk_export_format f, int64_t from_seq, const tk_syslog_opts *o,
+    tk_error *err);
+
+/* Ships the committed events after the last one shipped to the event
+ * syslog, a page at a time, while its queue has room (what does not fit
+ * waits for the next call; nothing is skipped). Events are read with mu
+ * held, bounded by the committed log size, and formatted and queued
+ * after it is released; the queue never waits for the network. Returns
+ * the number of events queued, or -1 with err. One call at a time. */
+int64_t tk_app_ship(tk_app *a, tk_error *err);
 
 #endif

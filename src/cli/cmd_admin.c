@@ -23,6 +23,7 @@
 #include "app/app.h"
 #include "audit/chain.h"
 #include "audit/log.h"
+#include "audit/witness.h"
 #include "cli/cli.h"
 #include "core/org.h"
 #include "core/policy.h"
@@ -104,7 +105,9 @@ tk_cli_need_db(const char *path)
 /* Options shared by most admin commands. */
 enum { O_DB = 256, O_ORG, O_POLICY, O_FORCE, O_LISTEN, O_THREADS, O_SWEEP,
 	O_QUIET, O_SUBJECT, O_ACTION, O_SIGNAL, O_TICKET, O_CHANNEL,
-	O_REASON, O_ORIGIN, O_CP_EVENTS, O_CP_SECONDS, O_PUBLIC_AUDIT };
+	O_REASON, O_ORIGIN, O_CP_EVENTS, O_CP_SECONDS, O_PUBLIC_AUDIT,
+	O_WITNESS, O_CP_FILE, O_CP_SYSLOG, O_SYSLOG, O_SYSLOG_FORMAT,
+	O_SYSLOG_FROM };
 
 /* Parses only --help/--json and the listed options; returns 'h' on
  * --help (usage printed), '?' on a usage error (usage printed), 0 when
@@ -416,11 +419,23 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		{"checkpoint-events", required_argument, NULL, O_CP_EVENTS},
 		{"checkpoint-interval", required_argument, NULL, O_CP_SECONDS},
 		{"public-audit", no_argument, NULL, O_PUBLIC_AUDIT},
+		{"witness", required_argument, NULL, O_WITNESS},
+		{"checkpoint-file", required_argument, NULL, O_CP_FILE},
+		{"checkpoint-syslog", required_argument, NULL, O_CP_SYSLOG},
+		{"syslog", required_argument, NULL, O_SYSLOG},
+		{"syslog-format", required_argument, NULL, O_SYSLOG_FORMAT},
+		{"syslog-from", required_argument, NULL, O_SYSLOG_FROM},
 		{"quiet", no_argument, NULL, O_QUIET}, LO_END};
+	const char *witnesses[TK_APP_WITNESS_MAX];
 	tk_server_opts o = {0};
 	tk_error err = {0};
+	enum tk_syslog_proto proto;
+	enum tk_export_format fmt;
+	char host[256], port[32];
+	tk_witness w;
 	char *end;
 	unsigned long n;
+	unsigned long long seq;
 	int c;
 
 	optind = 0;
@@ -465,6 +480,40 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 				o.checkpoint_seconds = (int64_t)n;
 			break;
 		case O_PUBLIC_AUDIT: o.audit_public = true; break;
+		case O_WITNESS:
+			if (o.nwitnesses >= TK_APP_WITNESS_MAX)
+				return tk_cli_usage_error(cmd, "at most 8 --witness");
+			if (tk_witness_parse(optarg, &w, &err) != 0)
+				return tk_cli_usage_error(cmd, err.msg);
+			witnesses[o.nwitnesses++] = optarg;
+			break;
+		case O_CP_FILE: o.checkpoint_file = optarg; break;
+		case O_CP_SYSLOG:
+		case O_SYSLOG:
+			proto = TK_SYSLOG_UDP;
+			if (tk_syslog_parse_target(optarg, &proto, host,
+			    sizeof(host), port, sizeof(port), &err) != 0)
+				return tk_cli_usage_error(cmd, err.msg);
+			if (c == O_CP_SYSLOG)
+				o.checkpoint_syslog = optarg;
+			else
+				o.syslog = optarg;
+			break;
+		case O_SYSLOG_FORMAT:
+			if (tk_export_format_parse(optarg, &fmt) != 0)
+				return tk_cli_usage_error(cmd, "--syslog-format "
+				    "wants jsonl, ocsf or cef");
+			o.syslog_format = optarg;
+			break;
+		case O_SYSLOG_FROM:
+			errno = 0;
+			seq = strtoull(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] == '\0' ||
+			    optarg[0] == '-' || seq < 1 || seq > INT64_MAX)
+				return tk_cli_usage_error(cmd, "--syslog-from wants "
+				    "a sequence number, 1 or more");
+			o.syslog_from = (int64_t)seq;
+			break;
 		default: return tk_cli_usage_error(cmd, NULL);
 		}
 	}
@@ -472,6 +521,10 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		return tk_cli_usage_error(cmd, "unexpected argument");
 	if (o.db_path == NULL || o.listen == NULL)
 		return tk_cli_usage_error(cmd, "--db and --listen are required");
+	if (o.syslog == NULL && (o.syslog_format != NULL || o.syslog_from > 0))
+		return tk_cli_usage_error(cmd, "--syslog-format and --syslog-from "
+		    "go with --syslog");
+	o.witnesses = witnesses;
 	if (tk_cli_need_db(o.db_path) != 0)
 		return TK_EXIT_FAIL;
 	if (tk_server_run(&o, &err) != 0)

@@ -41,7 +41,10 @@ static const tk_cli_cmd commands[] = {
 	{NULL, "serve", tk_cmd_serve,
 	    "--db PATH --listen ADDR:PORT [--threads N] [--sweep-interval S]\n"
 	    "       [--checkpoint-events N] [--checkpoint-interval S] "
-	    "[--public-audit] [--quiet]",
+	    "[--checkpoint-file FILE]\n"
+	    "       [--witness URL=KEY]... [--checkpoint-syslog TARGET]\n"
+	    "       [--syslog TARGET [--syslog-format F] [--syslog-from SEQ]]\n"
+	    "       [--public-audit] [--quiet]",
 	    "run the REST/JSON API server until SIGINT or SIGTERM",
 	    "      --db PATH            database created by `twokey init`\n"
 	    "      --listen ADDR:PORT   address to listen on, e.g. 127.0.0.1:8080\n"
@@ -54,6 +57,21 @@ static const tk_cli_cmd commands[] = {
 	    "      --checkpoint-interval S  ...or S seconds after the last one\n"
 	    "                           when any event arrived (default 10); one\n"
 	    "                           is also signed at shutdown\n"
+	    "      --checkpoint-file FILE  append each checkpoint to FILE\n"
+	    "                           (default PATH.checkpoints)\n"
+	    "      --witness URL=KEY    push each checkpoint to a C2SP tlog-witness\n"
+	    "                           at URL (its add-checkpoint prefix) and keep\n"
+	    "                           its cosignature once it verifies with KEY,\n"
+	    "                           the witness's cosignature/v1 verifier key\n"
+	    "                           (repeatable, at most 8)\n"
+	    "      --checkpoint-syslog TARGET  send each checkpoint and cosignature\n"
+	    "                           to syslog: udp://HOST:PORT (default) or\n"
+	    "                           tcp://HOST:PORT\n"
+	    "      --syslog TARGET      ship every committed audit event to syslog\n"
+	    "                           (RFC 5424), from the events committed after\n"
+	    "                           start\n"
+	    "      --syslog-format F    jsonl (default), ocsf or cef\n"
+	    "      --syslog-from SEQ    ship from event SEQ instead\n"
 	    "      --public-audit       serve /v1/audit without a token\n"
 	    "      --quiet              no access log on stderr\n" OPT_HELP},
 	{"policy", "check", tk_cmd_policy_check, "FILE",

@@ -5,9 +5,11 @@
  * writes the access log, and shuts down cleanly on SIGINT/SIGTERM.
  *
  * Owns: tk_server_run, the daemon, per-connection body buffers, the
- * access log and the scheduler thread (tk_app_sweep every
- * --sweep-interval seconds; stopped and joined before the app closes).
- * Tokens and bodies are never logged.
+ * access log, the scheduler thread (tk_app_sweep every --sweep-interval
+ * seconds), the checkpoint thread (signing, and shipping committed events
+ * to syslog, every second), the witness thread (pushing checkpoints to
+ * witnesses) and the syslog senders; all are stopped and joined before
+ * the app closes. Tokens and bodies are never logged.
  *
  * The worker pool defaults to 16 threads: a write request blocks its
  * thread until its group-commit batch is durable, so several must be able
@@ -17,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -27,8 +30,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app/app.h"
+#include "app/syslog.h"
+#include "audit/export.h"
 #include "audit/log.h"
 #include "http/routes.h"
 
@@ -488,14 +494,32 @@ sweep_work(sweeper *w, tk_error *err)
 }
 
 /* Signs a checkpoint when the log grew by cp_events, or cp_seconds
- * passed since the last one and it grew. */
+ * passed since the last one and it grew; then ships the committed events
+ * to syslog (a no-op without --syslog). */
 static int
 checkpoint_work(sweeper *w, tk_error *err)
 {
 	int64_t size;
+	tk_error e2;
+	int rc;
 
-	return tk_app_checkpoint(w->app, w->cp_events, w->cp_seconds, false,
+	rc = tk_app_checkpoint(w->app, w->cp_events, w->cp_seconds, false,
 	    &size, err);
+	if (tk_app_ship(w->app, rc == 0 ? err : &e2) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Pushes the latest checkpoint to the witnesses that have not cosigned
+ * it (each reports its own problems on stderr). */
+#define WITNESS_ROUND_MS 5000L
+#define WITNESS_FINAL_MS 3000L
+
+static int
+witness_work(sweeper *w, tk_error *err)
+{
+	return tk_app_witness_push(w->app, false, WITNESS_ROUND_MS, err) < 0 ?
+	    -1 : 0;
 }
 
 static void *
@@ -568,6 +592,81 @@ sweeper_stop(sweeper *w)
 	(void)pthread_mutex_destroy(&w->mu);
 }
 
+/* ---- audit outputs: witnesses and syslog ------------------------------------ */
+
+/* Opens a syslog sender for target (udp:// by default). */
+static tk_syslog *
+syslog_open(const char *target, size_t queue_max, tk_error *err)
+{
+	tk_syslog_cfg cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.proto = TK_SYSLOG_UDP;
+	cfg.target = target;
+	cfg.queue_max = queue_max;
+	return tk_syslog_open(&cfg, err);
+}
+
+/* Sends what is queued (a second at most) and closes; says what was lost. */
+static void
+syslog_close(tk_syslog *s, const char *what, const char *target)
+{
+	tk_syslog_stats st;
+
+	if (s == NULL)
+		return;
+	tk_syslog_close(s, 1000, &st);
+	if (st.dropped > 0)
+		(void)fprintf(stderr, "twokey: %s syslog %s: %" PRIu64 " sent, "
+		    "%" PRIu64 " dropped%s%s\n", what, target, st.sent,
+		    st.dropped, st.last_error[0] ? ": " : "", st.last_error);
+}
+
+/* Adds the witnesses and starts the syslog senders of o. On failure
+ * nothing is left open (the app keeps no syslog handle). */
+static int
+outputs_start(const tk_server_opts *o, tk_app *app, tk_syslog **cp,
+    tk_syslog **ev, tk_error *err)
+{
+	enum tk_export_format f = TK_EXPORT_JSONL;
+	char host[256], pid[24];
+	tk_syslog_opts so;
+
+	*cp = *ev = NULL;
+	for (size_t i = 0; i < o->nwitnesses; i++)
+		if (tk_app_witness_add(app, o->witnesses[i], err) != 0)
+			return -1;
+	if (o->syslog_format != NULL &&
+	    tk_export_format_parse(o->syslog_format, &f) != 0)
+		return tk_fail(err, TK_ERR_INVALID, "--syslog-format wants jsonl, "
+		    "ocsf or cef"), -1;
+	if (o->checkpoint_syslog == NULL && o->syslog == NULL)
+		return 0;
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	(void)snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	so.facility = TK_SYSLOG_FACILITY_DEFAULT; /* authpriv */
+	so.hostname = host;
+	so.app_name = NULL;
+	so.procid = pid;
+	if (o->checkpoint_syslog != NULL &&
+	    (*cp = syslog_open(o->checkpoint_syslog, 0, err)) == NULL)
+		goto fail;
+	if (o->syslog != NULL && (*ev = syslog_open(o->syslog, 16384, err))
+	    == NULL)
+		goto fail;
+	if (tk_app_syslog_attach(app, *cp, *ev, f, o->syslog_from, &so, err)
+	    != 0)
+		goto fail;
+	return 0;
+fail:
+	tk_syslog_close(*ev, 0, NULL);
+	tk_syslog_close(*cp, 0, NULL);
+	*cp = *ev = NULL;
+	return -1;
+}
+
 /* ---- run ------------------------------------------------------------------ */
 
 int
@@ -583,8 +682,9 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	uint16_t port;
 	const union MHD_DaemonInfo *info;
 	server s;
-	sweeper sw, cw;
-	bool sweeping = false, checkpointing = false;
+	sweeper sw, cw, ww;
+	bool sweeping = false, checkpointing = false, witnessing = false;
+	tk_syslog *cp_sl = NULL, *ev_sl = NULL;
 	char key_path[4096], mirror[4096];
 	int64_t final_size;
 	int sig = 0;
@@ -604,7 +704,8 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	if (tk_audit_key_path(o->db_path, key_path, sizeof(key_path),
 	    err) != 0 || tk_audit_mirror_path(o->db_path, mirror,
 	    sizeof(mirror), err) != 0 ||
-	    tk_app_audit_attach(s.app, key_path, o->no_mirror ? NULL : mirror,
+	    tk_app_audit_attach(s.app, key_path, o->no_mirror ? NULL :
+	    o->checkpoint_file != NULL ? o->checkpoint_file : mirror,
 	    err) != 0) {
 		char why[sizeof(err->msg)];
 
@@ -616,6 +717,10 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		return -1;
 	}
 	tk_app_audit_public(s.app, o->audit_public);
+	if (outputs_start(o, s.app, &cp_sl, &ev_sl, err) != 0) {
+		tk_app_close(s.app);
+		return -1;
+	}
 
 	/* Workers inherit a mask with SIGINT/SIGTERM blocked; this thread
 	 * waits for them with sigwait. */
@@ -623,6 +728,8 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) {
+		syslog_close(ev_sl, "event", o->syslog);
+		syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
 		tk_app_close(s.app);
 		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot block signals");
 		return -1;
@@ -656,6 +763,8 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	if (d == NULL) {
 		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 		(void)sigaction(SIGPIPE, &old_pipe, NULL);
+		syslog_close(ev_sl, "event", o->syslog);
+		syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
 		tk_app_close(s.app);
 		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot listen on %.100s: "
 		    "the address is in use or not available here",
@@ -674,6 +783,8 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 			MHD_stop_daemon(d);
 			(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 			(void)sigaction(SIGPIPE, &old_pipe, NULL);
+			syslog_close(ev_sl, "event", o->syslog);
+			syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
 			tk_app_close(s.app);
 			(void)tk_fail(err, TK_ERR_INTERNAL, "cannot start the "
 			    "scheduler thread");
@@ -697,16 +808,55 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		MHD_stop_daemon(d);
 		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 		(void)sigaction(SIGPIPE, &old_pipe, NULL);
+		syslog_close(ev_sl, "event", o->syslog);
+		syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
 		tk_app_close(s.app);
 		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot start the "
 		    "checkpoint thread");
 		return -1;
 	}
 	checkpointing = true;
+	if (o->nwitnesses > 0) {
+		memset(&ww, 0, sizeof(ww));
+		ww.app = s.app;
+		ww.interval = 1;
+		ww.quiet = o->quiet;
+		ww.work = witness_work;
+		ww.what = "witness round";
+		if (sweeper_start(&ww) != 0) {
+			if (sweeping) {
+				tk_app_stop(s.app);
+				sweeper_stop(&sw);
+			}
+			sweeper_stop(&cw);
+			MHD_stop_daemon(d);
+			(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+			(void)sigaction(SIGPIPE, &old_pipe, NULL);
+			syslog_close(ev_sl, "event", o->syslog);
+			syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
+			tk_app_close(s.app);
+			(void)tk_fail(err, TK_ERR_INTERNAL, "cannot start the "
+			    "witness thread");
+			return -1;
+		}
+		witnessing = true;
+	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	(void)fprintf(stderr, "twokey %s: listening on http://%s%s%s:%u "
 	    "(%u threads)\n", TK_VERSION, v6 ? "[" : "", host, v6 ? "]" : "",
 	    info ? (unsigned)info->port : 0u, threads);
+	if (!o->quiet) {
+		for (size_t i = 0; i < o->nwitnesses; i++)
+			(void)fprintf(stderr, "twokey: checkpoints go to witness "
+			    "%s\n", o->witnesses[i]);
+		if (o->checkpoint_syslog != NULL)
+			(void)fprintf(stderr, "twokey: checkpoints go to syslog "
+			    "%s\n", o->checkpoint_syslog);
+		if (o->syslog != NULL)
+			(void)fprintf(stderr, "twokey: audit events go to syslog "
+			    "%s as %s\n", o->syslog, o->syslog_format != NULL ?
+			    o->syslog_format : "jsonl");
+	}
 	(void)fflush(stderr);
 
 	for (;;) {
@@ -725,14 +875,37 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	MHD_stop_daemon(d);
 	if (checkpointing)
 		sweeper_stop(&cw);
-	/* Requests are done: sign what they wrote. */
+	if (witnessing) {
+		tk_app_witness_cancel(s.app, true);
+		sweeper_stop(&ww);
+		tk_app_witness_cancel(s.app, false);
+	}
+	/* Requests are done: sign what they wrote, ship it, and have the
+	 * witnesses cosign it (bounded: a witness that is down costs at
+	 * most WITNESS_FINAL_MS). */
 	{
 		tk_error ce;
 
 		if (tk_app_checkpoint(s.app, 0, 0, true, &final_size, &ce) != 0)
 			(void)fprintf(stderr, "twokey: final audit checkpoint "
 			    "failed: %s\n", ce.msg);
+		for (int i = 0; i < 50 && ev_sl != NULL; i++) {
+			int64_t n = tk_app_ship(s.app, &ce);
+
+			if (n < 0)
+				(void)fprintf(stderr, "twokey: shipping the last "
+				    "events failed: %s\n", ce.msg);
+			if (n <= 0)
+				break;
+			(void)tk_syslog_flush(ev_sl, 100);
+		}
+		if (o->nwitnesses > 0 && tk_app_witness_push(s.app, true,
+		    WITNESS_FINAL_MS, &ce) < 0)
+			(void)fprintf(stderr, "twokey: final witness round failed: "
+			    "%s\n", ce.msg);
 	}
+	syslog_close(ev_sl, "event", o->syslog);
+	syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
 	tk_app_close(s.app);
 	(void)sigaction(SIGPIPE, &old_pipe, NULL);
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);

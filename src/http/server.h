@@ -20,15 +20,36 @@ typedef struct tk_server_opts {
 	int64_t checkpoint_seconds; /* ...or this long after the last one
 	                               when any arrived: 0 = 10 */
 	bool audit_public;     /* the /v1/audit routes need no token */
-	bool no_mirror;        /* no checkpoint copy in PATH.checkpoints */
+	bool no_mirror;        /* no checkpoint copy in a file */
+	const char *checkpoint_file; /* the checkpoint copy's file; NULL:
+	                                PATH.checkpoints */
+	/* Witnesses, "URL=VERIFIER_KEY" each (audit/witness.h): every new
+	 * checkpoint is pushed to them by their own thread, and each
+	 * cosignature that verifies is kept with its checkpoint. */
+	const char *const *witnesses;
+	size_t nwitnesses;
+	const char *checkpoint_syslog; /* "udp://HOST:PORT" or "tcp://...":
+	                                  each signed checkpoint and stored
+	                                  cosignature as a syslog message;
+	                                  NULL: none */
+	const char *syslog;    /* the same for every committed audit event */
+	const char *syslog_format; /* "jsonl" (NULL), "ocsf" or "cef" */
+	int64_t syslog_from;   /* first seq shipped; 0: the events committed
+	                          after start */
 } tk_server_opts;
 
 /*
  * Runs until SIGINT or SIGTERM, then stops accepting, finishes requests
  * in flight and returns 0. A scheduler thread calls tk_app_sweep every
  * sweep_interval seconds, so holds end, approvals expire and overdue
- * reviews raise their alert without anyone reading the case. Returns -1 with err filled when it cannot start
- * (database missing, address in use, bad listen string).
+ * reviews raise their alert without anyone reading the case. A
+ * checkpoint thread signs checkpoints and ships committed events to
+ * syslog every second; a witness thread pushes new checkpoints to the
+ * witnesses (network waits there never hold up requests or signing).
+ * At shutdown the last checkpoint is signed, shipped and pushed (a few
+ * seconds at most). Returns -1 with err filled when it cannot start
+ * (database missing, address in use, bad listen string, bad witness or
+ * syslog target).
  *
  * Test builds (TK_TEST_HOOKS) read the environment variable
  * TWOKEY_TEST_CLOCK_FILE: when set, the file holds a number of seconds
