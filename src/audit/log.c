@@ -593,6 +593,15 @@ vcp_cmp(const void *a, const void *b)
 	return x->size < y->size ? -1 : x->size > y->size;
 }
 
+/* Orders the checkpoints by size for the walk. (No checkpoint: cps is
+ * NULL, which qsort must not be given.) */
+static void
+v_sort(struct verifier *v)
+{
+	if (v->ncp > 1)
+		qsort(v->cps, v->ncp, sizeof(*v->cps), vcp_cmp);
+}
+
 /* Root of the leaves seen so far. */
 static int
 v_root(struct verifier *v, unsigned char out[32])
@@ -829,7 +838,7 @@ v_outside(struct verifier *v, const tk_audit_trust *t, tk_error *err)
 	if (t->checkpoint != NULL && v->rep->ok &&
 	    v_note(v, t->checkpoint, t->checkpoint_len, "given", err) != 0)
 		return -1;
-	qsort(v->cps, v->ncp, sizeof(*v->cps), vcp_cmp);
+	v_sort(v);
 	return 0;
 }
 
@@ -847,17 +856,17 @@ pinpoint_cb(void *arg, const tk_event_row *row)
 {
 	struct pinpoint *p = arg;
 	unsigned char h[32], t[32];
+	tk_error e;
 
 	if (tk_merkle_leaf_hash(row->body, strlen(row->body), h) != 0) {
 		(void)tk_fail(p->err, TK_ERR_INTERNAL, "cannot hash");
 		p->rc = -1;
 		return 1;
 	}
-	if (tk_store_log_leaf(p->s, (uint64_t)(row->seq - 1), t, p->err)
-	    != 0) {
-		p->rc = -1;
+	/* A tree that cannot be read back (tampered too) cannot narrow the
+	 * finding down; the range stands. */
+	if (tk_store_log_leaf(p->s, (uint64_t)(row->seq - 1), t, &e) != 0)
 		return 1;
-	}
 	if (CRYPTO_memcmp(h, t, 32) != 0) {
 		p->found = row->seq;
 		return 1;
@@ -904,7 +913,11 @@ tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,
 	l.v = &v;
 	l.err = err;
 	l.rc = 0;
-	if (tk_store_audit_key_list(s, listed_key_cb, &l, err) != 0)
+	/* The store's own list of keys is what an attacker who replaced
+	 * the database would write: it counts only when the caller brought
+	 * no key. */
+	if ((t->nkeys == 0 || t->trust_listed) &&
+	    tk_store_audit_key_list(s, listed_key_cb, &l, err) != 0)
 		goto out;
 	if (tk_store_checkpoint_list(s, listed_cp_cb, &l, err) != 0 ||
 	    l.rc != 0)
@@ -918,9 +931,16 @@ tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,
 	if (!rep->ok && v.bad_to > 0 && v_pinpoint(&v, err) != 0)
 		goto out;
 	if (rep->ok) {
-		/* The tree the server proves from must be this one. */
-		if (tk_store_log_size(s, &size, err) != 0)
-			goto out;
+		tk_error e;
+
+		/* The tree the server proves from must be this one. Tiles
+		 * that cannot be read back are a finding, not a failure of
+		 * the check. */
+		if (tk_store_log_size(s, &size, &e) != 0) {
+			report_bad(rep, 0, "rewritten", "the stored tree (tiles) "
+			    "cannot be read back: %.300s", e.msg);
+			goto done;
+		}
 		if (size != v.size) {
 			report_bad(rep, (int64_t)v.size + 1, "truncated", "the "
 			    "tree holds %" PRIu64 " leaves but %" PRIu64 " events "
@@ -928,9 +948,10 @@ tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,
 		} else {
 			if (v_root(&v, mine) != 0)
 				goto done;
-			if (tk_store_log_root(s, size, theirs, err) != 0)
-				goto out;
-			if (memcmp(mine, theirs, 32) != 0)
+			if (tk_store_log_root(s, size, theirs, &e) != 0)
+				report_bad(rep, 0, "rewritten", "the stored tree "
+				    "(tiles) cannot be read back: %.300s", e.msg);
+			else if (memcmp(mine, theirs, 32) != 0)
 				report_bad(rep, 0, "rewritten", "the stored tree "
 				    "(tiles) does not match the events: proofs "
 				    "served from it would fail");
@@ -1023,6 +1044,8 @@ tk_audit_export(tk_store *s, FILE *out, tk_error *err)
 {
 	struct exporter x;
 	uint64_t size;
+	bool have_size;
+	tk_error e;
 
 	x.out = out;
 	x.err = err;
@@ -1030,22 +1053,29 @@ tk_audit_export(tk_store *s, FILE *out, tk_error *err)
 	x.keys = json_array();
 	if (x.keys == NULL)
 		return tk_fail(err, TK_ERR_INTERNAL, "out of memory"), -1;
-	if (tk_store_log_size(s, &size, err) != 0 ||
-	    tk_store_audit_key_list(s, export_key_cb, &x, err) != 0 ||
+	/* The tree's size, when its tiles can be read back. A database
+	 * whose events were deleted behind the store's back may have tiles
+	 * that no longer match; the export is how such a log is taken away
+	 * to be checked, so it then carries every stored event and no
+	 * declared size, and the verifier holds it to the checkpoints. */
+	have_size = tk_store_log_size(s, &size, &e) == 0;
+	if (tk_store_audit_key_list(s, export_key_cb, &x, err) != 0 ||
 	    x.rc != 0) {
 		json_decref(x.keys);
 		return -1;
 	}
 	/* Checkpoints first, so a verifier can check while it streams. */
-	if (put_line(&x, json_pack("{s:s, s:I, s:o}", "format",
+	if (put_line(&x, have_size ? json_pack("{s:s, s:I, s:o}", "format",
 	    TK_AUDIT_EXPORT_FORMAT, "size", (json_int_t)size, "keys",
-	    x.keys)) != 0)
+	    x.keys) : json_pack("{s:s, s:o}", "format",
+	    TK_AUDIT_EXPORT_FORMAT, "keys", x.keys)) != 0)
 		return -1;
 	if (tk_store_checkpoint_list(s, export_cp_cb, &x, err) != 0 ||
 	    x.rc != 0)
 		return -1;
-	if (tk_store_event_scan(s, 1, (int64_t)size, export_leaf_cb, &x,
-	    err) != 0 || x.rc != 0)
+	if ((!have_size || size > 0) && (tk_store_event_scan(s, 1,
+	    have_size ? (int64_t)size : 0, export_leaf_cb, &x, err) != 0 ||
+	    x.rc != 0))
 		return -1;
 	if (fflush(out) != 0)
 		return tk_fail(err, TK_ERR_INTERNAL, "cannot write the export: "
@@ -1108,6 +1138,12 @@ tk_audit_verify_export(FILE *in, const tk_audit_trust *t,
 			json_t *ji = json_object_get(j, "index");
 			const char *b = json_string_value(json_object_get(j,
 			    "leaf"));
+			/* A leaf index, 0 .. INT64_MAX - 1 so that index + 1
+			 * (its seq) cannot overflow; -1 when not one. */
+			int64_t idx = json_is_integer(ji) &&
+			    json_integer_value(ji) >= 0 &&
+			    json_integer_value(ji) < INT64_MAX ?
+			    (int64_t)json_integer_value(ji) : -1;
 			unsigned char *body;
 			size_t blen;
 
@@ -1118,19 +1154,19 @@ tk_audit_verify_export(FILE *in, const tk_audit_trust *t,
 					json_decref(j);
 					goto out;
 				}
-				qsort(v.cps, v.ncp, sizeof(*v.cps), vcp_cmp);
+				v_sort(&v);
 				sorted = true;
 			}
 			leaves = true;
-			if (!json_is_integer(ji) || b == NULL ||
+			if (idx < 0 || b == NULL ||
 			    (body = b64_decode(b, &blen)) == NULL) {
-				report_bad(rep, json_is_integer(ji) ?
-				    json_integer_value(ji) + 1 : 0, "malformed",
-				    "line %" PRId64 " is not an event "
-				    "{\"index\":N,\"leaf\":\"base64\"}", lineno);
+				report_bad(rep, idx >= 0 ? idx + 1 : 0,
+				    "malformed", "line %" PRId64 " is not an "
+				    "event {\"index\":N,\"leaf\":\"base64\"}",
+				    lineno);
 			} else {
-				v_leaf(&v, json_integer_value(ji) + 1,
-				    (const char *)body, blen, NULL);
+				v_leaf(&v, idx + 1, (const char *)body, blen,
+				    NULL);
 				free(body);
 			}
 		}
@@ -1147,7 +1183,7 @@ tk_audit_verify_export(FILE *in, const tk_audit_trust *t,
 		if (t->checkpoint != NULL && v_note(&v, t->checkpoint,
 		    t->checkpoint_len, "given", err) != 0)
 			goto out;
-		qsort(v.cps, v.ncp, sizeof(*v.cps), vcp_cmp);
+		v_sort(&v);
 	}
 	v_finish(&v);
 	if (rep->ok && declared >= 0 && (uint64_t)declared != v.size)
@@ -1340,6 +1376,7 @@ tk_audit_receipt_check(const json_t *receipt, const tk_audit_trust *t,
 
 		pj = json_object_get(ev, "proof");
 		if (!json_is_integer(ji) || json_integer_value(ji) < 0 ||
+		    json_integer_value(ji) >= INT64_MAX || /* seq = index + 1 */
 		    b == NULL || !json_is_array(pj) ||
 		    json_array_size(pj) > PROOF_MAX ||
 		    (body = b64_decode(b, &blen)) == NULL) {

@@ -12,6 +12,8 @@
  *
  * Export bundle (JSON lines, `twokey-audit-export/1`):
  *   {"format":"twokey-audit-export/1","size":N,"keys":[verifier...]}
+ *   ("size" is left out when the database's tree cannot be read back:
+ *   then every stored event is exported and the checkpoints judge it)
  *   {"checkpoint":"<signed note>"}                             any number
  *   {"index":i,"leaf":"<base64 of the exact bytes hashed>"}   N lines
  * (checkpoints first, so a verifier checks while it streams).
@@ -85,6 +87,10 @@ typedef struct tk_audit_trust {
 	                            NULL */
 	const char *checkpoint;  /* one trusted signed note, or NULL */
 	size_t checkpoint_len;
+	bool trust_listed;       /* also trust the keys the database lists
+	                            (its retired keys after a rotation);
+	                            they are trusted anyway when keys is
+	                            empty */
 } tk_audit_trust;
 
 /* Adds a verifier key string to t (deduplicated). */
@@ -93,8 +99,8 @@ int tk_audit_trust_add(tk_audit_trust *t, const char *vkey, tk_error *err);
 /* Verifies the whole log in the store: every leaf rehashed from its
  * bytes, sequence numbers gapless and matching the bytes, the tree the
  * store serves equal to the recomputed one, every stored checkpoint
- * signed by a trusted key (the store's listed keys count only when t has
- * none) and matching the recomputed root at its size, and every mirror
+ * signed by a trusted key (the store's listed keys count when t has none
+ * or t->trust_listed) and matching the recomputed root at its size, and every mirror
  * or given checkpoint likewise. Returns 0 with rep filled (rep->ok tells
  * the outcome); -1 only when the check itself could not run. */
 int tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,

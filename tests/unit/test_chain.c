@@ -1,10 +1,12 @@
 /*
- * test_chain.c - unit tests for the hash-chained audit trail
- * (audit/chain.c) over the SQLite store: the canonical body and hash
- * against fixed vectors, a 1000-event chain that verifies, and tampering
- * with the database behind twokey's back (edited body, deleted row,
- * swapped bodies, edited column, rewritten hash) each caught at the right
- * first bad sequence number.
+ * test_chain.c - unit tests for the audit events as rows (audit/chain.c)
+ * over the SQLite store: the canonical body and its RFC 6962 leaf hash
+ * against fixed vectors, a 1000-event log whose rows verify, and
+ * tampering with the database behind twokey's back (edited body, deleted
+ * row, swapped bodies, edited column, malformed hash) each caught by the
+ * row checks at the right first bad sequence number. A body edited with
+ * its hash rewritten to match passes the row checks by design; the
+ * signed checkpoint over the Merkle tree catches it (audit/log.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,8 @@
 #include <sqlite3.h>
 
 #include "audit/chain.h"
+#include "audit/log.h"
+#include "audit/merkle.h"
 #include "store/store.h"
 
 #define NEVENTS 1000
@@ -44,7 +48,7 @@ test_body_vector(void **state)
 {
 	json_t *data;
 	char *body;
-	unsigned char zero[32] = {0}, h[32];
+	unsigned char h[32];
 	char hx[65];
 
 	(void)state;
@@ -56,10 +60,11 @@ test_body_vector(void **state)
 	assert_string_equal(body, "{\"seq\":1,\"ts\":\"2026-11-23T09:30:00Z\","
 	    "\"case\":\"c_1\",\"kind\":\"case.opened\",\"actor\":\"alice\","
 	    "\"alert\":false,\"data\":{\"a\":\"\\u00E9\\\"\",\"b\":1}}");
-	tk_chain_hash(zero, body, strlen(body), h);
+	/* The leaf hash SHA-256(0x00 || body), computed independently. */
+	assert_int_equal(tk_merkle_leaf_hash(body, strlen(body), h), 0);
 	hex(h, 32, hx);
-	assert_string_equal(hx, "e5df0ed8f0cfa71291fc7cc90807cec6"
-	    "218af62948b0f7d3966597e38002f472");
+	assert_string_equal(hx, "c50ec106f1a83a234bff280608b52a0e"
+	    "4573579fd4f2202295b09cd4d270b05a");
 	free(body);
 	json_decref(data);
 
@@ -76,10 +81,10 @@ test_body_vector(void **state)
 	assert_null(tk_chain_body(1, 0, "", "k", "a", false, data));
 	json_decref(data);
 
-	tk_chain_hash(zero, "{}", 2, h);
+	assert_int_equal(tk_merkle_leaf_hash("{}", 2, h), 0);
 	hex(h, 32, hx);
-	assert_string_equal(hx, "fb1634c4e6cd4b1f1afe3ce2d6ef080f"
-	    "7ac5d1f357d723ad4dfca782733b62db");
+	assert_string_equal(hx, "28a3a18f6cd6406b086e9ffda1f9b8a1"
+	    "3dbcf44b0f3f32cb9031a11fd053acf9");
 }
 
 static int
@@ -185,7 +190,8 @@ test_edit_body_byte(void **state)
 	/* "event number 500" -> "event numbeR 500": still canonical. */
 	tamper(f, "UPDATE events SET body = replace(body, 'number', "
 	    "'numbeR') WHERE seq = 500");
-	expect_bad(f, 500, "seq 500: body does not match its hash (edited?)");
+	expect_bad(f, 500, "seq 500: body does not match its leaf hash "
+	    "(edited?)");
 }
 
 static void
@@ -205,7 +211,7 @@ test_edit_body_data_value(void **state)
 
 	tamper(f, "UPDATE events SET body = replace(body, '\"n\":321', "
 	    "'\"n\":322') WHERE seq = 321");
-	expect_bad(f, 321, "seq 321: body does not match its hash");
+	expect_bad(f, 321, "seq 321: body does not match its leaf hash");
 }
 
 static void
@@ -272,50 +278,75 @@ test_edit_other_columns(void **state)
 }
 
 static void
-test_rewritten_hash_caught_next(void **state)
+test_rewritten_hash_caught_by_tree(void **state)
 {
 	struct fixture *f = *state;
-	char sql[512];
-	unsigned char prev[32], h[32];
-	char hx[65];
-	struct {
-		char *body;
-		unsigned char hash[32];
-	} rows[2];
-	int i;
+	tk_error err;
+	tk_note_signer k;
+	tk_audit_trust t;
+	tk_audit_report rep;
+	char key[160], mirror[160], vkey[TK_NOTE_VKEY_MAX], sql[512], hx[65];
+	char *body, *p;
+	unsigned char h[32];
+	int64_t count = 0, bad = -1, signed_size = 0;
+	sqlite3 *db;
+	sqlite3_stmt *st;
 
-	/* An attacker who edits seq 600 and recomputes its hash is still
-	 * caught, at 601, whose hash covers the old 600. */
-	memset(rows, 0, sizeof(rows));
-	for (i = 0; i < 2; i++) {
-		sqlite3 *db;
-		sqlite3_stmt *st;
+	/* A checkpoint covering every event, signed before the edit. */
+	(void)snprintf(key, sizeof(key), "%s.audit-key", f->path);
+	(void)snprintf(mirror, sizeof(mirror), "%s.checkpoints", f->path);
+	if (tk_audit_key_create(f->s, key, "test.example/twokey", T0, vkey,
+	    sizeof(vkey), &err) != 0 || tk_audit_key_load(key, &k, &err) != 0)
+		fail_msg("key: %s", err.msg);
+	if (tk_audit_checkpoint(f->s, &k, T0 + NEVENTS + 1, mirror,
+	    &signed_size, &err) != 0)
+		fail_msg("checkpoint: %s", err.msg);
+	assert_int_equal(signed_size, NEVENTS);
+	tk_note_signer_wipe(&k);
 
-		assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-		assert_int_equal(sqlite3_prepare_v2(db, "SELECT body, hash FROM "
-		    "events WHERE seq = ?", -1, &st, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_bind_int(st, 1, 599 + i), SQLITE_OK);
-		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-		rows[i].body = strdup((const char *)sqlite3_column_text(st, 0));
-		memcpy(rows[i].hash, sqlite3_column_blob(st, 1), 32);
-		assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
-		assert_int_equal(sqlite3_close(db), SQLITE_OK);
-	}
-	memcpy(prev, rows[0].hash, 32);
-	{
-		char *p = strstr(rows[1].body, "number");
-
-		assert_non_null(p);
-		p[0] = 'N';
-	}
-	tk_chain_hash(prev, rows[1].body, strlen(rows[1].body), h);
+	/* The attacker edits seq 600 and rewrites its leaf hash to match. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT body FROM events "
+	    "WHERE seq = 600", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	body = strdup((const char *)sqlite3_column_text(st, 0));
+	assert_non_null(body);
+	assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	p = strstr(body, "number");
+	assert_non_null(p);
+	p[0] = 'N';
+	assert_int_equal(tk_merkle_leaf_hash(body, strlen(body), h), 0);
 	hex(h, 32, hx);
 	(void)snprintf(sql, sizeof(sql), "UPDATE events SET body = '%s', "
-	    "hash = x'%s' WHERE seq = 600", rows[1].body, hx);
+	    "hash = x'%s' WHERE seq = 600", body, hx);
+	free(body);
 	tamper(f, sql);
-	expect_bad(f, 601, "seq 601: body does not match its hash");
-	free(rows[0].body);
-	free(rows[1].body);
+
+	/* Each row still vouches for itself: the row checks pass. */
+	if (tk_chain_verify(f->s, &count, &bad, &err) != 0)
+		fail_msg("row checks: bad %lld: %s", (long long)bad, err.msg);
+	assert_int_equal(count, NEVENTS);
+	assert_int_equal(bad, 0);
+
+	/* The signed root does not: the tiles still hold the original
+	 * leaf, so the verifier names the event. */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(tk_audit_trust_add(&t, vkey, &err), 0);
+	t.mirror_path = mirror;
+	if (tk_audit_verify_store(f->s, &t, &rep, &err) != 0)
+		fail_msg("verify: %s", err.msg);
+	if (rep.ok || rep.bad_seq != 600 || strcmp(rep.kind, "edited") != 0)
+		fail_msg("expected edited at 600; got ok=%d %s at %lld: %s",
+		    rep.ok, rep.kind, (long long)rep.bad_seq, rep.detail);
+	assert_int_equal(rep.checkpoints, 0);
+
+	/* The store's own listed key and checkpoints alone catch it too. */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(tk_audit_verify_store(f->s, &t, &rep, &err), 0);
+	assert_false(rep.ok);
+	assert_int_equal(rep.bad_seq, 600);
+	assert_string_equal(rep.kind, "edited");
 }
 
 static void
@@ -326,7 +357,7 @@ test_malformed_hash_column(void **state)
 	tamper(f, "UPDATE events SET hash = x'0102' WHERE seq = 250");
 	expect_bad(f, 250, "seq 250:");
 	tamper(f, "UPDATE events SET hash = zeroblob(32) WHERE seq = 250");
-	expect_bad(f, 250, "seq 250: body does not match its hash");
+	expect_bad(f, 250, "seq 250: body does not match its leaf hash");
 }
 
 static void
@@ -368,8 +399,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_edit_other_columns, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_rewritten_hash_caught_next,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_rewritten_hash_caught_by_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_hash_column,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_after_verify, setup,

@@ -1,9 +1,10 @@
 /*
  * test_store.c - unit tests for the SQLite store (store/store_sqlite.c):
  * open and create, configuration versions, cases (put, get, find_open,
- * list with filters and paging), tokens, event append and its chain,
- * transactions (rollback leaves nothing), persistence across reopen, two
- * connections appending to one chain, schema version refusal, and rows
+ * list with filters and paging), tokens, event append with its leaf
+ * hashes and the Merkle tree over them, transactions (rollback leaves
+ * nothing, in the tree neither), persistence across reopen, two
+ * connections appending to one log, schema version refusal, and rows
  * edited behind the store's back read as errors, not crashes.
  */
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "audit/chain.h"
+#include "audit/merkle.h"
 #include "store/store.h"
 
 struct fixture {
@@ -134,7 +136,7 @@ test_open_settings(void **state)
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE "
 	    "key = 'schema_version'", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "1");
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
 	assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
@@ -145,14 +147,14 @@ test_newer_schema_refused(void **state)
 	struct fixture *f = *state;
 	tk_error err;
 
-	raw_exec(f->path, "UPDATE meta SET value = '2' WHERE key = "
+	raw_exec(f->path, "UPDATE meta SET value = '3' WHERE key = "
 	    "'schema_version'");
 	tk_store_close(f->s);
 	f->s = tk_store_open(f->path, false, &err);
 	assert_null(f->s);
-	assert_non_null(strstr(err.msg, "schema version 2"));
+	assert_non_null(strstr(err.msg, "schema version 3"));
 	assert_non_null(strstr(err.msg, "use a newer twokey"));
-	raw_exec(f->path, "UPDATE meta SET value = '1' WHERE key = "
+	raw_exec(f->path, "UPDATE meta SET value = '2' WHERE key = "
 	    "'schema_version'");
 	reopen(f);
 }
@@ -469,24 +471,63 @@ test_tokens(void **state)
 struct ev_collect {
 	int n;
 	int64_t seqs[64];
-	unsigned char prev[32];
-	bool chain_ok;
+	unsigned char leaves[64][32]; /* recomputed leaf hashes */
+	bool hashes_ok;
 };
 
+/* Collects rows; each row's hash must be the leaf hash of its body. */
 static int
 ev_cb(void *arg, const tk_event_row *r)
 {
 	struct ev_collect *c = arg;
 	unsigned char h[32];
 
-	tk_chain_hash(c->prev, r->body, strlen(r->body), h);
-	if (memcmp(h, r->hash, 32) != 0)
-		c->chain_ok = false;
-	memcpy(c->prev, r->hash, 32);
-	if (c->n < 64)
+	if (tk_merkle_leaf_hash(r->body, strlen(r->body), h) != 0 ||
+	    memcmp(h, r->hash, 32) != 0)
+		c->hashes_ok = false;
+	if (c->n < 64) {
 		c->seqs[c->n] = r->seq;
+		memcpy(c->leaves[c->n], h, 32);
+	}
 	c->n++;
 	return 0;
+}
+
+/* The store's tree over the committed events equals the tree recomputed
+ * from the rows' bodies, at every size, and each leaf is the body's. */
+static void
+check_tree(tk_store *s, int64_t want)
+{
+	struct ev_collect c;
+	tk_error err;
+	unsigned char root[32], mine[32], leaf[32];
+	uint64_t size = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.hashes_ok = true;
+	if (tk_store_event_scan(s, 1, 0, ev_cb, &c, &err) != 0)
+		fail_msg("scan: %s", err.msg);
+	assert_true(c.hashes_ok);
+	assert_int_equal(c.n, want);
+	assert_true(want <= 64);
+	if (tk_store_log_size(s, &size, &err) != 0)
+		fail_msg("log size: %s", err.msg);
+	assert_int_equal(size, (uint64_t)want);
+	for (uint64_t n = 0; n <= size; n++) {
+		if (tk_store_log_root(s, n, root, &err) != 0)
+			fail_msg("root %llu: %s", (unsigned long long)n,
+			    err.msg);
+		assert_int_equal(tk_merkle_root(n ? c.leaves[0] : NULL, n,
+		    mine, &err), 0);
+		assert_memory_equal(root, mine, 32);
+		if (n < size) {
+			assert_int_equal(tk_store_log_leaf(s, n, leaf, &err), 0);
+			assert_memory_equal(leaf, c.leaves[n], 32);
+		}
+	}
+	/* Beyond the log is refused. */
+	assert_int_equal(tk_store_log_root(s, size + 1, root, &err), -1);
+	assert_int_equal(err.status, TK_ERR_INVALID);
 }
 
 static void
@@ -515,7 +556,7 @@ test_events(void **state)
 	tk_error err;
 	tk_event_row row;
 	struct ev_collect c;
-	unsigned char zero[32] = {0}, h[32];
+	unsigned char h[32];
 	char *body;
 	json_t *d;
 	int64_t count = 0, bad = 0;
@@ -533,7 +574,7 @@ test_events(void **state)
 	    true, d);
 	assert_non_null(body);
 	assert_string_equal(row.body, body);
-	tk_chain_hash(zero, body, strlen(body), h);
+	assert_int_equal(tk_merkle_leaf_hash(body, strlen(body), h), 0);
 	assert_memory_equal(row.hash, h, 32);
 	free(body);
 	json_decref(d);
@@ -547,10 +588,11 @@ test_events(void **state)
 	    false, NULL, NULL, &err), 0);
 
 	memset(&c, 0, sizeof(c));
-	c.chain_ok = true;
+	c.hashes_ok = true;
 	assert_int_equal(tk_store_event_scan(f->s, 1, 0, ev_cb, &c, &err), 0);
 	assert_int_equal(c.n, 5);
-	assert_true(c.chain_ok);
+	assert_true(c.hashes_ok);
+	check_tree(f->s, 5);
 
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(tk_store_event_list_case(f->s, "c_01", ev_cb, &c,
@@ -578,6 +620,7 @@ test_events(void **state)
 	append(f->s, "c_01", "case.executed", 6);
 	assert_int_equal(tk_chain_verify(f->s, &count, &bad, &err), 0);
 	assert_int_equal(count, 6);
+	check_tree(f->s, 6);
 }
 
 static void
@@ -610,10 +653,12 @@ test_rollback(void **state)
 	assert_int_equal(tk_store_token_lookup(f->s, h, login, sizeof(login),
 	    &err), -1);
 	assert_int_equal(tk_store_config_get(f->s, "org", &text, &err), -1);
-	/* The chain continues from the last committed event. */
+	/* The log continues from the last committed event; the rolled
+	 * back leaves never entered the tree. */
 	append(f->s, "", "after.rollback", 2);
 	assert_int_equal(tk_chain_verify(f->s, &count, &bad, &err), 0);
 	assert_int_equal(count, 2);
+	check_tree(f->s, 2);
 
 	/* Commit makes a transaction's writes durable together. */
 	assert_int_equal(tk_store_begin(f->s, &err), 0);
@@ -625,6 +670,30 @@ test_rollback(void **state)
 	json_decref(rec);
 	assert_int_equal(tk_chain_verify(f->s, &count, &bad, &err), 0);
 	assert_int_equal(count, 3);
+	check_tree(f->s, 3);
+
+	/* Savepoints (group commit): leaves appended after the savepoint
+	 * and rolled back to it never reach the tree; the rest do. */
+	assert_int_equal(tk_store_begin(f->s, &err), 0);
+	append(f->s, "c_01", "op.one", 4);
+	assert_int_equal(tk_store_savepoint(f->s, &err), 0);
+	append(f->s, "c_01", "op.two", 5);
+	append(f->s, "c_01", "op.two", 6);
+	assert_int_equal(tk_store_rollback_to(f->s, &err), 0);
+	assert_int_equal(tk_store_savepoint(f->s, &err), 0);
+	append(f->s, "c_01", "op.three", 5);
+	assert_int_equal(tk_store_release(f->s, &err), 0);
+	append(f->s, "c_01", "op.four", 6);
+	/* The tree is not read while leaves are uncommitted. */
+	{
+		uint64_t size;
+
+		assert_int_equal(tk_store_log_size(f->s, &size, &err), -1);
+	}
+	assert_int_equal(tk_store_commit(f->s, &err), 0);
+	check_tree(f->s, 6);
+	reopen(f);
+	check_tree(f->s, 6);
 	/* Rollback with nothing open is harmless. */
 	tk_store_rollback(f->s);
 }
@@ -654,6 +723,9 @@ test_two_connections(void **state)
 	assert_int_equal(tk_store_commit(f->s, &err), 0);
 	assert_int_equal(tk_chain_verify(b, &count, &bad, &err), 0);
 	assert_int_equal(count, 22);
+	/* Both connections see one tree over the interleaved appends. */
+	check_tree(b, 22);
+	check_tree(f->s, 22);
 	tk_store_close(b);
 }
 
@@ -682,16 +754,25 @@ test_event_row_edited(void **state)
 	    "seq = 2");
 	assert_int_equal(tk_store_event_scan(f->s, 1, 0, ev_cb, &c, &err), -1);
 	assert_non_null(strstr(err.msg, "alert"));
-	/* The append side refuses a head it cannot trust. */
+	/* A malformed hash column: appending no longer builds on earlier
+	 * rows' hashes (the tree holds the leaves), so it goes on; the row
+	 * checks name the row, and the tree keeps the leaf appended. */
 	raw_exec(f->path, "UPDATE events SET alert = 0, hash = x'00' WHERE "
 	    "seq = 2");
 	{
 		tk_store *b = tk_store_open(f->path, false, &err);
+		int64_t count = 0, bad = 0;
+		uint64_t size = 0;
 
 		assert_non_null(b);
 		assert_int_equal(tk_store_event_append(b, 1, "", "k", "a", false,
-		    NULL, NULL, &err), -1);
+		    NULL, NULL, &err), 0);
+		assert_int_equal(tk_chain_verify(b, &count, &bad, &err), -1);
+		assert_int_equal(bad, 2);
+		assert_int_equal(count, 1);
 		assert_non_null(strstr(err.msg, "32-byte hash"));
+		assert_int_equal(tk_store_log_size(b, &size, &err), 0);
+		assert_int_equal(size, 3);
 		tk_store_close(b);
 	}
 }
@@ -710,6 +791,7 @@ test_memory(void **state)
 	append(m, "", "b", 2);
 	assert_int_equal(tk_chain_verify(m, &count, &bad, &err), 0);
 	assert_int_equal(count, 2);
+	check_tree(m, 2);
 	tk_store_close(m);
 }
 
