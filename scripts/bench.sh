@@ -8,6 +8,12 @@
 #   BENCH_SERVER_THREADS  `twokey serve --threads` (default: the server's)
 #   BENCH_SUBJECTS  subjects in the generated bench org (default 2000)
 #   BENCH_KEEP=1    keep the temporary directory (databases, logs)
+#   BENCH_AUDIT_SECONDS  seconds per audit append run (default 2)
+#   BENCH_AUDIT_EVENTS   events in the log the audit proofs read (default
+#                   10000000)
+#   BENCH_AUDIT_DB  where that log is kept between runs (default
+#                   $TMPDIR/twokey-bench-audit-N.db, about 4.6 GB for 10M
+#                   events; built the first time, ~6 min, then reused)
 #
 # Parts, each bounded in time, all on loopback in a temporary directory:
 #   1. decision: bench_decision (C) and the same decision in Cedar
@@ -18,6 +24,11 @@
 #      approvals (open, evidence, approve, approve, execute)
 #   3. wrk: GET /v1/cases/{id} with 64 connections
 #   4. server RSS idle (demo org, bench org) and peak under load
+#   5. audit log (issue 3): bench_audit on the real store (group-commit and
+#      single-event appends against raw SQLite, full verification against
+#      `openssl speed`, proofs and receipts on a 10M-event database),
+#      fsyncs per commit counted with strace, the same appends on tmpfs,
+#      and bench_merkle (the tree over in-memory tiles)
 # Prints a table at the end; raw results go to $tmp/results.txt.
 set -eu
 
@@ -28,7 +39,8 @@ NSUBJ=${BENCH_SUBJECTS:-2000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 TWOKEY=$B/twokey
-for f in "$TWOKEY" "$B/bench/bench_decision" "$B/bench/bench_lifecycle"; do
+for f in "$TWOKEY" "$B/bench/bench_decision" "$B/bench/bench_lifecycle" \
+	"$B/bench/bench_audit"; do
 	[ -x "$f" ] || { echo "bench: $f missing; run make bench" >&2; exit 1; }
 done
 for c in node npm wrk python3 curl timeout sqlite3; do
@@ -230,6 +242,81 @@ put wrk2_non2xx "$(sed -n 's/^[[:space:]]*Non-2xx or 3xx responses:[[:space:]]*/
 put rss_load_kb "$(hwm_kb "$server_pid")"
 stop_server
 
+# ---- 5. audit log (issue 3) ------------------------------------------------
+# References measured here, in this run: `openssl speed` for SHA-256 (the
+# limit of full verification), raw SQLite inside bench_audit (the limit
+# of durable appends), strace for the fsyncs a commit costs.
+AUDIT_SECS=${BENCH_AUDIT_SECONDS:-2}
+AUDIT_N=${BENCH_AUDIT_EVENTS:-10000000}
+AUDIT_DB=${BENCH_AUDIT_DB:-${TMPDIR:-/tmp}/twokey-bench-audit-$AUDIT_N.db}
+AB=$B/bench/bench_audit
+# aget NAME [FILE]: the value (second field) of a bench_audit line
+aget() { awk -v n="$1" '$1 == n {print $2}' "${2:-$tmp/audit.txt}" | tail -n 1; }
+if command -v openssl >/dev/null 2>&1; then
+	echo "-- openssl speed -evp sha256 (256-byte blocks)"
+	timeout 60 openssl speed -seconds 2 -bytes 256 -evp sha256 \
+		>"$tmp/openssl.txt" 2>/dev/null || true
+	grep -E '^(type|sha256)' "$tmp/openssl.txt" || true
+	kb=$(awk '$1 == "sha256" {sub(/k$/, "", $2); print $2}' "$tmp/openssl.txt")
+	if [ -n "$kb" ]; then
+		put sha256_256_mbs "$(python3 -c "print('%.0f' % ($kb / 1000))")"
+		put sha256_256_per_s "$(python3 -c "print('%.0f' % ($kb * 1000 / 256))")"
+	fi
+	put openssl_version "$(openssl version | awk '{print $2}')"
+fi
+echo "-- audit: bench_audit (proof log: $AUDIT_DB, $AUDIT_N events)"
+mkdir -p "$tmp/audit"
+timeout 3600 "$AB" --dir "$tmp/audit" --seconds "$AUDIT_SECS" \
+	--proof-db "$AUDIT_DB" --proof-events "$AUDIT_N" | tee "$tmp/audit.txt"
+[ -n "$(aget "receipt.cold.$AUDIT_N")" ] ||
+	{ echo "bench: bench_audit failed" >&2; exit 1; }
+# Diagnostic: the same appends with the databases on tmpfs (fsync free,
+# not durable) separate CPU from disk.
+if [ -d /dev/shm ] && shm=$(mktemp -d /dev/shm/twokey-bench.XXXXXX); then
+	echo "-- audit appends on tmpfs (diagnostic, not durable)"
+	timeout 120 "$AB" --dir "$shm" --seconds "$AUDIT_SECS" --parts append,ref |
+		sed 's/^\([a-z][a-z.]*\) /tmpfs.\1 /' | tee "$tmp/audit-tmpfs.txt"
+	rm -rf "$shm"
+	shm=""
+fi
+# Diagnostic: the same appends with case ids in creation order, so the
+# events table's case_id index grows at its right edge instead of taking
+# random inserts (the server's case ids are random).
+echo "-- audit appends with case ids in creation order (diagnostic)"
+timeout 120 "$AB" --dir "$tmp/audit" --seconds "$AUDIT_SECS" --parts append,ref \
+	--case-ids seq | sed 's/^\([a-z][a-z.]*\) /seqids.\1 /' | tee "$tmp/audit-seqids.txt"
+# fsync/fdatasync calls per commit: N commits minus 0 commits (the
+# difference leaves out opening and creating the database).
+fsyncs() {
+	strace -f -c -e trace=fsync,fdatasync -o "$tmp/strace.txt" \
+		"$AB" --dir "$tmp/audit" "$@" >/dev/null 2>&1 || return 1
+	awk '$NF == "fsync" || $NF == "fdatasync" {n += $4} END {print n + 0}' \
+		"$tmp/strace.txt"
+}
+if command -v strace >/dev/null 2>&1; then
+	echo "-- audit: fsync/fdatasync per commit (strace -c -f)"
+	s0=$(fsyncs --single-count 0) && s1=$(fsyncs --single-count 1000) &&
+		put fsync_per_single "$(python3 -c "print('%.3f' % (($s1 - $s0) / 1000))")"
+	b0=$(fsyncs --batch-count 0) && b1=$(fsyncs --batch-count 200) &&
+		put fsync_per_batch "$(python3 -c "print('%.3f' % (($b1 - $b0) / 200))")"
+	r0=$(fsyncs --parts ref --single-count 0) &&
+		r1=$(fsyncs --parts ref --single-count 1000) &&
+		put fsync_per_ref_single "$(python3 -c "print('%.3f' % (($r1 - $r0) / 1000))")"
+	echo "single-event commit: $(get fsync_per_single) (raw SQLite one-row commit: $(get fsync_per_ref_single)); 256-event commit: $(get fsync_per_batch)"
+else
+	echo "-- audit: strace missing; fsyncs per commit not counted"
+fi
+if [ -x "$B/bench/bench_merkle" ]; then
+	echo "-- audit: bench_merkle (the tree over in-memory tiles, 10M leaves)"
+	timeout 300 "$B/bench/bench_merkle" --json | tee "$tmp/merkle.json"
+	for k in inclusion_random consistency_random inclusion_latest consistency_latest; do
+		for f in warm_us cold_us cold_p99_us; do
+			put "merkle_${k}_$f" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' \
+				"$tmp/merkle.json" "$k" "$f")"
+		done
+	done
+fi
+
 # ---- table -----------------------------------------------------------------
 mb() { python3 -c "print('%.1f' % ($1 / 1024))"; }
 echo
@@ -257,3 +344,39 @@ printf '| RSS idle, demo org | %s MB | < 20 MB |\n' "$(mb "$(get rss_idle_demo_k
 printf '| RSS idle, bench org (%s subjects) | %s MB | |\n' "$NSUBJ" "$(mb "$(get rss_idle_bench_kb)")"
 printf '| RSS peak under load (%s cases stored) | %s MB | < 64 MB with 1M cases |\n' "$(get stored_cases)" "$(mb "$(get rss_load_kb)")"
 printf '| 1 million stored cases | not measured | |\n'
+
+# audit table
+ar() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
+echo
+echo "| audit log (issue 3) | result | target | reference, same run |"
+echo "|---|---|---|---|"
+ar "durable appends, 256 per commit" "$(aget append.group) events/s" ">= 100000 events/s" \
+	"raw SQLite plain table $(aget ref.sqlite.group) rows/s; events table + index $(aget ref.sqlite.group.events) rows/s"
+ar "single-event commits" "$(aget append.single) events/s" "" "raw SQLite one-row commits $(aget ref.sqlite.single) rows/s"
+ar "fsyncs per single-event commit (strace)" "$(get fsync_per_single)" "<= 1" \
+	"raw SQLite $(get fsync_per_ref_single); per 256-event commit $(get fsync_per_batch)"
+sf=$tmp/audit-seqids.txt
+ar "(diagnostic) appends, case ids in creation order" "$(aget seqids.append.group "$sf") events/s" "" \
+	"raw SQLite plain table $(aget seqids.ref.sqlite.group "$sf") rows/s; events table + index $(aget seqids.ref.sqlite.group.events "$sf") rows/s"
+if [ -s "$tmp/audit-tmpfs.txt" ]; then
+	tf=$tmp/audit-tmpfs.txt
+	ar "(diagnostic) appends on tmpfs, not durable" "$(aget tmpfs.append.group "$tf") events/s" "" \
+		"raw SQLite plain table $(aget tmpfs.ref.sqlite.group "$tf") rows/s; events table + index $(aget tmpfs.ref.sqlite.group.events "$tf") rows/s"
+fi
+ar "full verification: tree + checkpoints (tk_audit_verify_store)" "$(aget verify.tree) events/s" ">= 2000000 events/s" \
+	"openssl sha256 256 B: $(get sha256_256_per_s) blocks/s ($(get sha256_256_mbs) MB/s); hashing alone $(aget verify.hashonly) events/s"
+ar "full verification: per-row check (tk_chain_verify)" "$(aget verify.rows) events/s" "" ""
+ar "twokey audit verify (both)" "$(aget verify.cli) events/s" ">= 2000000 events/s" ""
+ar "inclusion proof, store, $AUDIT_N events, random sizes, warm" "$(aget proof.inclusion.random.warm) µs" "< 100 µs" \
+	"tiles in memory (bench_merkle): $(get merkle_inclusion_random_cold_us) µs uncached, $(get merkle_inclusion_random_warm_us) µs cached"
+ar "inclusion proof, store, latest size, warm" "$(aget proof.inclusion.latest.warm) µs" "< 100 µs" \
+	"bench_merkle $(get merkle_inclusion_latest_cold_us) µs uncached"
+ar "inclusion proof, store, tiles cached (hot)" "$(aget proof.inclusion.hot) µs" "< 100 µs" ""
+ar "inclusion proof, store, cold (page cache dropped)" "$(aget proof.inclusion.cold) µs" "< 100 µs" ""
+ar "consistency proof, store, random sizes, warm" "$(aget proof.consistency.random.warm) µs" "< 100 µs" \
+	"bench_merkle $(get merkle_consistency_random_cold_us) µs uncached, $(get merkle_consistency_random_warm_us) µs cached"
+ar "consistency proof, store, to latest size, warm" "$(aget proof.consistency.latest.warm) µs" "< 100 µs" \
+	"bench_merkle $(get merkle_consistency_latest_cold_us) µs uncached"
+ar "consistency proof, store, cold" "$(aget proof.consistency.cold) µs" "< 100 µs" ""
+ar "receipt, 30-event case, $AUDIT_N-event log, warm" "$(aget "receipt.warm.$AUDIT_N") µs" "< 1000 µs" ""
+ar "receipt, 30-event case, cold" "$(aget "receipt.cold.$AUDIT_N") µs" "< 1000 µs" ""
