@@ -2255,13 +2255,22 @@ tk_app_case_review(tk_app *a, const char *actor, const char *id,
 
 /* ---- open ------------------------------------------------------------ */
 
+/* "c_" + 16 hex: 4 bytes of the time in seconds, then 4 random bytes.
+ * Time first keeps new cases (and their events in the case index) at
+ * the right edge of the B-trees instead of scattered over them; the
+ * opener checks the id is unused before taking it. */
 static int
-new_case_id(char *out, size_t size)
+new_case_id(tk_time now, char *out, size_t size)
 {
 	unsigned char raw[8];
+	uint32_t t = now > 0 ? (uint32_t)now : 0;
 
-	if (size < 19 || RAND_bytes(raw, sizeof(raw)) != 1)
+	if (size < 19 || RAND_bytes(raw + 4, 4) != 1)
 		return -1;
+	raw[0] = (unsigned char)(t >> 24);
+	raw[1] = (unsigned char)(t >> 16);
+	raw[2] = (unsigned char)(t >> 8);
+	raw[3] = (unsigned char)t;
 	out[0] = 'c';
 	out[1] = '_';
 	tk_hex_encode(raw, sizeof(raw), out + 2);
@@ -2355,7 +2364,7 @@ struct open_job {
 	const char *actor;
 	const tk_open_req *r;
 	const tk_action *act;
-	const char *id;
+	char *id;                   /* TK_ID_MAX; replaced if already used */
 	json_t **out;
 	tk_app_err *err;
 	enum tk_status st;
@@ -2419,6 +2428,23 @@ case_open_run(tk_app *a, void *jarg)
 		    refused_data("open", &err->e, err->state, extra), &e) != 0)
 			goto store_fail;
 		goto keep;
+	}
+	/* The id's 32 random bits could meet an existing case's: never
+	 * overwrite one, draw again. */
+	for (int tries = 0;; tries++) {
+		json_t *old = NULL;
+
+		if (tk_store_case_get(a->store, id, &old, &e) != 0) {
+			if (e.status != TK_ERR_NOT_FOUND)
+				goto store_fail;
+			break;
+		}
+		json_decref(old);
+		if (tries >= 8 || new_case_id(x.now, j->id, TK_ID_MAX) != 0) {
+			(void)tk_fail(&e, TK_ERR_INTERNAL, "cannot find an "
+			    "unused case id");
+			goto store_fail;
+		}
 	}
 	memset(c, 0, sizeof(*c));
 	a->ev_op.n = 0;
@@ -2494,7 +2520,7 @@ tk_app_case_open(tk_app *a, const char *actor, const tk_open_req *r,
 	if (tk_org_subject(&a->org, r->subject) == NULL)
 		return tk_fail(&err->e, TK_ERR_INVALID, "unknown subject '%s'; "
 		    "subjects are listed in the org file", r->subject);
-	if (new_case_id(id, sizeof(id)) != 0)
+	if (new_case_id((tk_time)time(NULL), id, sizeof(id)) != 0)
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "the system random "
 		    "generator failed");
 

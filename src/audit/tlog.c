@@ -306,13 +306,23 @@ cache_find(struct cache *c, int level, uint64_t index)
 	return NULL;
 }
 
+/* Evicts the least recently used leaf-level tile, or the oldest tile
+ * when none is near the old end: a random proof needs one of ~n/256
+ * leaf tiles but one of only ~n/65536 tiles above, so keeping the upper
+ * levels makes most cold proofs a single read. */
 static void
 cache_evict_oldest(struct cache *c)
 {
-	struct tile *x = c->oldest, **pp;
+	struct tile *x = c->oldest, *y, **pp;
+	int steps = 0;
 
 	if (x == NULL)
 		return;
+	for (y = c->oldest; y != NULL && steps < 512; y = y->newer, steps++)
+		if (y->level == 0) {
+			x = y;
+			break;
+		}
 	for (pp = &c->bucket[bucket_of(c, x->level, x->index)]; *pp != x;
 	    pp = &(*pp)->hnext)
 		;

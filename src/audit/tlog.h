@@ -31,7 +31,7 @@
 #define TK_TLOG_LEVELS 8        /* tile levels 0..7 */
 /* Most leaves a tk_tlog holds (the level-7 tiles never fill). */
 #define TK_TLOG_MAX_SIZE ((uint64_t)1 << 63)
-#define TK_TLOG_CACHE_DEFAULT 64 /* full tiles cached, about 16 KiB each */
+#define TK_TLOG_CACHE_DEFAULT 256 /* full tiles cached, about 16 KiB each */
 
 /* The caller's tile storage (a table in its database). */
 typedef struct tk_tile_io {

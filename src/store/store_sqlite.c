@@ -49,10 +49,8 @@
  * RFC 6962 leaf hash. */
 #define LOG_SCHEMA \
     "CREATE TABLE IF NOT EXISTS tiles (" \
-    " level INTEGER NOT NULL," \
-    " idx INTEGER NOT NULL," \
-    " hashes BLOB NOT NULL," \
-    " PRIMARY KEY (level, idx)) WITHOUT ROWID;" \
+    " id INTEGER PRIMARY KEY," /* level << 56 | index */ \
+    " hashes BLOB NOT NULL);" \
     "CREATE TABLE IF NOT EXISTS checkpoints (" \
     " size INTEGER PRIMARY KEY," \
     " root BLOB NOT NULL," \
@@ -193,10 +191,10 @@ static const char *const st_sql[ST__COUNT] = {
 	    "UPDATE tokens SET revoked = "
 	    "MAX(1, CAST(strftime('%s', 'now') AS INTEGER)) "
 	    "WHERE login = ?1 AND revoked = 0",
-	[ST_TILE_GET] = "SELECT hashes FROM tiles WHERE level = ?1 AND idx = ?2",
+	[ST_TILE_GET] = "SELECT hashes FROM tiles WHERE id = ?1",
 	[ST_TILE_PUT] =
-	    "INSERT INTO tiles (level, idx, hashes) VALUES (?1, ?2, ?3) "
-	    "ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+	    "INSERT INTO tiles (id, hashes) VALUES (?1, ?2) "
+	    "ON CONFLICT (id) DO UPDATE SET hashes = excluded.hashes",
 	[ST_EVENT_LEAF] = "SELECT seq, body FROM events WHERE seq >= ?1 "
 	    "ORDER BY seq LIMIT ?2",
 	[ST_CP_PUT] =
@@ -729,6 +727,18 @@ static int load_head(tk_store *s, tk_error *err);
 /* ------------------------------------------------------------------ */
 /* the Merkle tree over the events */
 
+/* A tile's row id: level in the top byte, index below (one integer key
+ * keeps tile reads to a single rowid lookup). */
+static int
+tile_id(int level, uint64_t index, int64_t *id, tk_error *err)
+{
+	if (level < 0 || level > 7 || index >= ((uint64_t)1 << 56))
+		return tk_fail(err, TK_ERR_INTERNAL, "store: tile %d/%" PRIu64
+		    " out of range", level, index), -1;
+	*id = (int64_t)(((uint64_t)level << 56) | index);
+	return 0;
+}
+
 /* Tile storage for tlog.c: one row per tile, width * 32 bytes. */
 static int
 tile_get(void *arg, int level, uint64_t index, unsigned char *hashes,
@@ -737,13 +747,12 @@ tile_get(void *arg, int level, uint64_t index, unsigned char *hashes,
 	tk_store *s = arg;
 	sqlite3_stmt *st = s->st[ST_TILE_GET];
 	const void *p;
+	int64_t id;
 	int rc, n, ret = -1;
 
-	if (index > INT64_MAX)
-		return tk_fail(err, TK_ERR_INTERNAL, "store: tile index out "
-		    "of range"), -1;
-	if (bind_int(s, st, 1, level, err) != 0 ||
-	    bind_int(s, st, 2, (int64_t)index, err) != 0)
+	if (tile_id(level, index, &id, err) != 0)
+		return -1;
+	if (bind_int(s, st, 1, id, err) != 0)
 		goto out;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
@@ -776,14 +785,16 @@ tile_put(void *arg, int level, uint64_t index, const unsigned char *hashes,
 {
 	tk_store *s = arg;
 	sqlite3_stmt *st = s->st[ST_TILE_PUT];
+	int64_t id;
 	int ret = -1;
 
-	if (index > INT64_MAX || width == 0 || width > 256)
+	if (width == 0 || width > 256)
 		return tk_fail(err, TK_ERR_INTERNAL, "store: tile out of "
 		    "range"), -1;
-	if (bind_int(s, st, 1, level, err) != 0 ||
-	    bind_int(s, st, 2, (int64_t)index, err) != 0 ||
-	    bind_blob(s, st, 3, hashes, (int)(width * 32), err) != 0)
+	if (tile_id(level, index, &id, err) != 0)
+		return -1;
+	if (bind_int(s, st, 1, id, err) != 0 ||
+	    bind_blob(s, st, 2, hashes, (int)(width * 32), err) != 0)
 		goto out;
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		(void)db_fail(s, err, "tile write");
