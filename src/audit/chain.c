@@ -67,6 +67,17 @@ buf_str(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
+/* True when s needs no JSON escaping: printable ASCII, no '"' or '\\'. */
+static bool
+plain(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e ||
+		    *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
 /* Appends s as a JSON string escaped exactly as jansson escapes strings
  * under JSON_COMPACT|JSON_ENSURE_ASCII. */
 static void
@@ -77,7 +88,15 @@ buf_json_string(struct buf *b, const char *s)
 
 	if (b->failed)
 		return;
-	js = json_string(s != NULL ? s : "");
+	if (s == NULL)
+		s = "";
+	if (plain(s)) { /* nothing to escape: the common case, no jansson */
+		buf_add(b, "\"", 1);
+		buf_str(b, s);
+		buf_add(b, "\"", 1);
+		return;
+	}
+	js = json_string(s);
 	if (js == NULL) { /* out of memory or not UTF-8 */
 		b->failed = true;
 		return;
@@ -204,16 +223,6 @@ explain_mismatch(struct verify *v, const tk_event_row *r, json_t *root)
 	    "(edited?)", r->seq);
 }
 
-/* True when s needs no JSON escaping: printable ASCII, no '"' or '\\'. */
-static bool
-plain(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e ||
-		    *s == '"' || *s == '\\')
-			return false;
-	return true;
-}
 
 /*
  * The fast check of a row: its body starts with exactly the canonical

@@ -810,11 +810,12 @@ listed_cp_cb(void *arg, const tk_checkpoint_row *r)
 }
 
 static int
-stored_leaf_cb(void *arg, const tk_event_row *row)
+stored_leaf_cb(void *arg, int64_t seq, const char *body, size_t len,
+    const unsigned char hash[32])
 {
 	struct verifier *v = arg;
 
-	v_leaf(v, row->seq, row->body, strlen(row->body), row->hash);
+	v_leaf(v, seq, body, len, hash);
 	return !v->rep->ok;
 }
 
@@ -924,7 +925,7 @@ tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,
 		goto out;
 	if (rep->ok && v_outside(&v, t, err) != 0)
 		goto out;
-	if (rep->ok && tk_store_event_scan(s, 1, 0, stored_leaf_cb, &v,
+	if (rep->ok && tk_store_event_leaves(s, 1, 0, stored_leaf_cb, &v,
 	    err) != 0)
 		goto out;
 	v_finish(&v);

@@ -105,6 +105,13 @@ int tk_store_event_append(tk_store *s, tk_time ts, const char *case_id,
     tk_event_row *row, tk_error *err);
 int tk_store_event_list_case(tk_store *s, const char *case_id,
     tk_event_cb cb, void *arg, tk_error *err);
+/* The leaves alone, fast (no copies): seq, the stored body bytes
+ * (len bytes, not NUL-terminated) and the recorded leaf hash, valid
+ * only during the call. Same range rules as tk_store_event_scan. */
+typedef int (*tk_leaf_cb)(void *arg, int64_t seq, const char *body,
+    size_t len, const unsigned char hash[32]);
+int tk_store_event_leaves(tk_store *s, int64_t from, int64_t limit,
+    tk_leaf_cb cb, void *arg, tk_error *err);
 /* Events with seq >= from, at most limit (<=0: all), in order. */
 int tk_store_event_scan(tk_store *s, int64_t from, int64_t limit,
     tk_event_cb cb, void *arg, tk_error *err);

@@ -195,7 +195,7 @@ static const char *const st_sql[ST__COUNT] = {
 	[ST_TILE_PUT] =
 	    "INSERT INTO tiles (id, hashes) VALUES (?1, ?2) "
 	    "ON CONFLICT (id) DO UPDATE SET hashes = excluded.hashes",
-	[ST_EVENT_LEAF] = "SELECT seq, body FROM events WHERE seq >= ?1 "
+	[ST_EVENT_LEAF] = "SELECT seq, body, hash FROM events WHERE seq >= ?1 "
 	    "ORDER BY seq LIMIT ?2",
 	[ST_CP_PUT] =
 	    "INSERT INTO checkpoints (size, root, origin, note, created) "
@@ -1958,6 +1958,61 @@ tk_store_event_list_case(tk_store *s, const char *case_id,
 		return -1;
 	}
 	return event_iterate(s, ST_EVENT_LIST_CASE, cb, arg, err);
+}
+
+int
+tk_store_event_leaves(tk_store *s, int64_t from, int64_t limit,
+    tk_leaf_cb cb, void *arg, tk_error *err)
+{
+	sqlite3_stmt *st = s->st[ST_EVENT_LEAF];
+	const unsigned char *body, *hash;
+	int64_t seq;
+	int rc, n, ret = -1;
+
+	if (s->busy[ST_EVENT_LEAF])
+		return tk_fail(err, TK_ERR_INTERNAL, "store: leaf scan called "
+		    "from its own callback"), -1;
+	if (bind_int(s, st, 1, from, err) != 0 ||
+	    bind_int(s, st, 2, limit > 0 ? limit : -1, err) != 0) {
+		st_done(st);
+		return -1;
+	}
+	s->busy[ST_EVENT_LEAF] = true;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			(void)db_fail(s, err, "event read");
+			goto out;
+		}
+		seq = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_TEXT ||
+		    sqlite3_column_type(st, 2) != SQLITE_BLOB) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: event %"
+			    PRId64 " has a body or hash of the wrong type "
+			    "(database edited?)", s->path, seq);
+			goto out;
+		}
+		/* as a blob: no copy and no conversion, the bytes as stored */
+		body = sqlite3_column_blob(st, 1);
+		n = sqlite3_column_bytes(st, 1);
+		hash = sqlite3_column_blob(st, 2);
+		if ((body == NULL && n != 0) || n > BODY_MAX ||
+		    sqlite3_column_bytes(st, 2) != 32 || hash == NULL) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: event %"
+			    PRId64 " has a malformed body or hash (database "
+			    "edited?)", s->path, seq);
+			goto out;
+		}
+		if (cb(arg, seq, (const char *)body, (size_t)n, hash) != 0)
+			break;
+	}
+	ret = 0;
+out:
+	s->busy[ST_EVENT_LEAF] = false;
+	st_done(st);
+	return ret;
 }
 
 int
