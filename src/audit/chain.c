@@ -157,6 +157,120 @@ tk_chain_body(int64_t seq, tk_time ts, const char *case_id,
 	return b.p;
 }
 
+/* The stored body disagrees with the row's columns or is not canonical:
+ * says which field differs. */
+static void
+explain_mismatch(const tk_leaf *l, json_t *root, char *why, size_t size)
+{
+	char tsbuf[32];
+	json_t *f;
+	const char *cols[3][2] = {
+		{"case", l->case_id}, {"kind", l->kind}, {"actor", l->actor},
+	};
+	size_t i;
+
+	f = json_object_get(root, "seq");
+	if (!json_is_integer(f) || json_integer_value(f) != l->seq) {
+		(void)snprintf(why, size, "seq %" PRId64 ": the body says seq %"
+		    PRId64 " (bodies moved or edited?)", l->seq,
+		    json_is_integer(f) ? (int64_t)json_integer_value(f) : -1);
+		return;
+	}
+	tk_time_format(l->ts, tsbuf, sizeof(tsbuf));
+	f = json_object_get(root, "ts");
+	if (!json_is_string(f) || strcmp(json_string_value(f), tsbuf) != 0) {
+		(void)snprintf(why, size, "seq %" PRId64 ": ts column %s does "
+		    "not match the body (edited?)", l->seq, tsbuf);
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		f = json_object_get(root, cols[i][0]);
+		if (!json_is_string(f) ||
+		    strcmp(json_string_value(f), cols[i][1]) != 0) {
+			(void)snprintf(why, size, "seq %" PRId64 ": %s column "
+			    "\"%.100s\" does not match the body (edited?)",
+			    l->seq, cols[i][0], cols[i][1]);
+			return;
+		}
+	}
+	f = json_object_get(root, "alert");
+	if (!json_is_boolean(f) || json_is_true(f) != l->alert) {
+		(void)snprintf(why, size, "seq %" PRId64 ": alert column does "
+		    "not match the body (edited?)", l->seq);
+		return;
+	}
+	(void)snprintf(why, size, "seq %" PRId64 ": body is not in canonical "
+	    "form (edited?)", l->seq);
+}
+
+/*
+ * The fast check of a row: its body starts with exactly the canonical
+ * prefix its columns give ({"seq":..,"alert":..,"data":) and ends the
+ * object. Only for columns that need no escaping (all the engine
+ * writes); anything else, or any mismatch, takes the full re-encoding.
+ * The data object's own bytes are covered by the leaf hash and the
+ * signed tree, so they are not re-encoded here.
+ */
+static bool
+fast_row_ok(const tk_leaf *l)
+{
+	char prefix[TK_ID_MAX * 2 + TK_NAME_MAX + 160], tsbuf[32];
+	int n;
+
+	if (!plain(l->case_id) || !plain(l->kind) || !plain(l->actor))
+		return false;
+	tk_time_format(l->ts, tsbuf, sizeof(tsbuf));
+	n = snprintf(prefix, sizeof(prefix), "{\"seq\":%" PRId64 ",\"ts\":\"%s\","
+	    "\"case\":\"%s\",\"kind\":\"%s\",\"actor\":\"%s\",\"alert\":%s,"
+	    "\"data\":{", l->seq, tsbuf, l->case_id, l->kind, l->actor,
+	    l->alert ? "true" : "false");
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return false;
+	return l->len > (size_t)n + 1 &&
+	    memcmp(l->body, prefix, (size_t)n) == 0 &&
+	    l->body[l->len - 1] == '}' && l->body[l->len - 2] == '}';
+}
+
+int
+tk_chain_row_check(const tk_leaf *l, char *why, size_t size)
+{
+	json_error_t jerr;
+	json_t *root, *data;
+	char *canon;
+	bool same;
+
+	if (fast_row_ok(l))
+		return 0;
+	root = json_loadb(l->body, l->len, JSON_ALLOW_NUL, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		json_decref(root);
+		(void)snprintf(why, size, "seq %" PRId64 ": body is not a JSON "
+		    "object (edited?)", l->seq);
+		return -1;
+	}
+	data = json_object_get(root, "data");
+	if (!json_is_object(data)) {
+		json_decref(root);
+		(void)snprintf(why, size, "seq %" PRId64 ": body has no data "
+		    "object (edited?)", l->seq);
+		return -1;
+	}
+	canon = tk_chain_body(l->seq, l->ts, l->case_id, l->kind, l->actor,
+	    l->alert, data);
+	if (canon == NULL) {
+		json_decref(root);
+		(void)snprintf(why, size, "seq %" PRId64 ": cannot re-encode the "
+		    "body (out of memory or invalid text)", l->seq);
+		return -1;
+	}
+	same = strlen(canon) == l->len && memcmp(canon, l->body, l->len) == 0;
+	free(canon);
+	if (!same)
+		explain_mismatch(l, root, why, size);
+	json_decref(root);
+	return same ? 0 : -1;
+}
+
 /* State of one verification walk. */
 struct verify {
 	int64_t expect;          /* next seq expected */
@@ -185,136 +299,34 @@ bad(struct verify *v, int64_t seq, const char *fmt, ...)
 	return 1;
 }
 
-/* The stored body disagrees with the row's columns or is not canonical:
- * says which field differs. */
 static int
-explain_mismatch(struct verify *v, const tk_event_row *r, json_t *root)
-{
-	char tsbuf[32];
-	json_t *f;
-	const char *cols[3][2] = {
-		{"case", r->case_id}, {"kind", r->kind}, {"actor", r->actor},
-	};
-	size_t i;
-
-	f = json_object_get(root, "seq");
-	if (!json_is_integer(f) || json_integer_value(f) != r->seq)
-		return bad(v, r->seq, "seq %" PRId64 ": the body says seq %"
-		    PRId64 " (bodies moved or edited?)", r->seq,
-		    json_is_integer(f) ? (int64_t)json_integer_value(f) : -1);
-	tk_time_format(r->ts, tsbuf, sizeof(tsbuf));
-	f = json_object_get(root, "ts");
-	if (!json_is_string(f) || strcmp(json_string_value(f), tsbuf) != 0)
-		return bad(v, r->seq, "seq %" PRId64 ": ts column %s does not "
-		    "match the body (edited?)", r->seq, tsbuf);
-	for (i = 0; i < 3; i++) {
-		f = json_object_get(root, cols[i][0]);
-		if (!json_is_string(f) ||
-		    strcmp(json_string_value(f), cols[i][1]) != 0)
-			return bad(v, r->seq, "seq %" PRId64 ": %s column \"%s\""
-			    " does not match the body (edited?)", r->seq,
-			    cols[i][0], cols[i][1]);
-	}
-	f = json_object_get(root, "alert");
-	if (!json_is_boolean(f) || json_is_true(f) != r->alert)
-		return bad(v, r->seq, "seq %" PRId64 ": alert column does not "
-		    "match the body (edited?)", r->seq);
-	return bad(v, r->seq, "seq %" PRId64 ": body is not in canonical form "
-	    "(edited?)", r->seq);
-}
-
-
-/*
- * The fast check of a row: its body starts with exactly the canonical
- * prefix its columns give ({"seq":..,"alert":..,"data":) and ends the
- * object. Only for columns that need no escaping (all the engine
- * writes); anything else, or any mismatch, takes the full re-encoding.
- * The data object's own bytes are covered by the leaf hash and the
- * signed tree, so they are not re-encoded here.
- */
-static bool
-fast_row_ok(const tk_event_row *r)
-{
-	char prefix[TK_ID_MAX * 2 + TK_NAME_MAX + 160], tsbuf[32];
-	size_t len;
-	int n;
-
-	if (!plain(r->case_id) || !plain(r->kind) || !plain(r->actor))
-		return false;
-	tk_time_format(r->ts, tsbuf, sizeof(tsbuf));
-	n = snprintf(prefix, sizeof(prefix), "{\"seq\":%" PRId64 ",\"ts\":\"%s\","
-	    "\"case\":\"%s\",\"kind\":\"%s\",\"actor\":\"%s\",\"alert\":%s,"
-	    "\"data\":{", r->seq, tsbuf, r->case_id, r->kind, r->actor,
-	    r->alert ? "true" : "false");
-	if (n < 0 || (size_t)n >= sizeof(prefix))
-		return false;
-	len = strlen(r->body);
-	return len > (size_t)n && strncmp(r->body, prefix, (size_t)n) == 0 &&
-	    r->body[len - 1] == '}' && r->body[len - 2] == '}';
-}
-
-static int
-verify_row(void *arg, const tk_event_row *r)
+verify_row(void *arg, const tk_leaf *l)
 {
 	struct verify *v = arg;
-	json_error_t jerr;
-	json_t *root, *data;
-	char *canon;
+	char why[sizeof(v->err->msg)];
 	unsigned char h[32];
-	int same;
 
-	if (r->seq != v->expect) {
-		if (r->seq > v->expect && r->seq == v->expect + 1)
+	if (l->seq != v->expect) {
+		if (l->seq > v->expect && l->seq == v->expect + 1)
 			return bad(v, v->expect, "seq %" PRId64 " missing: "
 			    "sequence jumps from %" PRId64 " to %" PRId64
-			    " (deleted?)", v->expect, v->expect - 1, r->seq);
-		if (r->seq > v->expect)
+			    " (deleted?)", v->expect, v->expect - 1, l->seq);
+		if (l->seq > v->expect)
 			return bad(v, v->expect, "seq %" PRId64 " missing: "
 			    "sequence jumps from %" PRId64 " to %" PRId64
 			    " (%" PRId64 " events deleted?)", v->expect,
-			    v->expect - 1, r->seq, r->seq - v->expect);
+			    v->expect - 1, l->seq, l->seq - v->expect);
 		return bad(v, v->expect, "seq %" PRId64 ": found seq %" PRId64
-		    " out of order", v->expect, r->seq);
+		    " out of order", v->expect, l->seq);
 	}
-	if (r->body == NULL)
-		return bad(v, r->seq, "seq %" PRId64 ": body is missing",
-		    r->seq);
-	if (fast_row_ok(r))
-		goto hash;
-	root = json_loads(r->body, JSON_ALLOW_NUL, &jerr);
-	if (root == NULL || !json_is_object(root)) {
-		json_decref(root);
-		return bad(v, r->seq, "seq %" PRId64 ": body is not a JSON "
-		    "object (edited?)", r->seq);
-	}
-	data = json_object_get(root, "data");
-	if (!json_is_object(data)) {
-		json_decref(root);
-		return bad(v, r->seq, "seq %" PRId64 ": body has no data "
-		    "object (edited?)", r->seq);
-	}
-	canon = tk_chain_body(r->seq, r->ts, r->case_id, r->kind, r->actor,
-	    r->alert, data);
-	if (canon == NULL) {
-		json_decref(root);
-		return bad(v, r->seq, "seq %" PRId64 ": cannot re-encode the "
-		    "body (out of memory or invalid text)", r->seq);
-	}
-	same = strcmp(canon, r->body) == 0;
-	free(canon);
-	if (!same) {
-		int rc = explain_mismatch(v, r, root);
-		json_decref(root);
-		return rc;
-	}
-	json_decref(root);
-hash:
-	if (tk_merkle_leaf_hash(r->body, strlen(r->body), h) != 0)
-		return bad(v, r->seq, "seq %" PRId64 ": cannot hash the body",
-		    r->seq);
-	if (memcmp(h, r->hash, 32) != 0)
-		return bad(v, r->seq, "seq %" PRId64 ": body does not match its "
-		    "leaf hash (edited?)", r->seq);
+	if (tk_chain_row_check(l, why, sizeof(why)) != 0)
+		return bad(v, l->seq, "%s", why);
+	if (tk_merkle_leaf_hash(l->body, l->len, h) != 0)
+		return bad(v, l->seq, "seq %" PRId64 ": cannot hash the body",
+		    l->seq);
+	if (memcmp(h, l->hash, 32) != 0)
+		return bad(v, l->seq, "seq %" PRId64 ": body does not match its "
+		    "leaf hash (edited?)", l->seq);
 	v->expect++;
 	v->count++;
 	return 0;
@@ -333,7 +345,7 @@ tk_chain_verify(struct tk_store *s, int64_t *count, int64_t *bad_seq,
 		*count = 0;
 	if (bad_seq != NULL)
 		*bad_seq = 0;
-	if (tk_store_event_scan(s, 1, 0, verify_row, &v, err) != 0) {
+	if (tk_store_event_leaves(s, 1, 0, verify_row, &v, err) != 0) {
 		/* The store refuses a row it cannot read back (NULL or
 		 * oversized column, wrong type): the first row not yet
 		 * verified is the culprit, or a gap before it. */

@@ -16,13 +16,19 @@
 #include <jansson.h>
 
 #include "core/tk.h"
+#include "store/store.h"
 
 /* Builds the canonical body; returns a malloc'd NUL-terminated string or
  * NULL on out-of-memory. */
 char *tk_chain_body(int64_t seq, tk_time ts, const char *case_id,
     const char *kind, const char *actor, bool alert, const json_t *data);
 
-struct tk_store;
+/* Checks one stored row against itself: its body is the canonical
+ * encoding of its columns (seq, ts, case, kind, actor, alert) with some
+ * data object. 0, or -1 with why (a sentence naming the seq and the
+ * column that differs). The leaf hash is not checked here. */
+int tk_chain_row_check(const tk_leaf *l, char *why, size_t size);
+
 /* Walks every event row in the store: seq gapless from 1, every body
  * re-encodes to itself with the row's columns, every leaf hash
  * recomputes.

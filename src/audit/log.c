@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "audit/chain.h"
 #include "audit/merkle.h"
 
 #define KEYFILE_MAX 1024
@@ -809,13 +810,23 @@ listed_cp_cb(void *arg, const tk_checkpoint_row *r)
 	return l->rc != 0 || !l->v->rep->ok;
 }
 
+/* Store mode: the row agrees with itself (columns = body), then the
+ * leaf joins the walk. */
 static int
-stored_leaf_cb(void *arg, int64_t seq, const char *body, size_t len,
-    const unsigned char hash[32])
+stored_leaf_cb(void *arg, const tk_leaf *l)
 {
 	struct verifier *v = arg;
+	char why[TK_TEXT_MAX];
 
-	v_leaf(v, seq, body, len, hash);
+	/* (A wrong seq, here or in the bytes, is v_leaf's to name:
+	 * missing or reordered.) */
+	if (l->seq == (int64_t)v->size + 1 &&
+	    body_seq(l->body, l->len) == l->seq &&
+	    tk_chain_row_check(l, why, sizeof(why)) != 0) {
+		report_bad(v->rep, l->seq, "edited", "%s", why);
+		return 1;
+	}
+	v_leaf(v, l->seq, l->body, l->len, l->hash);
 	return !v->rep->ok;
 }
 

@@ -96,8 +96,9 @@ typedef struct tk_audit_trust {
 /* Adds a verifier key string to t (deduplicated). */
 int tk_audit_trust_add(tk_audit_trust *t, const char *vkey, tk_error *err);
 
-/* Verifies the whole log in the store: every leaf rehashed from its
- * bytes, sequence numbers gapless and matching the bytes, the tree the
+/* Verifies the whole log in the store in one pass: every row agreeing
+ * with itself (tk_chain_row_check), every leaf rehashed from its bytes,
+ * sequence numbers gapless and matching the bytes, the tree the
  * store serves equal to the recomputed one, every stored checkpoint
  * signed by a trusted key (the store's listed keys count when t has none
  * or t->trust_listed) and matching the recomputed root at its size, and every mirror

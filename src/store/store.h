@@ -105,11 +105,22 @@ int tk_store_event_append(tk_store *s, tk_time ts, const char *case_id,
     tk_event_row *row, tk_error *err);
 int tk_store_event_list_case(tk_store *s, const char *case_id,
     tk_event_cb cb, void *arg, tk_error *err);
-/* The leaves alone, fast (no copies): seq, the stored body bytes
- * (len bytes, not NUL-terminated) and the recorded leaf hash, valid
- * only during the call. Same range rules as tk_store_event_scan. */
-typedef int (*tk_leaf_cb)(void *arg, int64_t seq, const char *body,
-    size_t len, const unsigned char hash[32]);
+/* One stored event as the fast scan sees it: pointers into the row,
+ * valid only during the callback; body is len bytes (not
+ * NUL-terminated), the strings are NUL-terminated. */
+typedef struct tk_leaf {
+	int64_t seq;
+	tk_time ts;
+	const char *case_id, *kind, *actor;
+	bool alert;
+	const char *body;
+	size_t len;
+	const unsigned char *hash; /* 32 bytes: the recorded leaf hash */
+} tk_leaf;
+/* The events for verification, fast (no copies). Same range rules as
+ * tk_store_event_scan; a row with a column of the wrong type or size is
+ * an error naming its seq. */
+typedef int (*tk_leaf_cb)(void *arg, const tk_leaf *l);
 int tk_store_event_leaves(tk_store *s, int64_t from, int64_t limit,
     tk_leaf_cb cb, void *arg, tk_error *err);
 /* Events with seq >= from, at most limit (<=0: all), in order. */

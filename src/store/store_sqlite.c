@@ -195,8 +195,8 @@ static const char *const st_sql[ST__COUNT] = {
 	[ST_TILE_PUT] =
 	    "INSERT INTO tiles (id, hashes) VALUES (?1, ?2) "
 	    "ON CONFLICT (id) DO UPDATE SET hashes = excluded.hashes",
-	[ST_EVENT_LEAF] = "SELECT seq, body, hash FROM events WHERE seq >= ?1 "
-	    "ORDER BY seq LIMIT ?2",
+	[ST_EVENT_LEAF] = "SELECT seq, body, hash, ts, case_id, kind, actor, "
+	    "alert FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
 	[ST_CP_PUT] =
 	    "INSERT INTO checkpoints (size, root, origin, note, created) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1966,6 +1966,7 @@ tk_store_event_leaves(tk_store *s, int64_t from, int64_t limit,
 {
 	sqlite3_stmt *st = s->st[ST_EVENT_LEAF];
 	const unsigned char *body, *hash;
+	tk_leaf l;
 	int64_t seq;
 	int rc, n, ret = -1;
 
@@ -1988,10 +1989,15 @@ tk_store_event_leaves(tk_store *s, int64_t from, int64_t limit,
 		}
 		seq = sqlite3_column_int64(st, 0);
 		if (sqlite3_column_type(st, 1) != SQLITE_TEXT ||
-		    sqlite3_column_type(st, 2) != SQLITE_BLOB) {
-			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: event %"
-			    PRId64 " has a body or hash of the wrong type "
-			    "(database edited?)", s->path, seq);
+		    sqlite3_column_type(st, 2) != SQLITE_BLOB ||
+		    sqlite3_column_type(st, 3) != SQLITE_INTEGER ||
+		    sqlite3_column_type(st, 4) != SQLITE_TEXT ||
+		    sqlite3_column_type(st, 5) != SQLITE_TEXT ||
+		    sqlite3_column_type(st, 6) != SQLITE_TEXT ||
+		    sqlite3_column_type(st, 7) != SQLITE_INTEGER) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: seq %"
+			    PRId64 ": a column has the wrong type (database "
+			    "edited?)", s->path, seq);
 			goto out;
 		}
 		/* as a blob: no copy and no conversion, the bytes as stored */
@@ -2000,12 +2006,26 @@ tk_store_event_leaves(tk_store *s, int64_t from, int64_t limit,
 		hash = sqlite3_column_blob(st, 2);
 		if ((body == NULL && n != 0) || n > BODY_MAX ||
 		    sqlite3_column_bytes(st, 2) != 32 || hash == NULL) {
-			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: event %"
-			    PRId64 " has a malformed body or hash (database "
-			    "edited?)", s->path, seq);
+			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: seq %"
+			    PRId64 ": the body is too long or the hash is not a "
+			    "32-byte hash (database edited?)", s->path, seq);
 			goto out;
 		}
-		if (cb(arg, seq, (const char *)body, (size_t)n, hash) != 0)
+		l.seq = seq;
+		l.ts = sqlite3_column_int64(st, 3);
+		l.case_id = (const char *)sqlite3_column_text(st, 4);
+		l.kind = (const char *)sqlite3_column_text(st, 5);
+		l.actor = (const char *)sqlite3_column_text(st, 6);
+		l.alert = sqlite3_column_int64(st, 7) != 0;
+		l.body = (const char *)body;
+		l.len = (size_t)n;
+		l.hash = hash;
+		if (l.case_id == NULL || l.kind == NULL || l.actor == NULL) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: out of "
+			    "memory reading event %" PRId64, s->path, seq);
+			goto out;
+		}
+		if (cb(arg, &l) != 0)
 			break;
 	}
 	ret = 0;
