@@ -996,7 +996,7 @@ proofs_on(const char *path, uint64_t size)
 			report(name, v, np, latest ? "size = the log's size, "
 			    "index or size1 random; file in the page cache, "
 			    "default tile cache" : "random sizes in [1, N]; file "
-			    "in the page cache, default tile cache (64 tiles)");
+			    "in the page cache, default tile cache");
 			if (!latest) {
 				hot = ps[0];
 				for (size_t i = 0; i < 1000; i++)
