@@ -516,7 +516,119 @@ struct verifier {
 	uint64_t good_cp;       /* largest checkpoint size that held */
 	uint64_t bad_to;        /* a root failed at this size (0: none) */
 	tk_store *s;            /* for pinpointing (store mode), or NULL */
+	struct tiles *tc;       /* store mode: the tiles being rebuilt */
+	uint64_t tile_bad;      /* first event whose leaf in the stored
+	                           tree differs from its bytes (0: none):
+	                           edited event or rewritten tile, which the
+	                           checkpoints decide */
 };
+
+/* Store mode rebuilds every tile from the verified leaves and holds the
+ * stored one to it, so the tree the server proves from is checked hash
+ * by hash, not only at its root. */
+#define TILE_W 256
+#define TILE_LEVELS 8
+struct tiles {
+	unsigned char buf[TILE_LEVELS][TILE_W * 32];
+	size_t n[TILE_LEVELS];
+	uint64_t idx[TILE_LEVELS];
+	unsigned char got[TILE_W * 32];
+};
+
+/* Compares tile (level, idx) as stored with the n hashes rebuilt. */
+static void
+tile_compare(struct verifier *v, int level, uint64_t idx, size_t n)
+{
+	struct tiles *tc = v->tc;
+	size_t width = 0, k;
+	tk_error e;
+	int rc;
+
+	rc = tk_store_tile_read(v->s, level, idx, tc->got, &width, &e);
+	if (rc < 0) {
+		report_bad(v->rep, 0, "rewritten", "the stored tree (tile %d/%"
+		    PRIu64 ") cannot be read back: %.300s", level, idx, e.msg);
+		return;
+	}
+	if (rc == 1 || width != n) {
+		report_bad(v->rep, 0, "rewritten", "the stored tree (tile %d/%"
+		    PRIu64 ") holds %zu hashes where the events give %zu: "
+		    "proofs served from it would fail", level, idx,
+		    rc == 1 ? (size_t)0 : width, n);
+		return;
+	}
+	for (k = 0; k < n; k++)
+		if (memcmp(tc->got + 32 * k, tc->buf[level] + 32 * k, 32) != 0)
+			break;
+	if (k == n)
+		return;
+	if (level == 0) {
+		if (v->tile_bad == 0)
+			v->tile_bad = idx * TILE_W + k + 1;
+	} else if (v->tile_bad == 0) {
+		/* (With a leaf already differing, the tiles above differ
+		 * too: the verdict on that leaf says it.) */
+		report_bad(v->rep, 0, "rewritten", "the stored tree (tile %d/%"
+		    PRIu64 ", hash %zu) does not match the events: proofs "
+		    "served from it would fail", level, idx, k);
+	}
+}
+
+/* A leaf tile disagreed with an event's bytes and no checkpoint root
+ * failed on the way: says which side is wrong, as far as the signed
+ * checkpoints can tell. */
+static void
+tile_verdict(struct verifier *v)
+{
+	uint64_t x = v->tile_bad;
+
+	if (x == 0 || !v->rep->ok)
+		return;
+	if (x <= v->good_cp)
+		report_bad(v->rep, (int64_t)x, "rewritten", "the stored tree's "
+		    "leaf for event %" PRIu64 " differs from the event's bytes, "
+		    "which signed checkpoint %" PRIu64 " vouches for: the tree "
+		    "was rewritten and proofs served for that event would fail",
+		    x, v->good_cp);
+	else
+		report_bad(v->rep, (int64_t)x, "edited", "event %" PRIu64 "'s "
+		    "bytes (and recorded hash) differ from the leaf the tree "
+		    "recorded when it was appended; no signed checkpoint covers "
+		    "it yet to say which changed", x);
+}
+
+/* Adds a rebuilt hash at tile level `level`; full tiles are compared and
+ * carried up as their root. */
+static void
+tile_add(struct verifier *v, int level, const unsigned char h[32])
+{
+	struct tiles *tc = v->tc;
+	unsigned char root[32];
+	tk_error e;
+
+	if (level >= TILE_LEVELS || !v->rep->ok)
+		return;
+	memcpy(tc->buf[level] + 32 * tc->n[level], h, 32);
+	if (++tc->n[level] < TILE_W)
+		return;
+	tile_compare(v, level, tc->idx[level], TILE_W);
+	if (tk_merkle_root(tc->buf[level], TILE_W, root, &e) != 0) {
+		report_bad(v->rep, 0, "malformed", "%.300s", e.msg);
+		return;
+	}
+	tc->n[level] = 0;
+	tc->idx[level]++;
+	tile_add(v, level + 1, root);
+}
+
+/* After the walk: the partial right-edge tiles. */
+static void
+tile_finish(struct verifier *v)
+{
+	for (int l = 0; l < TILE_LEVELS && v->rep->ok; l++)
+		if (v->tc->n[l] > 0)
+			tile_compare(v, l, v->tc->idx[l], v->tc->n[l]);
+}
 
 static void
 v_add_key(struct verifier *v, const tk_note_key *k)
@@ -634,6 +746,14 @@ v_check_cps(struct verifier *v)
 		if (v_root(v, root) != 0)
 			return;
 		if (memcmp(root, cp->root, 32) != 0) {
+			if (v->tile_bad > v->good_cp && v->tile_bad <= cp->size) {
+				report_bad(v->rep, (int64_t)v->tile_bad, "edited",
+				    "event %" PRIu64 " was edited: its bytes (and "
+				    "recorded hash) no longer match the leaf signed "
+				    "under checkpoint %" PRIu64, v->tile_bad,
+				    cp->size);
+				return;
+			}
 			report_bad(v->rep, (int64_t)v->good_cp + 1,
 			    "rewritten", "events %" PRIu64 "..%" PRIu64
 			    " do not give the root signed in the %s "
@@ -744,6 +864,7 @@ v_finish(struct verifier *v)
 static void
 v_free(struct verifier *v)
 {
+	free(v->tc);
 	free(v->cps);
 }
 
@@ -827,6 +948,8 @@ stored_leaf_cb(void *arg, const tk_leaf *l)
 		return 1;
 	}
 	v_leaf(v, l->seq, l->body, l->len, l->hash);
+	if (v->rep->ok && v->tc != NULL)
+		tile_add(v, 0, l->hash); /* v_leaf found it equal to the bytes' */
 	return !v->rep->ok;
 }
 
@@ -936,6 +1059,11 @@ tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,
 		goto out;
 	if (rep->ok && v_outside(&v, t, err) != 0)
 		goto out;
+	v.tc = calloc(1, sizeof(*v.tc));
+	if (v.tc == NULL) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
 	if (rep->ok && tk_store_event_leaves(s, 1, 0, stored_leaf_cb, &v,
 	    err) != 0)
 		goto out;
@@ -958,7 +1086,9 @@ tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,
 			    "tree holds %" PRIu64 " leaves but %" PRIu64 " events "
 			    "are stored", size, v.size);
 		} else {
-			if (v_root(&v, mine) != 0)
+			tile_finish(&v);
+			tile_verdict(&v);
+			if (!rep->ok || v_root(&v, mine) != 0)
 				goto done;
 			if (tk_store_log_root(s, size, theirs, &e) != 0)
 				report_bad(rep, 0, "rewritten", "the stored tree "

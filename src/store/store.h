@@ -147,6 +147,12 @@ int tk_store_log_root(tk_store *s, uint64_t size, unsigned char root[32],
     tk_error *err);
 int tk_store_log_leaf(tk_store *s, uint64_t index, unsigned char hash[32],
     tk_error *err);
+/* Reads stored tile (level, index) of the tree (C2SP tlog-tiles layout:
+ * hashes of tree level 8*level) raw, for verification: its width
+ * (1..256) hashes into hashes (room for 256 * 32 bytes). 0, 1 when the
+ * tile does not exist, -1 on error. */
+int tk_store_tile_read(tk_store *s, int level, uint64_t index,
+    unsigned char *hashes, size_t *width, tk_error *err);
 /* Proof hashes, 32 bytes each, into proof (room for max hashes;
  * TK_MERKLE_MAX_PROOF always suffices); their number into *n. */
 int tk_store_log_inclusion(tk_store *s, uint64_t index, uint64_t size,

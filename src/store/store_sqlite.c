@@ -902,6 +902,13 @@ fail:
 }
 
 int
+tk_store_tile_read(tk_store *s, int level, uint64_t index,
+    unsigned char *hashes, size_t *width, tk_error *err)
+{
+	return tile_get(s, level, index, hashes, width, err);
+}
+
+int
 tk_store_log_size(tk_store *s, uint64_t *size, tk_error *err)
 {
 	if (log_ready(s, err) != 0)
