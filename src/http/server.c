@@ -780,15 +780,9 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		sw.work = sweep_work;
 		sw.what = "scheduler sweep";
 		if (sweeper_start(&sw) != 0) {
-			MHD_stop_daemon(d);
-			(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-			(void)sigaction(SIGPIPE, &old_pipe, NULL);
-			syslog_close(ev_sl, "event", o->syslog);
-			syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
-			tk_app_close(s.app);
 			(void)tk_fail(err, TK_ERR_INTERNAL, "cannot start the "
 			    "scheduler thread");
-			return -1;
+			goto fail_threads;
 		}
 		sweeping = true;
 	}
@@ -801,19 +795,9 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	cw.cp_events = o->checkpoint_events > 0 ? o->checkpoint_events : 1000;
 	cw.cp_seconds = o->checkpoint_seconds > 0 ? o->checkpoint_seconds : 10;
 	if (sweeper_start(&cw) != 0) {
-		if (sweeping) {
-			tk_app_stop(s.app);
-			sweeper_stop(&sw);
-		}
-		MHD_stop_daemon(d);
-		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-		(void)sigaction(SIGPIPE, &old_pipe, NULL);
-		syslog_close(ev_sl, "event", o->syslog);
-		syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
-		tk_app_close(s.app);
 		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot start the "
 		    "checkpoint thread");
-		return -1;
+		goto fail_threads;
 	}
 	checkpointing = true;
 	if (o->nwitnesses > 0) {
@@ -824,20 +808,9 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		ww.work = witness_work;
 		ww.what = "witness round";
 		if (sweeper_start(&ww) != 0) {
-			if (sweeping) {
-				tk_app_stop(s.app);
-				sweeper_stop(&sw);
-			}
-			sweeper_stop(&cw);
-			MHD_stop_daemon(d);
-			(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-			(void)sigaction(SIGPIPE, &old_pipe, NULL);
-			syslog_close(ev_sl, "event", o->syslog);
-			syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
-			tk_app_close(s.app);
 			(void)tk_fail(err, TK_ERR_INTERNAL, "cannot start the "
 			    "witness thread");
-			return -1;
+			goto fail_threads;
 		}
 		witnessing = true;
 	}
@@ -910,4 +883,21 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	(void)sigaction(SIGPIPE, &old_pipe, NULL);
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
+
+fail_threads:
+	/* A background thread would not start (err says which): stop the
+	 * ones that did and undo the rest, newest first. */
+	if (checkpointing)
+		sweeper_stop(&cw);
+	if (sweeping) {
+		tk_app_stop(s.app);
+		sweeper_stop(&sw);
+	}
+	MHD_stop_daemon(d);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	(void)sigaction(SIGPIPE, &old_pipe, NULL);
+	syslog_close(ev_sl, "event", o->syslog);
+	syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
+	tk_app_close(s.app);
+	return -1;
 }
