@@ -34,6 +34,7 @@
 #include "app/timeline.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
+#include "core/b64.h"
 #include "audit/witness.h"
 #include "store/store.h"
 
@@ -1081,7 +1082,7 @@ tk_app_token_issue(tk_app *a, const char *login, char *out, size_t out_size,
     tk_app_err *err)
 {
 	unsigned char raw[32], hash[32];
-	unsigned char b64[48];
+	char b64[TK_B64_LEN(32) + 1];
 	char token[TK_TOKEN_MAX];
 	size_t n = 0;
 	tk_time now;
@@ -1098,13 +1099,10 @@ tk_app_token_issue(tk_app *a, const char *login, char *out, size_t out_size,
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return tk_fail(&err->e, TK_ERR_INTERNAL,
 		    "the system random generator failed");
-	if (EVP_EncodeBlock(b64, raw, (int)sizeof(raw)) != 44) {
-		st = tk_fail(&err->e, TK_ERR_INTERNAL, "cannot encode token");
-		goto done;
-	}
+	tk_b64_encode(raw, sizeof(raw), b64);
 	memcpy(token, "tk_", 3);
 	for (size_t i = 0; i < 44 && b64[i] != '='; i++) {
-		char ch = (char)b64[i];
+		char ch = b64[i];
 		token[3 + n++] = ch == '+' ? '-' : ch == '/' ? '_' : ch;
 	}
 	token[3 + n] = '\0';
@@ -2745,16 +2743,23 @@ out:
 	return rc;
 }
 
+/* A JSON string holding the base64 of n bytes, or NULL (out of memory). */
 static json_t *
 b64_json(const unsigned char *p, size_t n)
 {
-	unsigned char buf[4 * ((TK_MERKLE_MAX_PROOF * 32 + 2) / 3) + 1];
-	int len;
+	char small[TK_B64_LEN(TK_MERKLE_MAX_PROOF * 32) + 1], *buf = small;
+	json_t *j;
 
-	if (n > TK_MERKLE_MAX_PROOF * 32)
+	if (n > SIZE_MAX / 2)
 		return NULL;
-	len = EVP_EncodeBlock(buf, p, (int)n);
-	return len < 0 ? NULL : json_stringn((const char *)buf, (size_t)len);
+	if (TK_B64_LEN(n) + 1 > sizeof(small) &&
+	    (buf = malloc(TK_B64_LEN(n) + 1)) == NULL)
+		return NULL;
+	tk_b64_encode(p, n, buf);
+	j = json_stringn(buf, TK_B64_LEN(n));
+	if (buf != small)
+		free(buf);
+	return j;
 }
 
 static json_t *
@@ -2906,22 +2911,11 @@ static int
 leaves_cb(void *arg, const tk_event_row *row)
 {
 	struct leaves *l = arg;
-	size_t len = strlen(row->body);
-	unsigned char *buf;
-	json_t *j = NULL;
-	int n;
+	json_t *j;
 
-	if (len > INT32_MAX / 2 || (buf = malloc(4 * ((len + 2) / 3) + 1)) ==
-	    NULL) {
-		l->failed = true;
-		return 1;
-	}
-	n = EVP_EncodeBlock(buf, (const unsigned char *)row->body, (int)len);
-	if (n >= 0)
-		j = json_pack("{s:I, s:I, s:s%}", "index",
-		    (json_int_t)(row->seq - 1), "seq", (json_int_t)row->seq,
-		    "leaf", (const char *)buf, (size_t)n);
-	free(buf);
+	j = json_pack("{s:I, s:I, s:o}", "index", (json_int_t)(row->seq - 1),
+	    "seq", (json_int_t)row->seq, "leaf", b64_json((const unsigned
+	    char *)row->body, strlen(row->body)));
 	if (j == NULL || json_array_append_new(l->arr, j) != 0) {
 		l->failed = true;
 		return 1;

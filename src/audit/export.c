@@ -20,7 +20,8 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
+
+#include "core/b64.h"
 
 /* 9999-12-31T23:59:59Z: the last second RFC 3339 can write in 4 digits. */
 #define TS_MAX ((tk_time)253402300799LL)
@@ -577,17 +578,16 @@ jset(json_t *obj, const char *key, json_t *v)
 static json_t *
 base64_json(const char *s, size_t n)
 {
-	unsigned char *enc;
+	char *enc;
 	json_t *j;
-	int m;
 
 	if (n > BODY_MAX)
 		return NULL;
-	enc = malloc(4 * ((n + 2) / 3) + 1);
+	enc = malloc(TK_B64_LEN(n) + 1);
 	if (enc == NULL)
 		return NULL;
-	m = EVP_EncodeBlock(enc, (const unsigned char *)s, (int)n);
-	j = m < 0 ? NULL : json_stringn((const char *)enc, (size_t)m);
+	tk_b64_encode((const unsigned char *)s, n, enc);
+	j = json_stringn(enc, TK_B64_LEN(n));
 	free(enc);
 	return j;
 }

@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "audit/chain.h"
 #include "audit/merkle.h"
+#include "core/b64.h"
 
 #define KEYFILE_MAX 1024
 #define PROOF_MAX TK_MERKLE_MAX_PROOF
@@ -59,56 +59,33 @@ tk_audit_mirror_path(const char *db, char *out, size_t size, tk_error *err)
 	return suffix_path(db, ".checkpoints", out, size, err);
 }
 
-/* base64 (standard, padded) of n bytes; malloc'd string or NULL. */
+/* base64 of n bytes as a malloc'd string, or NULL (out of memory). */
 static char *
 b64_encode(const unsigned char *p, size_t n)
 {
 	char *out;
 
-	if (n > (size_t)INT32_MAX / 2)
+	if (n > SIZE_MAX / 2)
 		return NULL;
-	out = malloc(4 * ((n + 2) / 3) + 1);
-	if (out == NULL)
-		return NULL;
-	(void)EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	out = malloc(TK_B64_LEN(n) + 1);
+	if (out != NULL)
+		tk_b64_encode(p, n, out);
 	return out;
 }
 
-/* Strict base64 decode into a malloc'd buffer; NULL when malformed. */
+/* Strict base64 (core/b64.h) decoded into a malloc'd buffer; NULL when
+ * malformed or out of memory. */
 static unsigned char *
 b64_decode(const char *s, size_t *n_out)
 {
-	size_t len = strlen(s), pad = 0;
-	unsigned char *out;
-	char *again;
-	int n;
+	size_t len = strlen(s);
+	unsigned char *out = malloc(len / 4 * 3 + 1);
 
-	if (len == 0 || len % 4 != 0 || len > (size_t)INT32_MAX / 2) {
-		if (len == 0 && (out = malloc(1)) != NULL) {
-			*n_out = 0;
-			return out;
-		}
-		return NULL;
-	}
-	if (s[len - 1] == '=')
-		pad = s[len - 2] == '=' ? 2 : 1;
-	out = malloc(len / 4 * 3 + 1);
-	if (out == NULL)
-		return NULL;
-	n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-	if (n < 0 || (size_t)n < pad) {
+	if (out != NULL && tk_b64_decode(s, len, out, len / 4 * 3,
+	    n_out) != 0) {
 		free(out);
-		return NULL;
+		out = NULL;
 	}
-	*n_out = (size_t)n - pad;
-	/* Only the canonical encoding: it must re-encode to itself. */
-	again = b64_encode(out, *n_out);
-	if (again == NULL || strcmp(again, s) != 0) {
-		free(again);
-		free(out);
-		return NULL;
-	}
-	free(again);
 	return out;
 }
 
@@ -117,14 +94,10 @@ static int
 b64_hash(const char *s, unsigned char out[32])
 {
 	size_t n;
-	unsigned char *p = s != NULL ? b64_decode(s, &n) : NULL;
 
-	if (p == NULL || n != 32) {
-		free(p);
+	if (s == NULL || tk_b64_decode(s, strlen(s), out, 32, &n) != 0 ||
+	    n != 32)
 		return -1;
-	}
-	memcpy(out, p, 32);
-	free(p);
 	return 0;
 }
 

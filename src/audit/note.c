@@ -20,6 +20,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/b64.h"
+
 /* Fills err and evaluates to -1, for `return FAIL(err, ...)`. */
 #define FAIL(err, status, ...) (tk_fail((err), (status), __VA_ARGS__), -1)
 
@@ -39,108 +41,6 @@
 static const unsigned char empty_msg[1] = {0};
 
 /* ---- Small strict codecs ---- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Characters in the base64 encoding of n bytes. */
-#define B64_LEN(n) (((n) + 2) / 3 * 4)
-
-/* Writes B64_LEN(n) characters and a NUL to out. */
-static void
-b64_encode(const unsigned char *in, size_t n, char *out)
-{
-	size_t i, o = 0;
-	uint32_t v;
-
-	for (i = 0; i + 3 <= n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = b64_alphabet[v >> 6 & 63];
-		out[o++] = b64_alphabet[v & 63];
-	}
-	if (n - i == 1) {
-		v = (uint32_t)in[i] << 16;
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = '=';
-		out[o++] = '=';
-	} else if (n - i == 2) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = b64_alphabet[v >> 6 & 63];
-		out[o++] = '=';
-	}
-	out[o] = '\0';
-}
-
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Decodes canonical standard base64 with padding: length a multiple of 4,
- * only the alphabet, '=' only as one or two final characters, unused
- * bits zero. Stores at most max bytes in out (out may be NULL when max is
- * 0); the rest is still checked and counted in *n. Returns 0 or -1. The
- * scratch bytes are wiped, as keys pass through here.
- */
-static int
-b64_decode(const char *in, size_t len, unsigned char *out, size_t max,
-    size_t *n)
-{
-	size_t i, j, o = 0, pad = 0;
-	uint32_t v = 0;
-	int d, rc = -1;
-
-	*n = 0;
-	if (len % 4 != 0)
-		return -1;
-	if (len > 0 && in[len - 1] == '=')
-		pad = (len > 1 && in[len - 2] == '=') ? 2 : 1;
-	for (i = 0; i < len; i += 4) {
-		v = 0;
-		for (j = 0; j < 4; j++) {
-			if (i + j >= len - pad) {
-				v <<= 6;
-				continue;
-			}
-			d = b64_value((unsigned char)in[i + j]);
-			if (d < 0)
-				goto done;
-			v = v << 6 | (uint32_t)d;
-		}
-		for (j = 0; j < 3; j++) {
-			if (i + 4 >= len && j >= 3 - pad)
-				break;
-			if (o < max)
-				out[o] = (unsigned char)(v >> (16 - 8 * j));
-			o++;
-		}
-	}
-	/* Canonical: the bits under the padding must be zero. */
-	if ((pad == 1 && (v & 0xff) != 0) || (pad == 2 && (v & 0xffff) != 0))
-		goto done;
-	*n = o;
-	rc = 0;
-done:
-	OPENSSL_cleanse(&v, sizeof(v));
-	return rc;
-}
 
 /* Parses exactly 8 hex digits (either case) into 4 bytes. */
 static int
@@ -549,7 +449,7 @@ key_string(const char *prefix, const tk_note_key *k,
     const unsigned char key32[32], char *out, size_t size, tk_error *err)
 {
 	unsigned char raw[KEY_RAW_LEN];
-	char b64[B64_LEN(KEY_RAW_LEN) + 1], hex[9];
+	char b64[TK_B64_LEN(KEY_RAW_LEN) + 1], hex[9];
 	int n;
 
 	if (check_alg(k->alg, err) != 0 ||
@@ -558,7 +458,7 @@ key_string(const char *prefix, const tk_note_key *k,
 		return -1;
 	raw[0] = k->alg;
 	memcpy(raw + 1, key32, 32);
-	b64_encode(raw, sizeof(raw), b64);
+	tk_b64_encode(raw, sizeof(raw), b64);
 	id_hex(k->id, hex);
 	n = snprintf(out, size, "%s%s+%s+%s", prefix, k->name, hex, b64);
 	OPENSSL_cleanse(raw, sizeof(raw));
@@ -644,7 +544,7 @@ key_raw(const char *b64, size_t len, const char *what,
 {
 	size_t n;
 
-	if (b64_decode(b64, len, raw, KEY_RAW_LEN, &n) != 0) {
+	if (tk_b64_decode(b64, len, raw, KEY_RAW_LEN, &n) != 0) {
 		OPENSSL_cleanse(raw, KEY_RAW_LEN);
 		return FAIL(err, TK_ERR_INVALID,
 		    "%s: the key is not canonical standard base64 with padding",
@@ -801,7 +701,7 @@ tk_checkpoint_parse(const char *body, size_t len, tk_checkpoint *cp,
 	/* Root hash. */
 	nl = memchr(p, '\n', (size_t)(end - p));
 	n = (size_t)(nl - p);
-	if (n != B64_LEN(32) || b64_decode(p, n, cp->root, sizeof(cp->root),
+	if (n != TK_B64_LEN(32) || tk_b64_decode(p, n, cp->root, sizeof(cp->root),
 	    &i) != 0 || i != 32)
 		return FAIL(err, TK_ERR_INVALID,
 		    "checkpoint root hash must be 44 characters of canonical "
@@ -828,7 +728,7 @@ int
 tk_checkpoint_format(const tk_checkpoint *cp, char *out, size_t size,
     size_t *out_len, tk_error *err)
 {
-	char root[B64_LEN(32) + 1];
+	char root[TK_B64_LEN(32) + 1];
 	size_t olen, i;
 	int n;
 
@@ -851,7 +751,7 @@ tk_checkpoint_format(const tk_checkpoint *cp, char *out, size_t size,
 				return FAIL(err, TK_ERR_INVALID,
 				    "checkpoint has an empty extension line");
 	}
-	b64_encode(cp->root, 32, root);
+	tk_b64_encode(cp->root, 32, root);
 	n = snprintf(out, size, "%s\n%" PRIu64 "\n%s\n", cp->origin, cp->size,
 	    root);
 	if (n < 0 || (size_t)n + cp->ext_len >= size)
@@ -1013,7 +913,7 @@ note_split(const char *note, size_t len, size_t *text_len,
 		lines[n - 1].b64 = sp + 1;
 		lines[n - 1].b64_len = (size_t)(nl - sp - 1);
 		if (lines[n - 1].b64_len == 0 ||
-		    b64_decode(sp + 1, lines[n - 1].b64_len, id, sizeof(id),
+		    tk_b64_decode(sp + 1, lines[n - 1].b64_len, id, sizeof(id),
 		    &plen) != 0)
 			return FAIL(err, TK_ERR_INVALID,
 			    "signature line %zu: the signature is not canonical "
@@ -1046,7 +946,7 @@ sig_line(const tk_note_signer *s, const char *text, size_t len, tk_time now,
     char *line, size_t *line_len, tk_error *err)
 {
 	unsigned char payload[SIG_PAYLOAD_MAX];
-	char b64[B64_LEN(SIG_PAYLOAD_MAX) + 1], hex[9];
+	char b64[TK_B64_LEN(SIG_PAYLOAD_MAX) + 1], hex[9];
 	size_t plen;
 	int n;
 
@@ -1067,7 +967,7 @@ sig_line(const tk_note_signer *s, const char *text, size_t len, tk_time now,
 		put_be64(payload + TK_NOTE_KEY_ID_LEN, (uint64_t)now);
 		plen = SIG_PAYLOAD_COSIG;
 	}
-	b64_encode(payload, plen, b64);
+	tk_b64_encode(payload, plen, b64);
 	n = snprintf(line, SIG_LINE_MAX + 1, DASH "%s %s\n", s->key.name, b64);
 	if (n < 0 || n > SIG_LINE_MAX) {
 		id_hex(s->key.id, hex);
@@ -1223,7 +1123,7 @@ verify_line(const struct sigline *l, const tk_note_key *k, const char *text,
 		    k->alg == TK_NOTE_ALG_ED25519 ? "key id and Ed25519 "
 		    "signature" : "key id, timestamp and Ed25519 cosignature",
 		    want);
-	if (b64_decode(l->b64, l->b64_len, payload, sizeof(payload), &n) != 0 ||
+	if (tk_b64_decode(l->b64, l->b64_len, payload, sizeof(payload), &n) != 0 ||
 	    n != want)
 		return FAIL(err, TK_ERR_INTERNAL, "signature decoded twice "
 		    "differently");

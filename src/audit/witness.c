@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
+
+#include "core/b64.h"
 
 #define EM_DASH "\xe2\x80\x94"           /* U+2014, starts a note signature */
 #define SIG_PREFIX EM_DASH " "
@@ -129,14 +130,8 @@ tk_witness_body(uint64_t old, const unsigned char *proof, size_t n,
 	memcpy(buf, head, (size_t)w);
 	len = (size_t)w;
 	for (size_t i = 0; i < n; i++) {
-		int k = EVP_EncodeBlock((unsigned char *)buf + len,
-		    proof + 32 * i, 32);
-
-		if (k != 44) {
-			free(buf);
-			return tk_fail(err, TK_ERR_INTERNAL, "base64"), -1;
-		}
-		len += 44;
+		tk_b64_encode(proof + 32 * i, 32, buf + len);
+		len += TK_B64_LEN(32);
 		buf[len++] = '\n';
 	}
 	buf[len++] = '\n';
@@ -180,6 +175,7 @@ line_is_by(const char *p, size_t n, const tk_note_key *key)
 	size_t name_len = strlen(key->name);
 	unsigned char dec[8];
 	const char *b64;
+	size_t dn;
 
 	if (n < SIG_PREFIX_LEN + name_len + 1 + 8 ||
 	    memcmp(p, SIG_PREFIX, SIG_PREFIX_LEN) != 0 ||
@@ -189,7 +185,8 @@ line_is_by(const char *p, size_t n, const tk_note_key *key)
 	b64 = p + SIG_PREFIX_LEN + name_len + 1;
 	if (memchr(b64, ' ', n - (size_t)(b64 - p)) != NULL)
 		return false;
-	if (EVP_DecodeBlock(dec, (const unsigned char *)b64, 8) != 6)
+	/* the first 8 characters hold the 4-byte key id (and 2 more) */
+	if (tk_b64_decode(b64, 8, dec, sizeof(dec), &dn) != 0 || dn != 6)
 		return false;
 	return memcmp(dec, key->id, TK_NOTE_KEY_ID_LEN) == 0;
 }
