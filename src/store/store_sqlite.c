@@ -722,6 +722,56 @@ tk_store_close(tk_store *s)
 	free(s);
 }
 
+/* Refuses to bind a statement that is still being stepped (a list
+ * called again from its own callback). */
+static int
+not_reentered(tk_store *s, enum st_id id, const char *what, tk_error *err)
+{
+	if (!s->busy[id])
+		return 0;
+	(void)tk_fail(err, TK_ERR_INTERNAL, "store: %s called from its own "
+	    "callback", what);
+	return -1;
+}
+
+/* Reads the current row of st and hands it to the caller's callback:
+ * 0 goes on, 1 stops (the callback asked), -1 fails (err filled). */
+typedef int (*row_fn)(tk_store *s, sqlite3_stmt *st, void *ctx,
+    tk_error *err);
+
+/* Steps the bound statement id to its end, one fn per row; what names
+ * the rows for errors. Always resets the statement. */
+static int
+st_rows(tk_store *s, enum st_id id, const char *what, row_fn fn,
+    void *ctx, tk_error *err)
+{
+	sqlite3_stmt *st = s->st[id];
+	char msg[64];
+	int rc, ret = -1;
+
+	s->busy[id] = true;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			(void)snprintf(msg, sizeof(msg), "%s read", what);
+			(void)db_fail(s, err, msg);
+			goto out;
+		}
+		rc = fn(s, st, ctx, err);
+		if (rc < 0)
+			goto out;
+		if (rc > 0)
+			break;
+	}
+	ret = 0;
+out:
+	s->busy[id] = false;
+	st_done(st);
+	return ret;
+}
+
 static int load_head(tk_store *s, tk_error *err);
 
 /* ------------------------------------------------------------------ */
@@ -1076,38 +1126,34 @@ tk_store_checkpoint_get(tk_store *s, int64_t size, tk_checkpoint_row *r,
 	return checkpoint_one(s, ST_CP_GET, r, err);
 }
 
+struct cp_rows {
+	tk_checkpoint_cb cb;
+	void *arg;
+};
+
+static int
+cp_row(tk_store *s, sqlite3_stmt *st, void *ctx, tk_error *err)
+{
+	struct cp_rows *c = ctx;
+	tk_checkpoint_row r;
+	int rc;
+
+	if (read_checkpoint(s, st, &r, err) != 0)
+		return -1;
+	rc = c->cb(c->arg, &r);
+	tk_checkpoint_row_clear(&r);
+	return rc != 0;
+}
+
 int
 tk_store_checkpoint_list(tk_store *s, tk_checkpoint_cb cb, void *arg,
     tk_error *err)
 {
-	sqlite3_stmt *st = s->st[ST_CP_LIST];
-	tk_checkpoint_row r;
-	int rc, ret = -1;
+	struct cp_rows c = {cb, arg};
 
-	if (s->busy[ST_CP_LIST])
-		return tk_fail(err, TK_ERR_INTERNAL, "store: checkpoint list "
-		    "called from its own callback"), -1;
-	s->busy[ST_CP_LIST] = true;
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			(void)db_fail(s, err, "checkpoint read");
-			goto out;
-		}
-		if (read_checkpoint(s, st, &r, err) != 0)
-			goto out;
-		rc = cb(arg, &r);
-		tk_checkpoint_row_clear(&r);
-		if (rc != 0)
-			break;
-	}
-	ret = 0;
-out:
-	s->busy[ST_CP_LIST] = false;
-	st_done(st);
-	return ret;
+	if (not_reentered(s, ST_CP_LIST, "checkpoint list", err) != 0)
+		return -1;
+	return st_rows(s, ST_CP_LIST, "checkpoint", cp_row, &c, err);
 }
 
 int
@@ -1135,42 +1181,36 @@ out:
 	return ret;
 }
 
+struct cosig_rows {
+	tk_cosig_cb cb;
+	void *arg;
+};
+
+static int
+cosig_row(tk_store *s, sqlite3_stmt *st, void *ctx, tk_error *err)
+{
+	struct cosig_rows *c = ctx;
+	char witness[1024], line[4096];
+
+	if (col_text(s, st, 0, witness, sizeof(witness), "witness", err) != 0 ||
+	    col_text(s, st, 1, line, sizeof(line), "cosignature", err) != 0)
+		return -1;
+	return c->cb(c->arg, witness, line) != 0;
+}
+
 int
 tk_store_cosig_list(tk_store *s, int64_t size, tk_cosig_cb cb, void *arg,
     tk_error *err)
 {
-	sqlite3_stmt *st = s->st[ST_COSIG_LIST];
-	char witness[1024], line[4096];
-	int rc, ret = -1;
+	struct cosig_rows c = {cb, arg};
 
-	if (s->busy[ST_COSIG_LIST])
-		return tk_fail(err, TK_ERR_INTERNAL, "store: cosignature list "
-		    "called from its own callback"), -1;
-	if (bind_int(s, st, 1, size, err) != 0) {
-		st_done(st);
+	if (not_reentered(s, ST_COSIG_LIST, "cosignature list", err) != 0)
+		return -1;
+	if (bind_int(s, s->st[ST_COSIG_LIST], 1, size, err) != 0) {
+		st_done(s->st[ST_COSIG_LIST]);
 		return -1;
 	}
-	s->busy[ST_COSIG_LIST] = true;
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			(void)db_fail(s, err, "cosignature read");
-			goto out;
-		}
-		if (col_text(s, st, 0, witness, sizeof(witness), "witness",
-		    err) != 0 || col_text(s, st, 1, line, sizeof(line),
-		    "cosignature", err) != 0)
-			goto out;
-		if (cb(arg, witness, line) != 0)
-			break;
-	}
-	ret = 0;
-out:
-	s->busy[ST_COSIG_LIST] = false;
-	st_done(st);
-	return ret;
+	return st_rows(s, ST_COSIG_LIST, "cosignature", cosig_row, &c, err);
 }
 
 int
@@ -1211,41 +1251,36 @@ out:
 	return ret;
 }
 
+struct key_rows {
+	tk_audit_key_cb cb;
+	void *arg;
+};
+
+static int
+key_row(tk_store *s, sqlite3_stmt *st, void *ctx, tk_error *err)
+{
+	struct key_rows *c = ctx;
+	tk_audit_key_row k;
+
+	memset(&k, 0, sizeof(k));
+	if (col_text(s, st, 0, k.origin, sizeof(k.origin), "key origin",
+	    err) != 0 || col_text(s, st, 1, k.verifier, sizeof(k.verifier),
+	    "verifier key", err) != 0 ||
+	    col_int(s, st, 2, &k.created, "key created", err) != 0 ||
+	    col_int(s, st, 3, &k.retired, "key retired", err) != 0)
+		return -1;
+	return c->cb(c->arg, &k) != 0;
+}
+
 int
 tk_store_audit_key_list(tk_store *s, tk_audit_key_cb cb, void *arg,
     tk_error *err)
 {
-	sqlite3_stmt *st = s->st[ST_KEY_LIST];
-	tk_audit_key_row k;
-	int rc, ret = -1;
+	struct key_rows c = {cb, arg};
 
-	if (s->busy[ST_KEY_LIST])
-		return tk_fail(err, TK_ERR_INTERNAL, "store: key list called "
-		    "from its own callback"), -1;
-	s->busy[ST_KEY_LIST] = true;
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			(void)db_fail(s, err, "key read");
-			goto out;
-		}
-		memset(&k, 0, sizeof(k));
-		if (col_text(s, st, 0, k.origin, sizeof(k.origin), "key origin",
-		    err) != 0 || col_text(s, st, 1, k.verifier,
-		    sizeof(k.verifier), "verifier key", err) != 0 ||
-		    col_int(s, st, 2, &k.created, "key created", err) != 0 ||
-		    col_int(s, st, 3, &k.retired, "key retired", err) != 0)
-			goto out;
-		if (cb(arg, &k) != 0)
-			break;
-	}
-	ret = 0;
-out:
-	s->busy[ST_KEY_LIST] = false;
-	st_done(st);
-	return ret;
+	if (not_reentered(s, ST_KEY_LIST, "key list", err) != 0)
+		return -1;
+	return st_rows(s, ST_KEY_LIST, "key", key_row, &c, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1918,35 +1953,32 @@ bad:
 	return -1;
 }
 
+struct event_rows {
+	tk_event_cb cb;
+	void *arg;
+};
+
+static int
+event_row(tk_store *s, sqlite3_stmt *st, void *ctx, tk_error *err)
+{
+	struct event_rows *c = ctx;
+	tk_event_row row;
+	int rc;
+
+	if (read_event(s, st, &row, err) != 0)
+		return -1;
+	rc = c->cb(c->arg, &row);
+	tk_event_row_clear(&row);
+	return rc != 0;
+}
+
 static int
 event_iterate(tk_store *s, enum st_id id, tk_event_cb cb, void *arg,
     tk_error *err)
 {
-	sqlite3_stmt *st = s->st[id];
-	tk_event_row row;
-	int rc, ret = -1;
+	struct event_rows c = {cb, arg};
 
-	s->busy[id] = true;
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			(void)db_fail(s, err, "event read");
-			goto out;
-		}
-		if (read_event(s, st, &row, err) != 0)
-			goto out;
-		rc = cb(arg, &row);
-		tk_event_row_clear(&row);
-		if (rc != 0)
-			break;
-	}
-	ret = 0;
-out:
-	s->busy[id] = false;
-	st_done(st);
-	return ret;
+	return st_rows(s, id, "event", event_row, &c, err);
 }
 
 int
@@ -1957,9 +1989,8 @@ tk_store_event_list_case(tk_store *s, const char *case_id,
 
 	if (arg_ok(case_id, TK_ID_MAX, true, "case id", err) != 0)
 		return -1;
-	if (s->busy[ST_EVENT_LIST_CASE])
-		return tk_fail(err, TK_ERR_INTERNAL, "store: event list called "
-		    "from its own callback"), -1;
+	if (not_reentered(s, ST_EVENT_LIST_CASE, "event list", err) != 0)
+		return -1;
 	if (bind_text(s, st, 1, case_id, err) != 0) {
 		st_done(st);
 		return -1;
@@ -1967,79 +1998,70 @@ tk_store_event_list_case(tk_store *s, const char *case_id,
 	return event_iterate(s, ST_EVENT_LIST_CASE, cb, arg, err);
 }
 
+struct leaf_rows {
+	tk_leaf_cb cb;
+	void *arg;
+};
+
+/* A row as a tk_leaf: pointers into it, the body read as a blob (no
+ * copy, no conversion: the bytes as stored). */
+static int
+leaf_row(tk_store *s, sqlite3_stmt *st, void *ctx, tk_error *err)
+{
+	struct leaf_rows *c = ctx;
+	const unsigned char *body, *hash;
+	int64_t seq = sqlite3_column_int64(st, 0);
+	tk_leaf l;
+	int n;
+
+	if (sqlite3_column_type(st, 1) != SQLITE_TEXT ||
+	    sqlite3_column_type(st, 2) != SQLITE_BLOB ||
+	    sqlite3_column_type(st, 3) != SQLITE_INTEGER ||
+	    sqlite3_column_type(st, 4) != SQLITE_TEXT ||
+	    sqlite3_column_type(st, 5) != SQLITE_TEXT ||
+	    sqlite3_column_type(st, 6) != SQLITE_TEXT ||
+	    sqlite3_column_type(st, 7) != SQLITE_INTEGER)
+		return tk_fail(err, TK_ERR_INTERNAL, "store %s: seq %" PRId64
+		    ": a column has the wrong type (database edited?)",
+		    s->path, seq), -1;
+	body = sqlite3_column_blob(st, 1);
+	n = sqlite3_column_bytes(st, 1);
+	hash = sqlite3_column_blob(st, 2);
+	if ((body == NULL && n != 0) || n > BODY_MAX ||
+	    sqlite3_column_bytes(st, 2) != 32 || hash == NULL)
+		return tk_fail(err, TK_ERR_INTERNAL, "store %s: seq %" PRId64
+		    ": the body is too long or the hash is not a 32-byte hash "
+		    "(database edited?)", s->path, seq), -1;
+	l.seq = seq;
+	l.ts = sqlite3_column_int64(st, 3);
+	l.case_id = (const char *)sqlite3_column_text(st, 4);
+	l.kind = (const char *)sqlite3_column_text(st, 5);
+	l.actor = (const char *)sqlite3_column_text(st, 6);
+	l.alert = sqlite3_column_int64(st, 7) != 0;
+	l.body = (const char *)body;
+	l.len = (size_t)n;
+	l.hash = hash;
+	if (l.case_id == NULL || l.kind == NULL || l.actor == NULL)
+		return tk_fail(err, TK_ERR_INTERNAL, "store %s: out of memory "
+		    "reading event %" PRId64, s->path, seq), -1;
+	return c->cb(c->arg, &l) != 0;
+}
+
 int
 tk_store_event_leaves(tk_store *s, int64_t from, int64_t limit,
     tk_leaf_cb cb, void *arg, tk_error *err)
 {
 	sqlite3_stmt *st = s->st[ST_EVENT_LEAF];
-	const unsigned char *body, *hash;
-	tk_leaf l;
-	int64_t seq;
-	int rc, n, ret = -1;
+	struct leaf_rows c = {cb, arg};
 
-	if (s->busy[ST_EVENT_LEAF])
-		return tk_fail(err, TK_ERR_INTERNAL, "store: leaf scan called "
-		    "from its own callback"), -1;
+	if (not_reentered(s, ST_EVENT_LEAF, "leaf scan", err) != 0)
+		return -1;
 	if (bind_int(s, st, 1, from, err) != 0 ||
 	    bind_int(s, st, 2, limit > 0 ? limit : -1, err) != 0) {
 		st_done(st);
 		return -1;
 	}
-	s->busy[ST_EVENT_LEAF] = true;
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			(void)db_fail(s, err, "event read");
-			goto out;
-		}
-		seq = sqlite3_column_int64(st, 0);
-		if (sqlite3_column_type(st, 1) != SQLITE_TEXT ||
-		    sqlite3_column_type(st, 2) != SQLITE_BLOB ||
-		    sqlite3_column_type(st, 3) != SQLITE_INTEGER ||
-		    sqlite3_column_type(st, 4) != SQLITE_TEXT ||
-		    sqlite3_column_type(st, 5) != SQLITE_TEXT ||
-		    sqlite3_column_type(st, 6) != SQLITE_TEXT ||
-		    sqlite3_column_type(st, 7) != SQLITE_INTEGER) {
-			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: seq %"
-			    PRId64 ": a column has the wrong type (database "
-			    "edited?)", s->path, seq);
-			goto out;
-		}
-		/* as a blob: no copy and no conversion, the bytes as stored */
-		body = sqlite3_column_blob(st, 1);
-		n = sqlite3_column_bytes(st, 1);
-		hash = sqlite3_column_blob(st, 2);
-		if ((body == NULL && n != 0) || n > BODY_MAX ||
-		    sqlite3_column_bytes(st, 2) != 32 || hash == NULL) {
-			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: seq %"
-			    PRId64 ": the body is too long or the hash is not a "
-			    "32-byte hash (database edited?)", s->path, seq);
-			goto out;
-		}
-		l.seq = seq;
-		l.ts = sqlite3_column_int64(st, 3);
-		l.case_id = (const char *)sqlite3_column_text(st, 4);
-		l.kind = (const char *)sqlite3_column_text(st, 5);
-		l.actor = (const char *)sqlite3_column_text(st, 6);
-		l.alert = sqlite3_column_int64(st, 7) != 0;
-		l.body = (const char *)body;
-		l.len = (size_t)n;
-		l.hash = hash;
-		if (l.case_id == NULL || l.kind == NULL || l.actor == NULL) {
-			(void)tk_fail(err, TK_ERR_INTERNAL, "store %s: out of "
-			    "memory reading event %" PRId64, s->path, seq);
-			goto out;
-		}
-		if (cb(arg, &l) != 0)
-			break;
-	}
-	ret = 0;
-out:
-	s->busy[ST_EVENT_LEAF] = false;
-	st_done(st);
-	return ret;
+	return st_rows(s, ST_EVENT_LEAF, "event", leaf_row, &c, err);
 }
 
 int
@@ -2048,9 +2070,8 @@ tk_store_event_scan(tk_store *s, int64_t from, int64_t limit,
 {
 	sqlite3_stmt *st = s->st[ST_EVENT_SCAN];
 
-	if (s->busy[ST_EVENT_SCAN])
-		return tk_fail(err, TK_ERR_INTERNAL, "store: event scan called "
-		    "from its own callback"), -1;
+	if (not_reentered(s, ST_EVENT_SCAN, "event scan", err) != 0)
+		return -1;
 	if (bind_int(s, st, 1, from, err) != 0 ||
 	    bind_int(s, st, 2, limit > 0 ? limit : -1, err) != 0) {
 		st_done(st);
