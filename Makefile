@@ -7,7 +7,7 @@
 
 MODE ?= release
 CC ?= cc
-PKGS := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto libcurl
+PKGS := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto libcurl ldap libqrencode
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -36,7 +36,8 @@ CFLAGS_ALL := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
 LDLIBS_ALL := $(MODE_LDFLAGS) $(PKG_LIBS) -lpthread $(LDLIBS)
 
 B := build/$(MODE)
-LIB_SRC := $(wildcard src/core/*.c src/audit/*.c src/store/*.c src/app/*.c src/http/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/audit/*.c src/store/*.c src/app/*.c src/http/*.c \
+	src/verify/*.c src/connectors/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
@@ -44,6 +45,8 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# test-only driver: runs one connector operation outside the engine
+CONN_DRIVER := $(B)/tests/conn_driver
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all build deps test units integration tsan demo bench valgrind-units clean lint
@@ -65,6 +68,10 @@ $(B)/%.o: %.c
 $(B)/tests/%: tests/unit/%.c $(B)/libtwokey.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a -lcmocka $(LDLIBS_ALL)
+
+$(CONN_DRIVER): tests/conn/conn_driver.c $(B)/libtwokey.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a $(LDLIBS_ALL)
 
 $(B)/bench/%: bench/%.c $(B)/libtwokey.a
 	@mkdir -p $(@D)
@@ -89,8 +96,10 @@ test: deps
 units: $(UNIT_BIN)
 	@scripts/run-units.sh $(UNIT_BIN)
 
-integration: $(B)/twokey
-	TWOKEY_BIN=$(abspath $(B)/twokey) python3 tests/integration/run.py
+integration: $(B)/twokey $(CONN_DRIVER)
+	@scripts/deps.sh servers
+	TWOKEY_BIN=$(abspath $(B)/twokey) TWOKEY_CONN_DRIVER=$(abspath $(CONN_DRIVER)) \
+	    python3 tests/integration/run.py
 
 # The server under concurrent mixed load, built with ThreadSanitizer.
 tsan:

@@ -1,15 +1,19 @@
 #!/bin/sh
 # deps.sh - installs the Debian packages twokey needs, only those missing.
-# Usage: scripts/deps.sh build|bench. Idempotent; needs root for installs.
+# Usage: scripts/deps.sh build|bench|servers. Idempotent; needs root for installs.
 set -eu
 build="build-essential pkg-config libmicrohttpd-dev libjansson-dev \
 libyaml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libcmocka-dev \
-sqlite3 python3 curl ca-certificates valgrind"
+sqlite3 python3 curl ca-certificates valgrind libldap2-dev libqrencode-dev"
+# real servers the integration tests start on loopback: slapd (with its
+# ppolicy overlay) and the npm test servers under tests/servers
+servers="slapd ldap-utils nodejs npm"
 bench="wrk nodejs npm"
 case "${1:-build}" in
 build) want=$build ;;
 bench) want=$bench ;;
-*) echo "usage: $0 build|bench" >&2; exit 2 ;;
+servers) want=$servers ;;
+*) echo "usage: $0 build|bench|servers" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do
