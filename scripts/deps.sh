@@ -29,13 +29,28 @@ for p in $want; do
 	*) missing="$missing $p" ;;
 	esac
 done
-[ -z "$missing" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-	echo "deps: missing packages:$missing; run as root or install them" >&2
-	exit 1
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing packages:$missing; run as root or install them" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y --no-install-recommends $missing
 fi
-echo "deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y --no-install-recommends $missing
+# the npm test servers (tests/servers): installed from the lockfile when
+# node_modules is missing or older than package-lock.json
+if [ "${1:-build}" = servers ]; then
+	srv="$(cd "$(dirname "$0")/.." && pwd)/tests/servers"
+	if [ ! -d "$srv/node_modules" ] ||
+	    [ "$srv/package-lock.json" -nt "$srv/node_modules" ]; then
+		echo "deps: npm ci in tests/servers"
+		(cd "$srv" && npm ci --no-audit --no-fund) || {
+			echo "deps: npm ci in $srv failed; check that the npm registry is reachable" >&2
+			exit 1
+		}
+		touch "$srv/node_modules"
+	fi
+fi
