@@ -15,7 +15,7 @@
 static const char *const state_names[TK_STATE__COUNT] = {
 	"open", "verifying", "approving", "on_hold", "ready", "executing",
 	"executed", "review", "closed", "denied", "cancelled", "expired",
-	"failed",
+	"failed", "outcome_unknown", "executed_revocation_pending",
 };
 
 const char *
@@ -46,6 +46,8 @@ tk_state_is_open(enum tk_state s)
 	case TK_STATE_READY:
 	case TK_STATE_EXECUTING:
 	case TK_STATE_FAILED:
+	case TK_STATE_OUTCOME_UNKNOWN:
+	case TK_STATE_REVOCATION_PENDING:
 		return true;
 	default:
 		return false;
@@ -168,9 +170,10 @@ tk_require_to_json(const tk_require *r)
 	ap = json_pack("{s:i, s:b, s:o, s:i, s:b}", "count", r->ap_count,
 	    "distinct_functions", r->ap_distinct_functions, "from_any", from,
 	    "outside_support_chain", r->ap_outside_chain, "owner", r->ap_owner);
-	j = json_pack("{s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
+	j = json_pack("{s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "ticket", r->ticket, "reason_code", r->reason_code,
 	    "evidence", ev, "approvals", ap, "hold", jdur(r->hold),
+	    "hold_extension", jdur(r->hold_extension),
 	    "approval_ttl", jdur(r->approval_ttl), "revoke",
 	    revoke_list(r->revoke), "post_review", jdur(r->post_review));
 	return j;
@@ -243,11 +246,14 @@ tk_case_to_json(const tk_case *c)
 	    "incident", c->bg_incident, "justification", c->bg_justification,
 	    "at", jtime(c->bg_at)) : json_null();
 	json_object_set_new(j, "break_glass", x);
-	x = c->executor[0] ? json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s}",
+	x = c->executor[0] ? json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, "
+	    "s:i, s:s, s:s, s:o}",
 	    "by", c->executor, "connector", c->connector, "note", c->exec_note,
 	    "at", jtime(c->executed_at), "revoked", revoke_list(c->revoked),
 	    "revoke_pending", revoke_list(c->revoke_pending),
-	    "failure", c->failure) : json_null();
+	    "failure", c->failure, "attempts", c->attempts,
+	    "idempotency_key", c->idem_key, "credential_to", c->cred_to,
+	    "credential_until", jtime(c->cred_until)) : json_null();
 	json_object_set_new(j, "execution", x);
 	x = c->review_due ? json_pack("{s:o, s:s, s:s, s:s, s:o, s:b}",
 	    "due", jtime(c->review_due), "by", c->reviewer,
@@ -434,6 +440,9 @@ rd_require(rd *r, const json_t *o, tk_require *q)
 			q->ap_nfrom_any = (int)i + 1;
 	}
 	rd_dur(r, o, "hold", &q->hold);
+	q->hold_extension = q->hold; /* absent before signals extended holds */
+	if (json_object_get(o, "hold_extension") != NULL)
+		rd_dur(r, o, "hold_extension", &q->hold_extension);
 	rd_dur(r, o, "approval_ttl", &q->approval_ttl);
 	rd_dur(r, o, "post_review", &q->post_review);
 	q->revoke = rd_revokes(r, o, "revoke");
@@ -572,6 +581,15 @@ tk_case_from_json(tk_case *c, const json_t *j, tk_error *err)
 		c->revoked = rd_revokes(&r, x, "revoked");
 		c->revoke_pending = rd_revokes(&r, x, "revoke_pending");
 		rd_str(&r, x, "failure", c->failure, sizeof(c->failure));
+		/* absent in records written before connectors existed */
+		if (json_object_get(x, "attempts") != NULL) {
+			rd_int(&r, x, "attempts", &c->attempts, 1 << 20);
+			rd_str(&r, x, "idempotency_key", c->idem_key,
+			    sizeof(c->idem_key));
+			rd_str(&r, x, "credential_to", c->cred_to,
+			    sizeof(c->cred_to));
+			rd_time(&r, x, "credential_until", &c->cred_until);
+		}
 	} else if (!json_is_null(x))
 		rd_bad(&r, "execution");
 	x = json_object_get(j, "review");

@@ -27,6 +27,8 @@ enum tk_state {
 	TK_STATE_CANCELLED,
 	TK_STATE_EXPIRED,
 	TK_STATE_FAILED,     /* connector failed; retry returns to ready */
+	TK_STATE_OUTCOME_UNKNOWN, /* connector gave no answer: a person looks */
+	TK_STATE_REVOCATION_PENDING, /* executed; a revocation failed */
 	TK_STATE__COUNT
 };
 const char *tk_state_name(enum tk_state s);
@@ -107,6 +109,10 @@ typedef struct tk_case {
 	unsigned revoked;           /* TK_REVOKE_* bits confirmed done */
 	unsigned revoke_pending;    /* required but not confirmed */
 	char failure[TK_TEXT_MAX];  /* connector's message when failed */
+	int attempts;               /* connector executions started */
+	char idem_key[TK_ID_MAX];   /* idempotency key of the last attempt */
+	char cred_to[TK_CONTACT_MAX]; /* where the credential went, or "" */
+	tk_time cred_until;         /* when it stops working, 0 = none */
 	/* review */
 	tk_time review_due;
 	char reviewer[TK_ID_MAX];

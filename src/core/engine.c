@@ -614,6 +614,18 @@ tk_engine_add_evidence(const tk_ctx *x, tk_case *c, const char *actor,
 		    "unknown evidence method \"%s\"; use registered_factor, "
 		    "callback_on_file, out_of_band, manager_attestation, "
 		    "id_document or video_call", r->method ? r->method : "");
+	if (!r->system_verified && m == TK_METHOD_REGISTERED_FACTOR)
+		return tk_fail(err, TK_ERR_INVALID, "registered_factor evidence "
+		    "is recorded by twokey when the code the subject reads "
+		    "from their enrolled authenticator checks out: send "
+		    "{\"method\": \"registered_factor\", \"code\": "
+		    "\"123456\"} instead of a result");
+	if (!r->system_verified && m == TK_METHOD_OUT_OF_BAND)
+		return tk_fail(err, TK_ERR_INVALID, "out_of_band evidence is "
+		    "recorded by twokey when the subject answers the "
+		    "confirmation it sent to a contact on file: POST "
+		    "/v1/cases/%s/confirmations {\"contact\": ...} instead",
+		    c->id);
 	if (m == TK_METHOD_MANAGER_ATTESTATION) {
 		const char *mgr = subj == NULL ? "" :
 		    (subj->kind == TK_SUBJECT_NHI ? subj->owner : subj->manager);
@@ -933,15 +945,15 @@ tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
 	return TK_OK;
 }
 
-enum tk_status
-tk_engine_execute(const tk_ctx *x, tk_case *c, const char *actor,
-    const tk_execute_req *r, tk_events *ev, tk_error *err)
+/* Who may execute case c (roles and invariant 4) and whether its state
+ * allows it: the checks shared by manual and connector execution. */
+static enum tk_status
+exec_check(const tk_ctx *x, const tk_case *c, const char *actor,
+    tk_error *err)
 {
 	const tk_staff *s = NULL;
 	unsigned caps;
 	enum tk_status st;
-	char rv[64], pend[64];
-	size_t off;
 
 	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK ||
 	    (st = need_cap(s, caps, TK_CAP_EXECUTE, "execute changes",
@@ -957,11 +969,54 @@ tk_engine_execute(const tk_ctx *x, tk_case *c, const char *actor,
 	if (did_approve(c, actor, false))
 		return tk_fail_sod(err, 4, "invariant 4: you approved case %s "
 		    "and cannot also execute it", c->id);
+	return TK_OK;
+}
+
+/* Lists the revocation bits as "sessions, tokens" into buf. */
+static void
+revoke_text(unsigned bits, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned b = 1; b <= TK_REVOKE__ALL; b <<= 1)
+		if ((bits & b) && off < size)
+			off += (size_t)snprintf(buf + off, size - off, "%s%s",
+			    off ? ", " : "", tk_revoke_name(b));
+}
+
+/* The change is made: opens the post-event review when one is due, else
+ * executed. */
+static void
+exec_done(const tk_ctx *x, tk_case *c, tk_events *ev)
+{
+	char when[32];
+
+	if (c->break_glass || c->req.post_review > 0) {
+		c->state = TK_STATE_REVIEW;
+		c->review_due = x->now + c->req.post_review;
+		tk_time_format(c->review_due, when, sizeof(when));
+		emit(ev, "review.opened", "system", false, "post-event review "
+		    "due by %s%s", when, c->break_glass ? " (break-glass)" : "");
+	} else
+		c->state = TK_STATE_EXECUTED;
+}
+
+enum tk_status
+tk_engine_execute(const tk_ctx *x, tk_case *c, const char *actor,
+    const tk_execute_req *r, tk_events *ev, tk_error *err)
+{
+	enum tk_status st;
+	char rv[64];
+
+	if ((st = exec_check(x, c, actor, err)) != TK_OK)
+		return st;
 	if (r->connector != NULL && r->connector[0] != '\0' &&
 	    strcmp(r->connector, "manual") != 0)
 		return tk_fail(err, TK_ERR_INVALID, "connector \"%s\" is not "
-		    "configured; this version executes with \"manual\" "
-		    "(you make the change and attest it)", r->connector);
+		    "the manual one; a configured connector runs through "
+		    "twokey's own execution (connector \"auto\")",
+		    r->connector);
 	if (empty(r->note))
 		return tk_fail(err, TK_ERR_INVALID, "a manual execution needs "
 		    "a note attesting what you changed and where");
@@ -982,31 +1037,216 @@ tk_engine_execute(const tk_ctx *x, tk_case *c, const char *actor,
 	emit(ev, "execution.attested", actor, false, "%s executed %s for %s "
 	    "with the manual connector: %s", actor, c->action, c->subject,
 	    c->exec_note);
-	rv[0] = pend[0] = '\0';
-	off = 0;
-	for (unsigned b = 1; b <= TK_REVOKE__ALL; b <<= 1)
-		if (c->revoked & b)
-			off += (size_t)snprintf(rv + off, sizeof(rv) - off,
-			    "%s%s", off ? ", " : "", tk_revoke_name(b));
+	revoke_text(c->revoked, rv, sizeof(rv));
 	if (c->revoked)
 		emit(ev, "revocation.done", actor, false, "revoked: %s", rv);
-	off = 0;
-	for (unsigned b = 1; b <= TK_REVOKE__ALL; b <<= 1)
-		if (c->revoke_pending & b)
-			off += (size_t)snprintf(pend + off, sizeof(pend) - off,
-			    "%s%s", off ? ", " : "", tk_revoke_name(b));
+	revoke_text(c->revoke_pending, rv, sizeof(rv));
 	if (c->revoke_pending)
 		emit(ev, "revocation.pending", actor, true, "required "
 		    "revocations not confirmed: %s; the subject's old "
-		    "sessions or tokens may still work", pend);
-	if (c->break_glass || c->req.post_review > 0) {
-		c->state = TK_STATE_REVIEW;
-		c->review_due = x->now + c->req.post_review;
-		tk_time_format(c->review_due, rv, sizeof(rv));
-		emit(ev, "review.opened", "system", false, "post-event review "
-		    "due by %s%s", rv, c->break_glass ? " (break-glass)" : "");
-	} else
-		c->state = TK_STATE_EXECUTED;
+		    "sessions or tokens may still work", rv);
+	exec_done(x, c, ev);
+	return TK_OK;
+}
+
+enum tk_status
+tk_engine_execute_begin(const tk_ctx *x, tk_case *c, const char *actor,
+    const char *connector, tk_events *ev, tk_error *err)
+{
+	enum tk_status st;
+
+	if ((st = exec_check(x, c, actor, err)) != TK_OK)
+		return st;
+	if (empty(connector) || strlen(connector) >= sizeof(c->connector))
+		return tk_fail(err, TK_ERR_INVALID, "no connector named");
+	if (c->state != TK_STATE_READY && c->state != TK_STATE_FAILED)
+		return wrong_state(x, c, err, "execution");
+	c->attempts++;
+	snprintf(c->idem_key, sizeof(c->idem_key), "%s.%d", c->id,
+	    c->attempts);
+	(void)tk_strlcpy(c->executor, actor, sizeof(c->executor));
+	(void)tk_strlcpy(c->connector, connector, sizeof(c->connector));
+	c->exec_note[0] = '\0';
+	c->failure[0] = '\0';
+	c->cred_to[0] = '\0';
+	c->cred_until = 0;
+	c->revoked = c->revoke_pending = 0;
+	c->updated = x->now;
+	c->state = TK_STATE_EXECUTING;
+	emit(ev, "execution.started", actor, false, "%s started %s for %s "
+	    "through connector %s (attempt %d, idempotency key %s)", actor,
+	    c->action, c->subject, connector, c->attempts, c->idem_key);
+	return TK_OK;
+}
+
+enum tk_status
+tk_engine_execute_end(const tk_ctx *x, tk_case *c, const tk_exec_result *r,
+    tk_events *ev, tk_error *err)
+{
+	const char *msg = r->message != NULL ? r->message : "";
+	const char *how = r->reconciled ? " (found executing after a "
+	    "restart; asked the target)" : "";
+	char rv[64], when[32];
+
+	if (c->state != TK_STATE_EXECUTING)
+		return wrong_state(x, c, err, "recording an execution outcome");
+	c->updated = x->now;
+	switch (r->outcome) {
+	case TK_EXEC_FAILED:
+		c->state = TK_STATE_FAILED;
+		(void)tk_strlcpy(c->failure, msg, sizeof(c->failure));
+		tk_utf8_trim(c->failure);
+		emit(ev, "execution.failed", "system", true, "connector %s "
+		    "failed%s: %s; nothing changed in the target, retry after "
+		    "fixing the cause", c->connector, how, c->failure);
+		return TK_OK;
+	case TK_EXEC_UNKNOWN:
+		c->state = TK_STATE_OUTCOME_UNKNOWN;
+		(void)tk_strlcpy(c->failure, msg, sizeof(c->failure));
+		tk_utf8_trim(c->failure);
+		emit(ev, "execution.unknown", "system", true, "connector %s "
+		    "gave no answer%s: %s; check the target system and settle "
+		    "the case (resolve), it is never repeated blindly",
+		    c->connector, how, c->failure);
+		return TK_OK;
+	case TK_EXEC_DONE:
+		break;
+	}
+	(void)tk_strlcpy(c->exec_note, msg, sizeof(c->exec_note));
+	tk_utf8_trim(c->exec_note);
+	c->executed_at = x->now;
+	c->revoked = r->revoked & c->req.revoke;
+	c->revoke_pending = c->req.revoke & ~c->revoked;
+	(void)tk_strlcpy(c->cred_to, r->cred_to != NULL ? r->cred_to : "",
+	    sizeof(c->cred_to));
+	c->cred_until = r->cred_until;
+	emit(ev, "execution.done", "system", false, "connector %s made the "
+	    "change%s: %s", c->connector, how, c->exec_note);
+	if (c->cred_to[0] != '\0') {
+		tk_time_format(c->cred_until, when, sizeof(when));
+		emit(ev, "credential.delivered", "system", false, "a temporary "
+		    "credential went to %s (contact on file); it must be "
+		    "changed at first use and stops working at %s",
+		    c->cred_to, when);
+	}
+	revoke_text(c->revoked, rv, sizeof(rv));
+	if (c->revoked)
+		emit(ev, "revocation.done", "system", false, "revoked: %s", rv);
+	if (c->revoke_pending) {
+		revoke_text(c->revoke_pending, rv, sizeof(rv));
+		c->state = TK_STATE_REVOCATION_PENDING;
+		emit(ev, "revocation.failed", "system", true, "required "
+		    "revocations not done: %s (%s); the subject's old sessions "
+		    "or tokens may still work: revoke them by hand, then "
+		    "resolve the case", rv, r->revoke_message != NULL ?
+		    r->revoke_message : "no connector for them");
+		return TK_OK;
+	}
+	exec_done(x, c, ev);
+	return TK_OK;
+}
+
+enum tk_status
+tk_engine_resolve(const tk_ctx *x, tk_case *c, const char *actor, bool done,
+    const char *note, tk_events *ev, tk_error *err)
+{
+	enum tk_status st;
+	char rv[64];
+
+	if ((st = exec_check(x, c, actor, err)) != TK_OK)
+		return st;
+	if (empty(note) || strlen(note) >= TK_TEXT_MAX)
+		return tk_fail(err, TK_ERR_INVALID, "say what you checked in "
+		    "the target system (\"note\", 1..%d bytes)",
+		    TK_TEXT_MAX - 1);
+	c->updated = x->now;
+	if (c->state == TK_STATE_OUTCOME_UNKNOWN) {
+		if (!done) {
+			c->state = TK_STATE_FAILED;
+			snprintf(c->failure, sizeof(c->failure), "not done "
+			    "(checked by %s): %s", actor, note);
+			tk_utf8_trim(c->failure);
+			emit(ev, "execution.resolved", actor, false, "%s found "
+			    "the change was not made: %s; it may be retried",
+			    actor, note);
+			return TK_OK;
+		}
+		(void)tk_strlcpy(c->exec_note, note, sizeof(c->exec_note));
+		c->failure[0] = '\0';
+		c->executed_at = x->now;
+		emit(ev, "execution.resolved", actor, false, "%s found the "
+		    "change was made: %s", actor, note);
+		c->revoke_pending = c->req.revoke & ~c->revoked;
+		if (c->revoke_pending) {
+			revoke_text(c->revoke_pending, rv, sizeof(rv));
+			c->state = TK_STATE_REVOCATION_PENDING;
+			emit(ev, "revocation.failed", "system", true, "required "
+			    "revocations not done: %s; revoke them by hand, "
+			    "then resolve the case", rv);
+			return TK_OK;
+		}
+		exec_done(x, c, ev);
+		return TK_OK;
+	}
+	if (c->state == TK_STATE_REVOCATION_PENDING) {
+		if (!done)
+			return tk_fail(err, TK_ERR_INVALID, "the change is made; "
+			    "resolve with done=true once the pending "
+			    "revocations are carried out by hand");
+		revoke_text(c->revoke_pending, rv, sizeof(rv));
+		c->revoked |= c->revoke_pending;
+		c->revoke_pending = 0;
+		emit(ev, "revocation.done", actor, false, "%s confirmed the "
+		    "revocations by hand: %s (%s)", actor, rv, note);
+		exec_done(x, c, ev);
+		return TK_OK;
+	}
+	return wrong_state(x, c, err, "resolving (only outcome_unknown and "
+	    "executed_revocation_pending cases are settled by hand)");
+}
+
+enum tk_status
+tk_engine_add_signal(const tk_ctx *x, tk_case *c, const char *actor,
+    const char *signal, tk_events *ev, tk_error *err)
+{
+	const tk_staff *s = NULL;
+	unsigned caps;
+	enum tk_status st;
+	char when[32];
+	tk_time until;
+	int i;
+
+	if ((st = check_actor(x, c, actor, &s, &caps, err)) != TK_OK ||
+	    (st = need_cap(s, caps, TK_CAP_INTAKE | TK_CAP_VERIFY,
+	    "report risk signals", err)) != TK_OK)
+		return st;
+	if (empty(signal) || strlen(signal) >= TK_NAME_MAX)
+		return tk_fail(err, TK_ERR_INVALID, "signal must be a name of "
+		    "1..%d bytes, e.g. \"unusual_geo\"", TK_NAME_MAX - 1);
+	if (!tk_state_is_open(c->state) || c->state == TK_STATE_EXECUTING)
+		return wrong_state(x, c, err, "reporting a signal");
+	for (i = 0; i < c->nsignals; i++)
+		if (strcmp(c->signals[i], signal) == 0)
+			break;
+	if (i == c->nsignals) {
+		if (c->nsignals >= TK_MAX_SIGNALS)
+			return tk_fail(err, TK_ERR_INVALID, "case %s already "
+			    "has %d signals", c->id, TK_MAX_SIGNALS);
+		(void)tk_strlcpy(c->signals[c->nsignals++], signal,
+		    TK_NAME_MAX);
+	}
+	c->updated = x->now;
+	emit(ev, "signal.added", actor, true, "%s reported risk signal %s",
+	    actor, signal);
+	if (c->state == TK_STATE_ON_HOLD && c->req.hold_extension > 0) {
+		until = x->now + c->req.hold_extension;
+		if (until > c->hold_until) {
+			c->hold_until = until;
+			tk_time_format(until, when, sizeof(when));
+			emit(ev, "hold.extended", "system", true, "risk signal "
+			    "%s during the hold: held until %s", signal, when);
+		}
+	}
 	return TK_OK;
 }
 

@@ -51,6 +51,10 @@ enum tk_status tk_engine_open(const tk_ctx *x, const char *actor,
 
 typedef struct tk_evidence_req {
 	const char *method, *contact, *result, *reference;
+	/* registered_factor and out_of_band count only when twokey itself
+	 * checked them (a TOTP code it verified, a confirmation link the
+	 * subject answered): the app sets this, never a client. */
+	bool system_verified;
 } tk_evidence_req;
 enum tk_status tk_engine_add_evidence(const tk_ctx *x, tk_case *c,
     const char *actor, const tk_evidence_req *r, tk_events *ev, tk_error *err);
@@ -80,6 +84,50 @@ typedef struct tk_execute_req {
 } tk_execute_req;
 enum tk_status tk_engine_execute(const tk_ctx *x, tk_case *c,
     const char *actor, const tk_execute_req *r, tk_events *ev, tk_error *err);
+
+/*
+ * Execution by a connector, in two steps around the call. begin checks
+ * what a manual execution checks (roles, invariant 4, state ready or
+ * failed), then marks the case executing with attempt n+1 and the
+ * idempotency key "<case id>.<n+1>"; the caller commits that before it
+ * calls the connector, so a crash leaves the case found `executing`.
+ */
+enum tk_status tk_engine_execute_begin(const tk_ctx *x, tk_case *c,
+    const char *actor, const char *connector, tk_events *ev, tk_error *err);
+
+enum tk_exec_outcome { TK_EXEC_DONE = 0, TK_EXEC_FAILED, TK_EXEC_UNKNOWN };
+typedef struct tk_exec_result {
+	enum tk_exec_outcome outcome;
+	const char *message;     /* the target's own words */
+	unsigned revoked;        /* TK_REVOKE_* bits done */
+	unsigned revoke_failed;  /* TK_REVOKE_* bits that failed */
+	const char *revoke_message; /* why, when any failed */
+	const char *cred_to;     /* contact on file the credential went to */
+	tk_time cred_until;      /* credential expiry, 0 when none */
+	bool reconciled;         /* found executing after a restart */
+} tk_exec_result;
+/* Step 2: records the connector's outcome on a case in `executing`:
+ * done -> executed / review (or executed_revocation_pending when a
+ * revocation failed, with an alert); failed -> failed (retry with a new
+ * attempt; every earlier record is kept); unknown -> outcome_unknown,
+ * with an alert, for a person to settle with tk_engine_resolve. */
+enum tk_status tk_engine_execute_end(const tk_ctx *x, tk_case *c,
+    const tk_exec_result *r, tk_events *ev, tk_error *err);
+
+/* A person settles a case: on outcome_unknown, done=true says the change
+ * happened (checked in the target), false that it did not (-> failed,
+ * retry possible); on executed_revocation_pending, done=true confirms the
+ * pending revocations were carried out by hand. Same separation of
+ * duties as execution. note says what was checked. */
+enum tk_status tk_engine_resolve(const tk_ctx *x, tk_case *c,
+    const char *actor, bool done, const char *note, tk_events *ev,
+    tk_error *err);
+
+/* A new risk signal reported on an open case (any staff who may take or
+ * verify requests). During a hold it extends the hold by the tier's
+ * hold_extension from now (never shortens it), with an alert. */
+enum tk_status tk_engine_add_signal(const tk_ctx *x, tk_case *c,
+    const char *actor, const char *signal, tk_events *ev, tk_error *err);
 
 enum tk_status tk_engine_cancel(const tk_ctx *x, tk_case *c,
     const char *actor, const char *reason, tk_events *ev, tk_error *err);

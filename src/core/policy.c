@@ -788,7 +788,7 @@ load_approvals(struct pctx *x, const yaml_node_t *n, tk_require *r)
 
 static const char *const require_keys[] = {
 	"ticket", "reason_code", "evidence", "approvals", "hold",
-	"approval_ttl", "revoke", "post_review",
+	"approval_ttl", "revoke", "post_review", "hold_extension",
 };
 
 static bool
@@ -800,7 +800,7 @@ load_require(struct pctx *x, const yaml_node_t *n, tk_require *r,
 
 	(void)snprintf(where, sizeof(where), "`require` of tier `%s`", tier);
 	if (!is_map(x, n, "require") ||
-	    !check_keys(x, n, require_keys, 8, where))
+	    !check_keys(x, n, require_keys, 9, where))
 		return false;
 	if ((v = get(x, n, "ticket")) != NULL &&
 	    !read_bool(x, v, "ticket", &r->ticket))
@@ -821,6 +821,10 @@ load_require(struct pctx *x, const yaml_node_t *n, tk_require *r,
 		return false;
 	if ((v = get(x, n, "hold")) != NULL &&
 	    !read_duration(x, v, "hold", &r->hold))
+		return false;
+	r->hold_extension = r->hold;
+	if ((v = get(x, n, "hold_extension")) != NULL &&
+	    !read_duration(x, v, "hold_extension", &r->hold_extension))
 		return false;
 	if (!need(x, n, "approval_ttl", where, "approval_ttl: 1h", &v) ||
 	    !read_duration(x, v, "approval_ttl", &r->approval_ttl))

@@ -62,6 +62,7 @@ typedef struct tk_require {
 	int ap_outside_chain; /* approvers outside requester's support chain */
 	bool ap_owner;        /* NHI: the subject's owner must approve */
 	tk_time hold;         /* seconds between last approval and ready */
+	tk_time hold_extension; /* added per risk signal during the hold */
 	tk_time approval_ttl; /* how long evidence and approvals count */
 	unsigned revoke;      /* TK_REVOKE_* bits */
 	tk_time post_review;  /* review deadline after execution, 0 = none */

@@ -203,4 +203,84 @@ int tk_store_audit_key_put(tk_store *s, const char *origin,
 int tk_store_audit_key_list(tk_store *s, tk_audit_key_cb cb, void *arg,
     tk_error *err);
 
+/* ---- verification and execution (store_fx.c) ------------------------ */
+
+/* A subject's registered TOTP factor. sealed is the seed encrypted with
+ * the seal key (verify/seal.h), never the seed itself. */
+#define TK_SEALED_MAX 128
+typedef struct tk_factor_row {
+	char subject[TK_ID_MAX];
+	unsigned char sealed[TK_SEALED_MAX];
+	size_t sealed_len;
+	int alg, digits, period;
+	int64_t last_step;      /* highest step accepted (replay), -1 none */
+	int failures;           /* consecutive wrong codes */
+	tk_time locked_until;   /* 0 when not locked */
+	tk_time created;
+} tk_factor_row;
+/* Replaces the subject's factor (a new enrolment). */
+int tk_store_factor_put(tk_store *s, const tk_factor_row *f, tk_error *err);
+/* TK_ERR_NOT_FOUND when the subject has none. */
+int tk_store_factor_get(tk_store *s, const char *subject, tk_factor_row *f,
+    tk_error *err);
+int tk_store_factor_update(tk_store *s, const char *subject,
+    int64_t last_step, int failures, tk_time locked_until, tk_error *err);
+
+/* A one-time confirmation link: only the SHA-256 of its token is kept. */
+typedef struct tk_confirm_row {
+	unsigned char hash[32];
+	char case_id[TK_ID_MAX];
+	char contact[TK_CONTACT_MAX];
+	char purpose[16];       /* "verify" | "hold" */
+	char sender[TK_ID_MAX]; /* staff who asked for it, or "system" */
+	unsigned char digest[32]; /* case digest it is bound to */
+	tk_time created, expires, used;
+	char answer[8];         /* "", "yes", "no" */
+} tk_confirm_row;
+int tk_store_confirm_put(tk_store *s, const tk_confirm_row *r,
+    tk_error *err);
+int tk_store_confirm_get(tk_store *s, const unsigned char hash[32],
+    tk_confirm_row *r, tk_error *err);
+/* Marks it used with answer at `at` unless already used: *won is false
+ * when another request used it first. */
+int tk_store_confirm_use(tk_store *s, const unsigned char hash[32],
+    const char *answer, tk_time at, bool *won, tk_error *err);
+
+/* Messages to send after the transaction that decided them (hold
+ * notices): written in that transaction, so none is lost in a crash. */
+typedef struct tk_outbox_row {
+	int64_t id;
+	char case_id[TK_ID_MAX];
+	char kind[16];          /* "hold" */
+	char contact[TK_CONTACT_MAX];
+	tk_time created;
+	int attempts;
+} tk_outbox_row;
+int tk_store_outbox_add(tk_store *s, const char *case_id, const char *kind,
+    const char *contact, tk_time now, tk_error *err);
+/* Up to max unsent rows with fewer than max_attempts attempts, oldest
+ * first; *n gets how many. */
+int tk_store_outbox_pending(tk_store *s, int max_attempts,
+    tk_outbox_row *rows, int max, int *n, tk_error *err);
+/* sent: done; otherwise one more failed attempt with its error. */
+int tk_store_outbox_mark(tk_store *s, int64_t id, bool sent,
+    const char *error, tk_error *err);
+
+/* A role grant made by a connector, removed again when it expires. */
+typedef struct tk_grant_row {
+	char case_id[TK_ID_MAX];
+	char subject[TK_ID_MAX];
+	char group[TK_NAME_MAX * 2];
+	char connector[TK_NAME_MAX];
+	tk_time until;
+	tk_time removed;        /* 0 while granted */
+	int attempts;
+} tk_grant_row;
+int tk_store_grant_put(tk_store *s, const tk_grant_row *g, tk_error *err);
+/* Grants with until <= now not yet removed, up to max. */
+int tk_store_grant_due(tk_store *s, tk_time now, tk_grant_row *rows,
+    int max, int *n, tk_error *err);
+int tk_store_grant_mark(tk_store *s, const char *case_id, tk_time removed,
+    tk_error *err);
+
 #endif

@@ -17,6 +17,7 @@
  * database edited behind our back yields an error, never a crash.
  */
 #include "store/store.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +42,8 @@
 
 /* Case states that count as open (core/case.h tk_state_is_open). */
 #define OPEN_STATES "('open','verifying','approving','on_hold','ready'," \
-	"'executing','failed')"
+	"'executing','failed','outcome_unknown'," \
+	"'executed_revocation_pending')"
 
 /* Schema version 2 adds the Merkle tree over the events (tiles in the
  * C2SP tlog-tiles layout), signed checkpoints with their witness
@@ -677,7 +679,7 @@ tk_store_open(const char *path, bool create, tk_error *err)
 		goto fail;
 	}
 	if (set_pragmas(s, err) != 0 || check_schema(s, create, err) != 0 ||
-	    prepare_all(s, err) != 0 ||
+	    tk_store_fx_schema(s, err) != 0 || prepare_all(s, err) != 0 ||
 	    read_data_version(s, &s->data_version, err) != 0)
 		goto fail;
 	if (s->migrate) {
@@ -699,6 +701,12 @@ tk_store_open(const char *path, bool create, tk_error *err)
 fail:
 	tk_store_close(s);
 	return NULL;
+}
+
+sqlite3 *
+tk_store_sqlite(tk_store *s)
+{
+	return s->db;
 }
 
 void
