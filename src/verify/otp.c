@@ -349,7 +349,9 @@ sb_str(struct sbuf *b, const char *s)
 	sb_put(b, s, strlen(s));
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved characters. */
+/* Percent-encodes everything but RFC 3986 unreserved characters and
+ * '@' (a path character that e-mail addresses hold; the Key Uri Format's
+ * own example leaves it as is). */
 static void
 sb_pct(struct sbuf *b, const char *s)
 {
@@ -361,7 +363,7 @@ sb_pct(struct sbuf *b, const char *s)
 		c = (unsigned char)*s;
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~') {
+		    c == '_' || c == '~' || c == '@') {
 			sb_put(b, s, 1);
 			continue;
 		}

@@ -76,8 +76,8 @@ int tk_base32_decode(const char *in, unsigned char *out, size_t out_size,
  *   otpauth://totp/ISSUER:ACCOUNT?secret=BASE32&issuer=ISSUER
  *       &algorithm=SHA1&digits=6&period=30
  * with ISSUER and ACCOUNT percent-encoded (everything except RFC 3986
- * unreserved characters A-Z a-z 0-9 - . _ ~ becomes %XX, so a space is
- * %20 and a colon %3A). A NULL or empty issuer leaves out the label
+ * unreserved characters A-Z a-z 0-9 - . _ ~ and '@' becomes %XX, so a
+ * space is %20 and a colon %3A). A NULL or empty issuer leaves out the label
  * prefix and the issuer parameter. Returns 0, or -1 on bad arguments or
  * when out_size is too small (out then holds an empty string). The URI
  * carries the secret: treat it like the key. */

@@ -41,7 +41,7 @@ tk_qr_terminal(const char *text)
 	int full, x, y, top, bot;
 	size_t lines, cap;
 
-	if (text == NULL)
+	if (text == NULL || text[0] == '\0')
 		return NULL;
 	/* NULL with errno ERANGE when the text does not fit any version */
 	q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);

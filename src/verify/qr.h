@@ -22,10 +22,10 @@
  *
  * Every line has the same number of characters (the symbol's width plus
  * 2 * TK_QR_QUIET) and ends with '\n'. Returns a malloc'd NUL-terminated
- * string the caller frees, or NULL when text is NULL, too long for a QR
- * code, or memory runs out. The text (an otpauth URI holds the secret)
- * is not kept; the caller should wipe the returned string before free
- * when it encodes a secret.
+ * string the caller frees, or NULL when text is NULL or empty, too long
+ * for a QR code (over 2331 bytes), or memory runs out. The text is not
+ * kept; the drawing encodes it (an otpauth URI holds the secret), so the
+ * caller should wipe the returned string before freeing it.
  */
 char *tk_qr_terminal(const char *text);
 
