@@ -29,6 +29,7 @@
 #      `openssl speed`, proofs and receipts on a 10M-event database),
 #      fsyncs per commit counted with strace, the same appends on tmpfs,
 #      and bench_merkle (the tree over in-memory tiles)
+#   6. registered factor (issue 4): bench_otp, TOTP verification per call
 # Prints a table at the end; raw results go to $tmp/results.txt.
 set -eu
 
@@ -381,3 +382,17 @@ ar "consistency proof, store, to latest size, warm" "$(aget proof.consistency.la
 ar "consistency proof, store, cold" "$(aget proof.consistency.cold) µs" "< 100 µs" ""
 ar "receipt, 30-event case, $AUDIT_N-event log, warm" "$(aget "receipt.warm.$AUDIT_N") µs" "< 1000 µs" ""
 ar "receipt, 30-event case, cold" "$(aget "receipt.cold.$AUDIT_N") µs" "< 1000 µs" ""
+
+# ---- 6. registered factor (issue 4) -----------------------------------------
+if [ -x "$B/bench/bench_otp" ]; then
+	echo
+	echo "-- registered factor: bench_otp (1,000,000 calls, median of 3 runs)"
+	out=$(timeout 120 "$B/bench/bench_otp" --json)
+	echo "$out"
+	echo
+	echo "| registered factor (issue 4) | result | target |"
+	echo "|---|---|---|"
+	printf '| TOTP verification, tk_totp_match (SHA1, 6 digits, window 1) | %s ns | < 5000 ns |\n' \
+		"$(jval totp_match_ns "$out")"
+	printf '| (one HOTP code, tk_hotp) | %s ns | |\n' "$(jval hotp_ns "$out")"
+fi
