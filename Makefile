@@ -47,6 +47,8 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # test-only driver: runs one connector operation outside the engine
 CONN_DRIVER := $(B)/tests/conn_driver
+# test-only driver: sends one message through a directory file's notify section
+NOTIFY_DRIVER := $(B)/tests/notify_driver
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all build deps test units integration tsan demo bench valgrind-units clean lint
@@ -73,6 +75,10 @@ $(CONN_DRIVER): tests/conn/conn_driver.c $(B)/libtwokey.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a $(LDLIBS_ALL)
 
+$(NOTIFY_DRIVER): tests/conn/notify_driver.c $(B)/libtwokey.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a $(LDLIBS_ALL)
+
 $(B)/bench/%: bench/%.c $(B)/libtwokey.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a $(LDLIBS_ALL)
@@ -96,9 +102,10 @@ test: deps
 units: $(UNIT_BIN)
 	@scripts/run-units.sh $(UNIT_BIN)
 
-integration: $(B)/twokey $(CONN_DRIVER)
+integration: $(B)/twokey $(CONN_DRIVER) $(NOTIFY_DRIVER)
 	@scripts/deps.sh servers
 	TWOKEY_BIN=$(abspath $(B)/twokey) TWOKEY_CONN_DRIVER=$(abspath $(CONN_DRIVER)) \
+	    TWOKEY_NOTIFY_DRIVER=$(abspath $(NOTIFY_DRIVER)) \
 	    python3 tests/integration/run.py
 
 # The server under concurrent mixed load, built with ThreadSanitizer.
