@@ -1079,9 +1079,11 @@ op_group(struct ld_sess *s, const struct ld_user *u, enum tk_conn_op op,
 
 /* ---- the connector ---------------------------------------------------- */
 
-/* Checks what apply/status need from ch; FAILED in r when missing. */
+/* Checks what apply (or status, which needs no secret) needs from ch;
+ * FAILED in r when something is missing. */
 static bool
-change_ok(const struct ld_state *st, const tk_change *ch, tk_conn_result *r)
+change_ok(const struct ld_state *st, const tk_change *ch, bool apply,
+    tk_conn_result *r)
 {
 	if (ch->subject == NULL || ch->subject[0] == '\0' ||
 	    strlen(ch->subject) >= LD_NAME_MAX) {
@@ -1097,7 +1099,7 @@ change_ok(const struct ld_state *st, const tk_change *ch, tk_conn_result *r)
 		    tk_conn_op_name(ch->op), LD_NAME_MAX - 1);
 		return false;
 	}
-	if (ch->op == TK_OP_PASSWORD_RESET) {
+	if (apply && ch->op == TK_OP_PASSWORD_RESET) {
 		if (ch->secret == NULL || ch->secret[0] == '\0' ||
 		    strlen(ch->secret) >= LD_SECRET_MAX) {
 			tk_conn_result_set(r, TK_CONN_FAILED, "password_reset "
@@ -1138,7 +1140,7 @@ ld_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
 	struct ld_user u;
 
 	(void)cfg;
-	if (!change_ok(st, ch, r))
+	if (!change_ok(st, ch, true, r))
 		return;
 	memset(&s, 0, sizeof(s));
 	s.st = st;
@@ -1253,7 +1255,7 @@ ld_status(void *state, const tk_conn_config *cfg, const tk_change *ch,
 	char why[sizeof(r->message)];
 
 	(void)cfg;
-	if (!change_ok(st, ch, r)) {
+	if (!change_ok(st, ch, false, r)) {
 		r->outcome = TK_CONN_UNKNOWN;
 		return;
 	}
