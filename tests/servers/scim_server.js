@@ -15,8 +15,10 @@
 //   GET  /_test/groups/:name     the stored group (members as ids)
 //   GET  /_test/requests         [{method, url, filter, body}] seen under /scim/v2
 //   POST /_test/fault            {status: 500|400|..., detail, scimType,
-//                                 hang: true, times: N} makes SCIM requests
-//                                 fail (or never answer); {} clears it.
+//                                 hang: true, times: N, method: "PATCH"}
+//                                 makes SCIM requests (of that method only,
+//                                 when given) fail or never answer; {}
+//                                 clears it.
 "use strict";
 
 const crypto = require("node:crypto");
@@ -183,7 +185,7 @@ app.use("/scim/v2", express.json({type: ["application/scim+json", "application/j
             body: req.body ?? null});
         if (requests.length > 200)
             requests.shift();
-        if (fault === null)
+        if (fault === null || (fault.method && fault.method !== req.method))
             return next();
         if (typeof fault.times === "number") {
             if (fault.times <= 0) {
