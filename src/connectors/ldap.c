@@ -371,9 +371,23 @@ ld_diag(LDAP *ld, char *buf, size_t size)
 	buf[0] = '\0';
 	if (ld != NULL && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE,
 	    &msg) == LDAP_OPT_SUCCESS && msg != NULL) {
-		(void)tk_strlcpy(buf, msg, size);
+		/* libldap's text for a failed TLS handshake says nothing */
+		if (strcmp(msg, "(unknown error code)") != 0)
+			(void)tk_strlcpy(buf, msg, size);
 		ldap_memfree(msg);
 	}
+}
+
+/* What to check when a TLS connection could not be made. */
+static const char *
+tls_hint(const struct ld_state *st)
+{
+	if (!st->tls)
+		return "";
+	return st->ca_file[0] != '\0' ? "; TLS: check that ca_file signs the "
+	    "server's certificate and that it names the host in url" :
+	    "; TLS: the system's CAs do not vouch for the server's "
+	    "certificate? set ca_file";
 }
 
 /* Formats "; server says: DIAG" when diag is non-empty. */
@@ -511,10 +525,10 @@ ld_connect(struct ld_sess *s, tk_conn_result *r)
 		if (rc != LDAP_SUCCESS) {
 			ld_diag(s->ld, diag, sizeof(diag));
 			tk_conn_result_set(r, TK_CONN_FAILED, "StartTLS with "
-			    "%s failed: %s%s; starttls is required by this "
+			    "%s failed: %s%s%s; starttls is required by this "
 			    "connector, so nothing was sent", st->url,
 			    ldap_err2string(rc),
-			    diag_suffix(diag, sfx, sizeof(sfx)));
+			    diag_suffix(diag, sfx, sizeof(sfx)), tls_hint(st));
 			return -1;
 		}
 		if (!ld_set_timeouts(s))
@@ -528,8 +542,8 @@ ld_connect(struct ld_sess *s, tk_conn_result *r)
 		ld_diag(s->ld, diag, sizeof(diag));
 		tk_conn_result_set(r, TK_CONN_FAILED, "cannot reach %s: %s%s; "
 		    "nothing was changed (check url and that the directory "
-		    "is up)", st->url, ldap_err2string(rc),
-		    diag_suffix(diag, sfx, sizeof(sfx)));
+		    "is up%s)", st->url, ldap_err2string(rc),
+		    diag_suffix(diag, sfx, sizeof(sfx)), tls_hint(st));
 		return -1;
 	}
 	w = ld_wait(s, msgid, &res, &lderr);

@@ -9,7 +9,7 @@ MFA attributes gone. Failure paths: unknown subject, filter metacharacters,
 an ambiguous filter, nothing listening, a wrong service password, a server
 that accepts and never answers, a proxy that passes a modify to slapd but
 drops its answer (UNKNOWN, and the change did happen), StartTLS refused,
-an operation the connector does not declare, and bad configurations.
+StartTLS and ldaps:// with a test CA (and refused without it), an operation the connector does not declare, and bad configurations.
 Everything stays on 127.0.0.1."""
 
 import json
@@ -493,6 +493,26 @@ def test_ldap_starttls_required(ctx):
         expect(cfg, "disable", "alice", "failed",
                contains=["StartTLS", "nothing was sent"])
         assert d.can_bind("alice", "Alice-pw-1")
+
+
+def test_ldap_tls(ctx):
+    with Slapd(tls=True) as d:
+        d.add_user("alice", "Alice-pw-1")
+        d.add_user("bob", "Bob-pw-1")
+        starttls = write_config(ctx, d, name="starttls", starttls=True,
+                                ca_file=d.ca_file)
+        ldaps = write_config(ctx, d, name="ldaps", url=d.ldaps_url,
+                             ca_file=d.ca_file)
+        untrusted = write_config(ctx, d, name="untrusted", url=d.ldaps_url)
+        expect(starttls, "disable", "alice", "done")
+        assert not d.can_bind("alice", "Alice-pw-1")
+        expect(ldaps, "password_reset", "bob", "done", "--secret",
+               "Tls-temp-55")
+        assert d.must_change("bob", "Tls-temp-55")
+        # a certificate nobody vouches for: refused before anything is sent
+        expect(untrusted, "reactivate", "alice", "failed",
+               contains=["TLS", "ca_file", "nothing was changed"])
+        assert not d.can_bind("alice", "Alice-pw-1")
 
 
 def test_ldap_undeclared_operation(ctx):

@@ -40,6 +40,9 @@ API (standard library only; every call raises on a fixture failure):
         d.attrs(uid, *names) -> {name: [values]}   # read as the root DN
         d.ldap_modify(ldif)                   # as the root DN
 
+Slapd(tls=True) also makes a throw-away CA (d.ca_file) and a certificate
+for 127.0.0.1, offers StartTLS on d.url and listens on d.ldaps_url too.
+
 Slapd(port=None) picks a free loopback port; d.log is slapd's stderr
 (stats level) for a failing test's report. close() is idempotent.
 """
@@ -105,8 +108,12 @@ class Slapd:
     """One slapd process and its temporary directory."""
 
     def __init__(self, port=None, root_password="root-secret-4cc1",
-                 bind_password="svc-secret-7d2a"):
+                 bind_password="svc-secret-7d2a", tls=False):
         self.tmp = tempfile.mkdtemp(prefix="twokey-slapd-")
+        self.tls = tls
+        self.ca_file = None
+        self.ldaps_url = None
+        self.ldaps_port = None
         self.proc = None
         self._log_f = None
         self.suffix = SUFFIX
@@ -120,6 +127,8 @@ class Slapd:
         self.log = os.path.join(self.tmp, "slapd.log")
         self._uid_number = 10000
         try:
+            if tls:
+                self._make_certs()
             self._write_config()
             self._start(port)
             self._populate()
@@ -142,6 +151,11 @@ class Slapd:
         with open(schema, "w") as f:
             f.write(TEST_SCHEMA)
         svc = self.bind_dn
+        tlsconf = ""
+        if self.tls:
+            tlsconf = ("TLSCACertificateFile %s\nTLSCertificateFile %s\n"
+                       "TLSCertificateKeyFile %s\n"
+                       % (self.ca_file, self._cert, self._key))
         conf = """\
 include {sd}/core.schema
 include {sd}/cosine.schema
@@ -154,7 +168,7 @@ modulepath {md}
 moduleload back_mdb
 moduleload ppolicy
 password-hash {{SSHA}}
-
+{tlsconf}
 database mdb
 maxsize 33554432
 suffix "{suffix}"
@@ -179,7 +193,7 @@ access to *
 	by * none
 """.format(sd=SCHEMA_DIR, schema=schema, tmp=self.tmp, md=MODULE_DIR,
            suffix=SUFFIX, root=self.root_dn, rootpw=self.root_password,
-           policy=self.policy_dn, svc=svc)
+           policy=self.policy_dn, svc=svc, tlsconf=tlsconf)
         self.conf = os.path.join(self.tmp, "slapd.conf")
         with open(self.conf, "w") as f:
             f.write(conf)
@@ -196,11 +210,16 @@ access to *
         for _attempt in range(4):
             self.port = port or free_port()
             self.url = "ldap://127.0.0.1:%d" % self.port
+            urls = self.url + "/"
+            if self.tls:
+                self.ldaps_port = free_port()
+                self.ldaps_url = "ldaps://127.0.0.1:%d" % self.ldaps_port
+                urls += " " + self.ldaps_url + "/"
             self._log_f = open(self.log, "ab")
             # -d stats: stay in the foreground, log operations to stderr
             self.proc = subprocess.Popen(
-                [SLAPD, "-f", self.conf, "-h", self.url + "/", "-d",
-                 "stats"], stdin=subprocess.DEVNULL, stdout=self._log_f,
+                [SLAPD, "-f", self.conf, "-h", urls, "-d", "stats"],
+                stdin=subprocess.DEVNULL, stdout=self._log_f,
                 stderr=subprocess.STDOUT)
             deadline = time.time() + START_TIMEOUT
             while time.time() < deadline:
@@ -221,6 +240,31 @@ access to *
             if port or "address already in use" not in last.lower():
                 break
         raise SlapdError("slapd did not start:\n" + last)
+
+    def _make_certs(self):
+        """A throw-away CA and a server certificate for 127.0.0.1 and
+        localhost (openssl command line), for ldaps:// and StartTLS."""
+        t = self.tmp
+        self.ca_file = os.path.join(t, "ca.pem")
+        ca_key = os.path.join(t, "ca.key")
+        self._key = os.path.join(t, "server.key")
+        self._cert = os.path.join(t, "server.pem")
+        csr = os.path.join(t, "server.csr")
+        ext = os.path.join(t, "server.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                    "extendedKeyUsage=serverAuth\n")
+        for argv in (
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                 "-keyout", ca_key, "-out", self.ca_file, "-days", "2",
+                 "-subj", "/CN=twokey test CA"],
+                ["openssl", "req", "-newkey", "rsa:2048", "-nodes",
+                 "-keyout", self._key, "-out", csr, "-subj",
+                 "/CN=127.0.0.1"],
+                ["openssl", "x509", "-req", "-in", csr, "-CA", self.ca_file,
+                 "-CAkey", ca_key, "-CAcreateserial", "-out", self._cert,
+                 "-days", "2", "-extfile", ext]):
+            self._tool(argv)
 
     def _stop_proc(self):
         p, self.proc = self.proc, None
