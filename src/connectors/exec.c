@@ -4,7 +4,8 @@
  * speaks.
  *
  * The program gets the change as JSON on stdin (conn_body.h; the secret
- * only with send_secret true), an environment built from nothing
+ * only with send_secret true, for password_reset and secret_rotate, as the
+ * webhook), an environment built from nothing
  * (PATH=/usr/bin:/bin plus the NAME=VALUE pairs of the env option), no
  * inherited file descriptors besides 0-2, and its own process group.
  * stdout and stderr are read at once with poll (8 KiB of each kept, the
@@ -375,8 +376,9 @@ exec_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
 	tk_sbuf_init(&body, EXEC_BODY_MAX);
 	tk_sbuf_init(&so, EXEC_OUT_MAX);
 	tk_sbuf_init(&se, EXEC_OUT_MAX);
-	if (tk_change_json(ch, s->send_secret, (long long)time(NULL), &body,
-	    &err) != 0) {
+	if (tk_change_json(ch, s->send_secret &&
+	    (ch->op == TK_OP_PASSWORD_RESET || ch->op == TK_OP_SECRET_ROTATE),
+	    (long long)time(NULL), &body, &err) != 0) {
 		tk_conn_result_set(r, TK_CONN_FAILED, "%s", err.msg);
 		return;
 	}
