@@ -1268,7 +1268,13 @@ ld_status(void *state, const tk_conn_config *cfg, const tk_change *ch,
 	struct ld_user u;
 	char why[sizeof(r->message)];
 
-	(void)cfg;
+	if ((int)ch->op < 0 || ch->op >= TK_OP__COUNT ||
+	    !(cfg->caps & (1u << ch->op))) {
+		tk_conn_result_set(r, TK_CONN_UNKNOWN, "connector %s does not "
+		    "declare %s, so it cannot tell", cfg->name,
+		    tk_conn_op_name(ch->op));
+		return;
+	}
 	if (!change_ok(st, ch, false, r)) {
 		r->outcome = TK_CONN_UNKNOWN;
 		return;

@@ -521,6 +521,8 @@ def test_ldap_undeclared_operation(ctx):
         cfg = write_config(ctx, d, can=["group_add", "mfa_reset"])
         expect(cfg, "disable", "alice", "failed",
                contains=["does not declare", "disable"])
+        expect(cfg, "disable", "alice", "unknown", "--status",
+               contains=["does not declare"])
         assert d.can_bind("alice", "Alice-pw-1")
 
 
