@@ -232,6 +232,13 @@ secret_key(const char *k)
 }
 
 static bool
+is_bool_text(const char *v)
+{
+	return strcmp(v, "true") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "yes") == 0 || strcmp(v, "no") == 0;
+}
+
+static bool
 valid_email(const char *v)
 {
 	const char *at = strchr(v, '@');
@@ -500,11 +507,6 @@ parse_option(struct ctx *c, tk_conn_config *cf, const yaml_node_t *k,
 		if (strcmp(cf->opt[i].key, key) == 0)
 			return fail_at(c, k->start_mark, "key \"%s\" appears "
 			    "twice in connector %s; keep one", key, cf->name);
-	if (secret_key(key))
-		return fail_at(c, k->start_mark, "option \"%s\" would put a "
-		    "secret in the directory file; write it to a file readable "
-		    "only by twokey (chmod 600) and name that file with "
-		    "%s_file", key, key);
 	if (cf->nopt >= TK_CONN_OPTS_MAX)
 		return fail_at(c, k->start_mark, "more than %d options in one "
 		    "connector; remove the ones it does not use",
@@ -521,6 +523,12 @@ parse_option(struct ctx *c, tk_conn_config *cf, const yaml_node_t *k,
 	    sizeof(cf->opt[0].value)) != 0) {
 		return -1;
 	}
+	/* a flag about a secret (send_secret: false) is not one */
+	if (secret_key(key) && !is_bool_text(cf->opt[cf->nopt].value))
+		return fail_at(c, k->start_mark, "option \"%s\" would put a "
+		    "secret in the directory file; write it to a file readable "
+		    "only by twokey (chmod 600) and name that file with "
+		    "%s_file", key, key);
 	cf->nopt++;
 	return 0;
 }

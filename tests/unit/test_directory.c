@@ -33,6 +33,7 @@ static const char full[] =
     "    starttls: false\n"
     "    port_retry: 3\n"
     "    attrs: [uid, mail, cn]\n"
+    "    send_secret: false\n"
     "    empty:\n"
     "  - name: idp-scim\n"
     "    kind: scim\n"
@@ -96,7 +97,7 @@ test_full(void **state)
 	    (1u << TK_OP_DISABLE) | (1u << TK_OP_GROUP_ADD) |
 	    (1u << TK_OP_GROUP_REMOVE) | (1u << TK_OP_MFA_RESET));
 	assert_int_equal(c->timeout_ms, 5000);
-	assert_int_equal(c->nopt, 8);
+	assert_int_equal(c->nopt, 9);
 	assert_string_equal(c->opt[0].key, "url");
 	assert_string_equal(tk_conn_opt(c, "url"), "ldap://127.0.0.1:3890");
 	assert_string_equal(tk_conn_opt(c, "bind_dn"),
@@ -110,6 +111,7 @@ test_full(void **state)
 	assert_string_equal(tk_conn_opt(c, "port_retry"), "3");
 	assert_string_equal(tk_conn_opt(c, "attrs"), "uid,mail,cn");
 	assert_string_equal(tk_conn_opt(c, "empty"), "");
+	assert_int_equal(tk_conn_opt_bool(c, "send_secret", 1), 0);
 	assert_null(tk_conn_opt(c, "name"));
 	assert_null(tk_conn_opt(c, "timeout"));
 
@@ -253,6 +255,10 @@ static const struct bad bad[] = {
 	{CONN "    bind_password: hunter2\n", "dir.yaml:6:5:",
 	    "would put a secret in the directory file",
 	    "bind_password_file"},
+	{CONN "    client_secret: [a, b]\n", "dir.yaml:6:5:",
+	    "would put a secret", "client_secret_file"},
+	{CONN "    api_token: \"true1\"\n", "dir.yaml:6:5:",
+	    "would put a secret", "api_token_file"},
 	{CONN "    Base-DN: x\n", "dir.yaml:6:5:",
 	    "option name \"Base-DN\" is not valid", "lower-case letters"},
 	{CONN "    base_dn: x\n    base_dn: y\n", "dir.yaml:7:5:",
