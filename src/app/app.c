@@ -14,6 +14,7 @@
  * rendered case views and the stored records of recently used cases.
  */
 #include "app/app.h"
+#include "app/app_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -182,6 +183,7 @@ struct tk_app {
 	bool leading;           /* a leader is at work */
 	/* scratch, used only with mu held */
 	tk_case work;
+	struct app_fx fx;       /* verify.c, execute.c */
 	tk_events ev_refresh;
 	tk_events ev_op;
 	tk_missing missing;
@@ -712,6 +714,22 @@ engine_event_data(const tk_case *c, const tk_event *ev)
 	    "tier", c->tier, "subject", c->subject, "action", c->action);
 }
 
+/* The hold started: the subject is told through every contact on file
+ * (invariant 8). Queued in the same transaction; verify.c sends them. */
+static int
+queue_hold_notices(tk_app *a, tk_time now, const tk_case *c, tk_error *err)
+{
+	const tk_subject *s = tk_org_subject(&a->org, c->subject);
+
+	if (s == NULL)
+		return 0;
+	for (int i = 0; i < s->ncontacts; i++)
+		if (tk_store_outbox_add(a->store, c->id, "hold",
+		    s->contacts[i].value, now, err) != 0)
+			return -1;
+	return 0;
+}
+
 static int
 append_engine_events(tk_app *a, tk_time now, const tk_case *c,
     const tk_events *evs, tk_error *err)
@@ -720,6 +738,9 @@ append_engine_events(tk_app *a, tk_time now, const tk_case *c,
 		const tk_event *ev = &evs->ev[i];
 		if (append_event(a, now, c->id, ev->kind, ev->actor, ev->alert,
 		    engine_event_data(c, ev), err) != 0)
+			return -1;
+		if (strcmp(ev->kind, "hold.started") == 0 &&
+		    queue_hold_notices(a, now, c, err) != 0)
 			return -1;
 	}
 	return 0;
@@ -1057,6 +1078,7 @@ tk_app_close(tk_app *a)
 {
 	if (a == NULL)
 		return;
+	app_fx_close(a);
 	if (a->rstore != NULL)
 		tk_store_close(a->rstore);
 	if (a->store != NULL)
@@ -1945,8 +1967,7 @@ static int find_open_settled(tk_app *a, const tk_ctx *x,
     const char *subject, const char *family, char *open_id, size_t size,
     tk_error *e);
 
-typedef enum tk_status (*case_fn)(const tk_ctx *x, tk_case *c,
-    const char *actor, const void *arg, tk_events *ev, tk_error *err);
+typedef app_case_fn case_fn;
 
 struct op_job {
 	const char *actor, *id, *what;
@@ -1956,6 +1977,8 @@ struct op_job {
 	json_t **out;
 	tk_app_err *err;
 	enum tk_status st;
+	bool keep;                /* keep fn's other writes on a refusal */
+	tk_case *after;           /* copy of the case on success, or NULL */
 };
 
 /* A PATCH may not move a case onto a subject that already has an open
@@ -2042,6 +2065,8 @@ case_op_run(tk_app *a, void *jarg)
 			json_decref(rec);
 			goto store_failed;
 		}
+		if (j->after != NULL)
+			*j->after = *c;
 		if (out != NULL) {
 			*out = case_view(a, &x, c, rec, false, &err->e);
 			if (*out == NULL)
@@ -2061,7 +2086,7 @@ case_op_run(tk_app *a, void *jarg)
 	    st == TK_ERR_SOD, refused_data(what, &err->e,
 	    tk_state_name(c->state), NULL), &e) != 0)
 		goto store_fail;
-	if (changed || is_refusal(st)) {
+	if (changed || is_refusal(st) || j->keep) {
 		if (op_keep(a, &op, &e) != 0)
 			goto store_failed;
 	} else {
@@ -2086,6 +2111,14 @@ static enum tk_status
 case_op(tk_app *a, const char *actor, const char *id, const char *what,
     case_fn fn, const void *arg, json_t **out, tk_app_err *err)
 {
+	return app_case_op(a, actor, id, what, fn, arg, false, out, err, NULL);
+}
+
+enum tk_status
+app_case_op(tk_app *a, const char *actor, const char *id, const char *what,
+    app_case_fn fn, const void *arg, bool keep, json_t **out,
+    tk_app_err *err, tk_case *after)
+{
 	struct op_job j;
 	tk_error e;
 	bool ok;
@@ -2108,6 +2141,8 @@ case_op(tk_app *a, const char *actor, const char *id, const char *what,
 	j.out = out;
 	j.err = err;
 	j.st = TK_ERR_INTERNAL;
+	j.keep = keep;
+	j.after = after;
 	ok = gc_submit(a, case_op_run, &j, &e);
 	return gc_answer(ok, &e, j.st, out, err);
 }
@@ -2182,7 +2217,7 @@ op_execute(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
 }
 
 enum tk_status
-tk_app_case_execute(tk_app *a, const char *actor, const char *id,
+app_execute_manual(tk_app *a, const char *actor, const char *id,
     const tk_execute_req *r, json_t **out, tk_app_err *err)
 {
 	return case_op(a, actor, id, "execute", op_execute, r, out, err);
@@ -3429,4 +3464,90 @@ tk_app_ship(tk_app *a, tk_error *err)
 	free(p);
 	atomic_store(&a->shipping, false);
 	return rc != 0 ? -1 : total;
+}
+
+/* ---- shared with verify.c and execute.c (app_int.h) -------------------- */
+
+struct app_fx *
+app_fx(tk_app *a)
+{
+	return &a->fx;
+}
+
+tk_store *
+app_store(tk_app *a)
+{
+	return a->store;
+}
+
+int
+app_event(tk_app *a, tk_time now, const char *case_id, const char *kind,
+    const char *actor, bool alert, json_t *data, tk_error *err)
+{
+	return append_event(a, now, case_id, kind, actor, alert, data, err);
+}
+
+bool
+app_subject(tk_app *a, const char *id, tk_subject *out)
+{
+	const tk_subject *s;
+
+	(void)pthread_mutex_lock(&a->mu);
+	s = tk_org_subject(&a->org, id);
+	if (s != NULL)
+		*out = *s;
+	(void)pthread_mutex_unlock(&a->mu);
+	return s != NULL;
+}
+
+enum tk_status
+app_case_read(tk_app *a, const char *id, tk_case *out, tk_app_err *err)
+{
+	enum tk_status st;
+
+	err_clear(err);
+	(void)pthread_mutex_lock(&a->mu);
+	st = load_case(a, id, err);
+	if (st == TK_OK)
+		*out = a->work;
+	(void)pthread_mutex_unlock(&a->mu);
+	return st;
+}
+
+struct tx_job {
+	app_tx_fn fn;
+	void *arg;
+	tk_error *err;
+	int rc;
+};
+
+static void
+tx_run(tk_app *a, void *arg)
+{
+	struct tx_job *j = arg;
+	struct gc_op op;
+
+	j->rc = -1;
+	if (op_begin(a, &op, j->err) != 0)
+		return;
+	if (j->fn(a, now_locked(a), j->arg, j->err) != 0) {
+		op_undo(a, &op);
+		return;
+	}
+	if (op_keep(a, &op, j->err) != 0)
+		return;
+	j->rc = 0;
+}
+
+int
+app_tx(tk_app *a, app_tx_fn fn, void *arg, tk_error *err)
+{
+	struct tx_job j = {fn, arg, err, -1};
+	tk_error e;
+
+	if (!gc_submit(a, tx_run, &j, &e)) {
+		*err = e; /* the batch did not commit: nothing fn did stays */
+		return -1;
+	}
+	return j.rc;
 }

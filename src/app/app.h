@@ -259,4 +259,56 @@ int tk_app_syslog_attach(tk_app *a, tk_syslog *cp, tk_syslog *ev,
  * the number of events queued, or -1 with err. One call at a time. */
 int64_t tk_app_ship(tk_app *a, tk_error *err);
 
+/* ---- verification (verify.c) -------------------------------------------- */
+
+/* Loads the seal key that encrypts TOTP seeds (DB.seal-key, made by
+ * `twokey init`). Without it registered factors are not available. */
+int tk_app_seal_attach(tk_app *a, const char *path, tk_error *err);
+/* Enrols a new TOTP factor for subject (replacing any earlier one; an
+ * alert event): uri (>= 512) gets the otpauth:// URI, shown once. For
+ * the operator on the server host. alg "sha1" (default) or "sha256". */
+enum tk_status tk_app_factor_enroll(tk_app *a, const char *subject,
+    const char *alg, const char *issuer, char *uri, size_t uri_size,
+    tk_app_err *err);
+/* Checks the code the subject reads from their factor; on a match
+ * records registered_factor evidence by actor. A wrong or replayed code
+ * counts a failure; five in a row lock the factor for 15 minutes with an
+ * alert. */
+enum tk_status tk_app_case_totp(tk_app *a, const char *actor,
+    const char *id, const char *code, json_t **out, tk_app_err *err);
+/* Sends a one-time confirmation (links "Yes, this was me" / "No, this
+ * was not me", single use, 15 minutes, bound to the case digest) to a
+ * contact on file; the answer records out_of_band evidence by actor or
+ * cancels the case. *out is the case view. */
+enum tk_status tk_app_confirm_send(tk_app *a, const char *actor,
+    const char *id, const char *contact, json_t **out, tk_app_err *err);
+/* Public (the token is the credential): what the link is about. */
+enum tk_status tk_app_confirm_view(tk_app *a, const char *token,
+    json_t **out, tk_app_err *err);
+/* Public: the subject's answer. {"case","outcome": "verified" |
+ * "cancelled" | "acknowledged" | "too_late"}. */
+enum tk_status tk_app_confirm_answer(tk_app *a, const char *token,
+    bool yes, json_t **out, tk_app_err *err);
+
+/* ---- execution (execute.c) ---------------------------------------------- */
+
+/* Loads the directory file's connectors (opening each: options checked,
+ * secrets read) and notify settings. */
+int tk_app_directory_attach(tk_app *a, const char *path, tk_error *err);
+/* A person settles an outcome_unknown case (done: the change was made or
+ * not) or confirms pending revocations by hand. */
+enum tk_status tk_app_case_resolve(tk_app *a, const char *actor,
+    const char *id, bool done, const char *note, json_t **out,
+    tk_app_err *err);
+/* Reports a new risk signal on a case; extends a running hold. */
+enum tk_status tk_app_case_signal(tk_app *a, const char *actor,
+    const char *id, const char *signal, json_t **out, tk_app_err *err);
+/* At start-up: every case found `executing` (the server stopped during a
+ * connector call) is asked of its connector and settled, or marked
+ * outcome_unknown; never repeated. Returns how many, -1 on error. */
+int tk_app_reconcile(tk_app *a, tk_error *err);
+/* Sends queued notices and removes expired role grants (the scheduler
+ * calls it with the sweep). Returns how many things it did. */
+int tk_app_fx_sweep(tk_app *a, tk_error *err);
+
 #endif

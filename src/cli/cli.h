@@ -86,6 +86,11 @@ int tk_cmd_case_execute(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_case_cancel(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_case_break_glass(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_case_review(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_case_confirm(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_case_signal(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_case_resolve(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_factor_enroll(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_factor_seal_key(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_me(const tk_cli_cmd *cmd, int argc, char **argv);
 
 /* ---- HTTP client (client.c) ---- */

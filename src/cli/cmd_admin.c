@@ -29,6 +29,8 @@
 #include "core/policy.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "verify/qr.h"
+#include "verify/seal.h"
 
 #define FILE_MAX (4u * 1024u * 1024u) /* largest org / policy file */
 #define MAX_SIGNALS_ARG TK_MAX_SIGNALS
@@ -107,7 +109,7 @@ enum { O_DB = 256, O_ORG, O_POLICY, O_FORCE, O_LISTEN, O_THREADS, O_SWEEP,
 	O_QUIET, O_SUBJECT, O_ACTION, O_SIGNAL, O_TICKET, O_CHANNEL,
 	O_REASON, O_ORIGIN, O_CP_EVENTS, O_CP_SECONDS, O_PUBLIC_AUDIT,
 	O_WITNESS, O_CP_FILE, O_CP_SYSLOG, O_SYSLOG, O_SYSLOG_FORMAT,
-	O_SYSLOG_FROM };
+	O_SYSLOG_FROM, O_DIRECTORY, O_ALG, O_ISSUER };
 
 /* Parses only --help/--json and the listed options; returns 'h' on
  * --help (usage printed), '?' on a usage error (usage printed), 0 when
@@ -194,7 +196,7 @@ static int
 remove_db(const char *db)
 {
 	static const char *const suffix[] = {"", "-wal", "-shm", "-journal",
-		".audit-key", ".checkpoints"};
+		".audit-key", ".checkpoints", ".seal-key"};
 	char p[4096];
 	size_t i;
 	int w;
@@ -223,6 +225,8 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	const char *db = NULL, *org_path = NULL, *pol_path = NULL;
 	const char *origin = NULL;
 	char origin_buf[TK_NOTE_NAME_MAX], key_path[4096], mirror[4096];
+	char seal_path[4096];
+	int n;
 	char vkey[TK_NOTE_VKEY_MAX];
 	tk_note_signer signer;
 	int64_t signed_size = -1;
@@ -276,6 +280,15 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	if (tk_audit_key_path(db, key_path, sizeof(key_path), &err) != 0 ||
 	    tk_audit_mirror_path(db, mirror, sizeof(mirror), &err) != 0)
 		return tk_cli_print_err(&err);
+	n = snprintf(seal_path, sizeof(seal_path), "%s.seal-key", db);
+	if (n < 0 || (size_t)n >= sizeof(seal_path))
+		return tk_cli_usage_error(cmd, "--db path too long");
+	if (!force && stat(seal_path, &st) == 0) {
+		(void)fprintf(stderr, "error: %s is left from an earlier "
+		    "database; move it away or use --force to replace "
+		    "everything\n", seal_path);
+		return TK_EXIT_FAIL;
+	}
 	if (!force && (stat(key_path, &st) == 0 || stat(mirror, &st) == 0)) {
 		(void)fprintf(stderr, "error: %s or %s is left from an earlier "
 		    "log; move them away (a new log gets a new key, and an old "
@@ -351,6 +364,11 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 		goto out;
 	}
 	tk_note_signer_wipe(&signer);
+	/* The key that encrypts registered factors' seeds at rest. */
+	if (tk_seal_key_create(seal_path, &err) != 0) {
+		rc = tk_cli_print_err(&err);
+		goto out;
+	}
 	(void)printf("initialized %s: %zu staff, %zu subjects; policy %s "
 	    "(%zu tier%s, %zu deny rule%s)\n", db, org.nstaff, org.nsubjects,
 	    pol.digest, pol.ntiers, pol.ntiers == 1 ? "" : "s", pol.ndenies,
@@ -407,6 +425,105 @@ tk_cmd_token_issue(const tk_cli_cmd *cmd, int argc, char **argv)
 	return TK_EXIT_OK;
 }
 
+/* ---- factor enroll -------------------------------------------------------- */
+
+int
+tk_cmd_factor_enroll(const tk_cli_cmd *cmd, int argc, char **argv)
+{
+	static const struct option lo[] = {LO_HELP, LO_DB,
+		{"algorithm", required_argument, NULL, O_ALG},
+		{"issuer", required_argument, NULL, O_ISSUER}, LO_END};
+	const char *db = NULL, *alg = "sha1", *issuer = "twokey";
+	char uri[1024], seal[4096];
+	tk_app_err ae = {0};
+	tk_error err = {0};
+	enum tk_status st;
+	char *qr;
+	tk_app *a;
+	int c, n;
+
+	optind = 0;
+	while ((c = tk_cli_next_opt(cmd, argc, argv, lo)) != 0) {
+		if (tk_cli_end_code(c) >= 0)
+			return tk_cli_end_code(c);
+		switch (c) {
+		case O_DB: db = optarg; break;
+		case O_ALG: alg = optarg; break;
+		case O_ISSUER: issuer = optarg; break;
+		default: return tk_cli_usage_error(cmd, NULL);
+		}
+	}
+	if (db == NULL || optind + 1 != argc)
+		return tk_cli_usage_error(cmd, "--db and one SUBJECT are "
+		    "required");
+	if (tk_cli_need_db(db) != 0)
+		return TK_EXIT_FAIL;
+	n = snprintf(seal, sizeof(seal), "%s.seal-key", db);
+	if (n < 0 || (size_t)n >= sizeof(seal))
+		return tk_cli_usage_error(cmd, "--db path too long");
+	a = tk_app_open(db, &err);
+	if (a == NULL)
+		return tk_cli_print_err(&err);
+	if (tk_app_seal_attach(a, seal, &err) != 0) {
+		tk_app_close(a);
+		(void)fprintf(stderr, "error: %s\n(databases made before "
+		    "registered factors have no seal key: create one with "
+		    "`twokey factor seal-key --db %s`)\n", err.msg, db);
+		return TK_EXIT_FAIL;
+	}
+	st = tk_app_factor_enroll(a, argv[optind], alg, issuer, uri,
+	    sizeof(uri), &ae);
+	tk_app_close(a);
+	if (st != TK_OK)
+		return tk_cli_print_err(&ae.e);
+	qr = tk_qr_terminal(uri);
+	(void)printf("%s\n", uri);
+	if (qr != NULL) {
+		(void)printf("%s", qr);
+		OPENSSL_cleanse(qr, strlen(qr));
+		free(qr);
+	}
+	(void)fflush(stdout);
+	OPENSSL_cleanse(uri, sizeof(uri));
+	(void)fprintf(stderr, "enrolled a TOTP factor for %s: scan the code "
+	    "(or enter the URI) in the subject's authenticator now; it is "
+	    "shown only once and any earlier factor no longer works\n",
+	    argv[optind]);
+	return TK_EXIT_OK;
+}
+
+int
+tk_cmd_factor_seal_key(const tk_cli_cmd *cmd, int argc, char **argv)
+{
+	const char *db = NULL;
+	char seal[4096];
+	tk_error err = {0};
+	int c, n;
+	static const struct option lo[] = {LO_HELP, LO_DB, LO_END};
+
+	optind = 0;
+	while ((c = tk_cli_next_opt(cmd, argc, argv, lo)) != 0) {
+		if (tk_cli_end_code(c) >= 0)
+			return tk_cli_end_code(c);
+		if (c != O_DB)
+			return tk_cli_usage_error(cmd, NULL);
+		db = optarg;
+	}
+	if (db == NULL || optind != argc)
+		return tk_cli_usage_error(cmd, "--db is required");
+	if (tk_cli_need_db(db) != 0)
+		return TK_EXIT_FAIL;
+	n = snprintf(seal, sizeof(seal), "%s.seal-key", db);
+	if (n < 0 || (size_t)n >= sizeof(seal))
+		return tk_cli_usage_error(cmd, "--db path too long");
+	if (tk_seal_key_create(seal, &err) != 0)
+		return tk_cli_print_err(&err);
+	(void)printf("created %s (keep it 0600 and back it up with the "
+	    "database: without it enrolled factors cannot be checked)\n",
+	    seal);
+	return TK_EXIT_OK;
+}
+
 /* ---- serve --------------------------------------------------------------- */
 
 int
@@ -425,6 +542,7 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		{"syslog", required_argument, NULL, O_SYSLOG},
 		{"syslog-format", required_argument, NULL, O_SYSLOG_FORMAT},
 		{"syslog-from", required_argument, NULL, O_SYSLOG_FROM},
+		{"directory", required_argument, NULL, O_DIRECTORY},
 		{"quiet", no_argument, NULL, O_QUIET}, LO_END};
 	const char *witnesses[TK_APP_WITNESS_MAX];
 	tk_server_opts o = {0};
@@ -446,6 +564,7 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		case O_DB: o.db_path = optarg; break;
 		case O_LISTEN: o.listen = optarg; break;
 		case O_QUIET: o.quiet = true; break;
+		case O_DIRECTORY: o.directory = optarg; break;
 		case O_THREADS:
 			errno = 0;
 			n = strtoul(optarg, &end, 10);

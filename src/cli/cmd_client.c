@@ -374,6 +374,7 @@ tk_cmd_case_evidence(const tk_cli_cmd *cmd, int argc, char **argv)
 		{"contact", "contact", F_STR, false},
 		{"result", "result", F_STR, false},
 		{"reference", "reference", F_STR, false},
+		{"code", "code", F_STR, false},
 	};
 	parsed pp = {0};
 	char path[PATH_MAX_LEN];
@@ -383,6 +384,7 @@ tk_cmd_case_evidence(const tk_cli_cmd *cmd, int argc, char **argv)
 	if (rc != TK_EXIT_OK || pp.done)
 		goto out;
 	if (json_object_get(pp.body, "result") == NULL &&
+	    json_object_get(pp.body, "code") == NULL &&
 	    json_object_set_new(pp.body, "result", json_string("pass")) != 0) {
 		rc = TK_EXIT_FAIL;
 		goto out;
@@ -454,13 +456,43 @@ int
 tk_cmd_case_execute(const tk_cli_cmd *cmd, int argc, char **argv)
 {
 	static const fld f[] = {
-		{"note", "note", F_STR, true},
+		{"note", "note", F_STR, false},
 		{"revoked", "revoked", F_CSV, false},
 		{"connector", "connector", F_STR, false},
 	};
 
 	return case_action(cmd, argc, argv, f, NF(f), "POST", "/execute",
 	    NULL, NULL, "executed");
+}
+
+int
+tk_cmd_case_confirm(const tk_cli_cmd *cmd, int argc, char **argv)
+{
+	static const fld f[] = {{"contact", "contact", F_STR, true}};
+
+	return case_action(cmd, argc, argv, f, NF(f), "POST",
+	    "/confirmations", NULL, NULL, "sent a confirmation for");
+}
+
+int
+tk_cmd_case_signal(const tk_cli_cmd *cmd, int argc, char **argv)
+{
+	static const fld f[] = {{"signal", "signal", F_STR, true}};
+
+	return case_action(cmd, argc, argv, f, NF(f), "POST", "/signals",
+	    NULL, NULL, "reported a signal on");
+}
+
+int
+tk_cmd_case_resolve(const tk_cli_cmd *cmd, int argc, char **argv)
+{
+	static const fld f[] = {
+		{"outcome", "outcome", F_STR, true},
+		{"note", "note", F_STR, true},
+	};
+
+	return case_action(cmd, argc, argv, f, NF(f), "POST", "/resolve",
+	    NULL, NULL, "resolved");
 }
 
 int

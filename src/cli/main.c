@@ -38,13 +38,26 @@ static const tk_cli_cmd commands[] = {
 	    "issue an API token for a staff login (printed once)",
 	    "      --db PATH            database created by `twokey init`\n"
 	    OPT_HELP},
+	{"factor", "enroll", tk_cmd_factor_enroll,
+	    "--db PATH [--algorithm sha1|sha256] [--issuer NAME] SUBJECT",
+	    "enrol a TOTP factor for a subject (prints the otpauth URI and a QR "
+	    "code once)",
+	    "      --db PATH            database created by `twokey init`\n"
+	    "      --algorithm A        sha1 (default, what most apps support)\n"
+	    "                           or sha256\n"
+	    "      --issuer NAME        name shown in the app (default twokey)\n"
+	    OPT_HELP},
+	{"factor", "seal-key", tk_cmd_factor_seal_key, "--db PATH",
+	    "create DB.seal-key for a database made before factors existed",
+	    "      --db PATH            database created by `twokey init`\n"
+	    OPT_HELP},
 	{NULL, "serve", tk_cmd_serve,
 	    "--db PATH --listen ADDR:PORT [--threads N] [--sweep-interval S]\n"
 	    "       [--checkpoint-events N] [--checkpoint-interval S] "
 	    "[--checkpoint-file FILE]\n"
 	    "       [--witness URL=KEY]... [--checkpoint-syslog TARGET]\n"
 	    "       [--syslog TARGET [--syslog-format F] [--syslog-from SEQ]]\n"
-	    "       [--public-audit] [--quiet]",
+	    "       [--directory FILE] [--public-audit] [--quiet]",
 	    "run the REST/JSON API server until SIGINT or SIGTERM",
 	    "      --db PATH            database created by `twokey init`\n"
 	    "      --listen ADDR:PORT   address to listen on, e.g. 127.0.0.1:8080\n"
@@ -72,6 +85,10 @@ static const tk_cli_cmd commands[] = {
 	    "                           start\n"
 	    "      --syslog-format F    jsonl (default), ocsf or cef\n"
 	    "      --syslog-from SEQ    ship from event SEQ instead\n"
+	    "      --directory FILE     connectors, routes and notify settings\n"
+	    "                           (docs/connectors.md); without it cases\n"
+	    "                           are executed manually and no messages\n"
+	    "                           are sent\n"
 	    "      --public-audit       serve /v1/audit without a token\n"
 	    "      --quiet              no access log on stderr\n" OPT_HELP},
 	{"policy", "check", tk_cmd_policy_check, "FILE",
@@ -170,14 +187,32 @@ static const tk_cli_cmd commands[] = {
 	    "      --limit N            at most N cases (1-500)\n"
 	    OPT_JSON OPT_HELP},
 	{"case", "evidence", tk_cmd_case_evidence,
-	    "ID --method M [--contact C] [--result pass|fail] [--reference R]",
+	    "ID --method M [--contact C] [--result pass|fail] [--reference R]\n"
+	    "       [--code CODE]",
 	    "record a verification of the requester's identity",
-	    "      --method M           registered_factor, callback_on_file,\n"
-	    "                           out_of_band, manager_attestation,\n"
-	    "                           id_document, video_call\n"
+	    "      --method M           callback_on_file, manager_attestation,\n"
+	    "                           id_document, video_call; or\n"
+	    "                           registered_factor with --code\n"
+	    "      --code CODE          the TOTP code the subject reads from\n"
+	    "                           their enrolled authenticator\n"
 	    "      --contact C          the contact on file used\n"
 	    "      --result pass|fail   outcome (default pass)\n"
 	    "      --reference R        call id, note or document reference\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "confirm", tk_cmd_case_confirm, "ID --contact C",
+	    "send the subject a one-time confirmation (out_of_band)",
+	    "      --contact C          a contact on file (e-mail or phone)\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "signal", tk_cmd_case_signal, "ID --signal X",
+	    "report a new risk signal (extends a running hold)",
+	    "      --signal X           e.g. unusual_geo, new_device\n"
+	    OPT_JSON OPT_HELP},
+	{"case", "resolve", tk_cmd_case_resolve,
+	    "ID --outcome done|not_done --note N",
+	    "settle an outcome_unknown case or confirm pending revocations",
+	    "      --outcome O          done (the change is in the target) or\n"
+	    "                           not_done\n"
+	    "      --note N             what you checked, and where\n"
 	    OPT_JSON OPT_HELP},
 	{"case", "approve", tk_cmd_case_approve, "ID [--comment C]",
 	    "approve a case", "      --comment C          comment\n"
@@ -198,11 +233,14 @@ static const tk_cli_cmd commands[] = {
 	    "      --param K=V          replace the parameters (repeatable)\n"
 	    OPT_JSON OPT_HELP},
 	{"case", "execute", tk_cmd_case_execute,
-	    "ID --note N [--revoked sessions,tokens,credentials]",
-	    "attest that the change was made (manual connector)",
-	    "      --note N             what was done, and where\n"
-	    "      --revoked LIST       revocations performed, comma-separated\n"
-	    "      --connector NAME     connector (default manual)\n"
+	    "ID [--connector NAME|auto|manual] [--note N] [--revoked LIST]",
+	    "make the change through its connector, or attest it (manual)",
+	    "      --connector NAME     the routed connector (default when the\n"
+	    "                           directory routes the action), or\n"
+	    "                           manual: you made the change yourself\n"
+	    "      --note N             manual: what was done, and where\n"
+	    "      --revoked LIST       manual: revocations performed,\n"
+	    "                           comma-separated\n"
 	    OPT_JSON OPT_HELP},
 	{"case", "cancel", tk_cmd_case_cancel, "ID --reason R",
 	    "cancel a case", "      --reason R           why\n"

@@ -19,6 +19,7 @@
 #include "core/case.h"
 #include "core/policy.h"
 #include "http/json.h"
+#include "http/page.h"
 
 enum route {
 	R_NONE = 0,
@@ -32,6 +33,11 @@ enum route {
 	R_CASE_CANCEL,
 	R_CASE_BREAK_GLASS,
 	R_CASE_REVIEW,
+	R_CASE_CONFIRMATIONS,
+	R_CASE_RESOLVE,
+	R_CASE_SIGNALS,
+	R_CONFIRM,       /* /v1/confirm/{token}: public, JSON */
+	R_CONFIRM_PAGE,  /* /confirm/{token}: public, HTML */
 	R_EVENTS,
 	R_ALERTS,
 	R_POLICY,
@@ -39,7 +45,7 @@ enum route {
 	R_AUDIT_CHECKPOINT,
 	R_AUDIT_INCLUSION,
 	R_AUDIT_CONSISTENCY,
-	R_AUDIT_EVENTS
+	R_AUDIT_EVENTS   /* the audit routes stay last (public log) */
 };
 
 #define M_GET 1u
@@ -57,6 +63,9 @@ static const struct {
 	{"cancel", R_CASE_CANCEL},
 	{"break-glass", R_CASE_BREAK_GLASS},
 	{"review", R_CASE_REVIEW},
+	{"confirmations", R_CASE_CONFIRMATIONS},
+	{"resolve", R_CASE_RESOLVE},
+	{"signals", R_CASE_SIGNALS},
 };
 
 static unsigned
@@ -72,8 +81,14 @@ route_methods(enum route r)
 	case R_CASE_CANCEL:
 	case R_CASE_BREAK_GLASS:
 	case R_CASE_REVIEW:
+	case R_CASE_CONFIRMATIONS:
+	case R_CASE_RESOLVE:
+	case R_CASE_SIGNALS:
 	case R_EXPLAIN:
 		return M_POST;
+	case R_CONFIRM:
+	case R_CONFIRM_PAGE:
+		return M_GET | M_POST;
 	case R_NONE: return 0;
 	default: return M_GET;
 	}
@@ -101,8 +116,20 @@ match(const char *path, const char **id, size_t *idlen)
 
 	*id = NULL;
 	*idlen = 0;
+	if (strncmp(path, "/confirm/", 9) == 0 && strchr(path + 9, '/') ==
+	    NULL) {
+		*id = path + 9;
+		*idlen = strlen(*id);
+		return R_CONFIRM_PAGE;
+	}
 	if (strncmp(path, "/v1/", 4) != 0)
 		return R_NONE;
+	if (strncmp(path + 4, "confirm/", 8) == 0 && strchr(path + 12, '/') ==
+	    NULL) {
+		*id = path + 12;
+		*idlen = strlen(*id);
+		return R_CONFIRM;
+	}
 	p = path + 4;
 	if (strcmp(p, "health") == 0)
 		return R_HEALTH;
@@ -408,8 +435,9 @@ h_evidence(tk_app *app, const char *login, const char *id,
 	static const tk_jfield spec[] = {
 		{"method", TK_JSTR, TK_NAME_MAX, 0, true},
 		{"contact", TK_JSTR, TK_CONTACT_MAX, 0, false},
-		{"result", TK_JSTR, TK_NAME_MAX, 0, true},
+		{"result", TK_JSTR, TK_NAME_MAX, 0, false},
 		{"reference", TK_JSTR, TK_REF_MAX, 0, false},
+		{"code", TK_JSTR, 16, 0, false},
 	};
 	tk_jval v[NSPEC(spec)];
 	json_t *root, *out = NULL;
@@ -419,6 +447,24 @@ h_evidence(tk_app *app, const char *login, const char *id,
 
 	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
 		return;
+	if (strcmp(v[0].s, "registered_factor") == 0 && v[4].present) {
+		st = tk_app_case_totp(app, login, id, v[4].s, &out, &err);
+		reply(resp, st, 201, out, &err);
+		goto done;
+	}
+	if (v[4].present) {
+		reply_fail(resp, TK_ERR_INVALID, "field 'code' goes only with "
+		    "method registered_factor");
+		goto done;
+	}
+	if (!v[2].present) {
+		reply_fail(resp, TK_ERR_INVALID, strcmp(v[0].s,
+		    "registered_factor") == 0 ? "registered_factor needs "
+		    "field 'code': the code the subject reads from their "
+		    "authenticator" : "field 'result' is required: \"pass\" "
+		    "or \"fail\"");
+		goto done;
+	}
 	if (strcmp(v[2].s, "pass") != 0 && strcmp(v[2].s, "fail") != 0) {
 		reply_fail(resp, TK_ERR_INVALID, "field 'result' must be "
 		    "\"pass\" or \"fail\"");
@@ -474,7 +520,7 @@ h_execute(tk_app *app, const char *login, const char *id,
 {
 	static const tk_jfield spec[] = {
 		{"connector", TK_JSTR, TK_NAME_MAX, 0, false},
-		{"note", TK_JSTR, TK_TEXT_MAX, 0, true},
+		{"note", TK_JSTR, TK_TEXT_MAX, 0, false},
 		{"revoked", TK_JSTRLIST, TK_NAME_MAX, 8, false},
 	};
 	tk_jval v[NSPEC(spec)];
@@ -486,8 +532,8 @@ h_execute(tk_app *app, const char *login, const char *id,
 	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
 		return;
 	memset(&r, 0, sizeof(r));
-	r.connector = v[0].present ? v[0].s : "manual";
-	r.note = v[1].s;
+	r.connector = v[0].present ? v[0].s : NULL;
+	r.note = v[1].present ? v[1].s : "";
 	for (size_t i = 0; i < v[2].n; i++) {
 		int bit = tk_revoke_parse(v[2].items[i]);
 		if (bit < 0) {
@@ -505,6 +551,187 @@ h_execute(tk_app *app, const char *login, const char *id,
 done:
 	tk_json_vals_free(v, NSPEC(spec));
 	json_decref(root);
+}
+
+static void
+h_confirmations(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"contact", TK_JSTR, TK_CONTACT_MAX, 0, true},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	st = tk_app_confirm_send(app, login, id, v[0].s, &out, &err);
+	reply(resp, st, 201, out, &err);
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_resolve(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"outcome", TK_JSTR, TK_NAME_MAX, 0, true},
+		{"note", TK_JSTR, TK_TEXT_MAX, 0, true},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	if (strcmp(v[0].s, "done") != 0 && strcmp(v[0].s, "not_done") != 0)
+		reply_fail(resp, TK_ERR_INVALID, "field 'outcome' must be "
+		    "\"done\" (the change is in the target) or \"not_done\"");
+	else {
+		st = tk_app_case_resolve(app, login, id,
+		    strcmp(v[0].s, "done") == 0, v[1].s, &out, &err);
+		reply(resp, st, 200, out, &err);
+	}
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+static void
+h_signal(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp)
+{
+	static const tk_jfield spec[] = {
+		{"signal", TK_JSTR, TK_NAME_MAX, 0, true},
+	};
+	tk_jval v[NSPEC(spec)];
+	json_t *root, *out = NULL;
+	tk_app_err err;
+	enum tk_status st;
+
+	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
+		return;
+	st = tk_app_case_signal(app, login, id, v[0].s, &out, &err);
+	reply(resp, st, 201, out, &err);
+	tk_json_vals_free(v, NSPEC(spec));
+	json_decref(root);
+}
+
+/* The answer in a form body ("answer=yes") or JSON ({"answer":"yes"}):
+ * 1 yes, 0 no, -1 neither. */
+static int
+confirm_answer_of(const tk_http_req *req, bool html)
+{
+	char buf[64];
+	json_t *j, *a;
+	int r = -1;
+
+	if (req->body_len == 0 || req->body_len >= sizeof(buf))
+		return -1;
+	memcpy(buf, req->body, req->body_len);
+	buf[req->body_len] = '\0';
+	if (html) {
+		if (strcmp(buf, "answer=yes") == 0)
+			return 1;
+		if (strcmp(buf, "answer=no") == 0)
+			return 0;
+		return -1;
+	}
+	j = json_loads(buf, 0, NULL);
+	a = json_object_get(j, "answer");
+	if (json_is_string(a))
+		r = strcmp(json_string_value(a), "yes") == 0 ? 1 :
+		    strcmp(json_string_value(a), "no") == 0 ? 0 : -1;
+	json_decref(j);
+	return r;
+}
+
+static void
+page_reply(tk_http_resp *resp, int status, char *text, size_t len)
+{
+	if (text == NULL) {
+		reply_fail(resp, TK_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	resp->status = status;
+	resp->text = text;
+	resp->text_len = len;
+	resp->html = true;
+}
+
+/* The public confirmation link: GET shows what it is about (never acts:
+ * mail scanners fetch links), POST records the answer. */
+static void
+h_confirm(tk_app *app, enum route rt, const char *tokp, size_t toklen,
+    bool post, const tk_http_req *req, tk_http_resp *resp)
+{
+	bool html = rt == R_CONFIRM_PAGE;
+	char token[64], *text;
+	const char *pre = NULL;
+	json_t *out = NULL;
+	tk_app_err err;
+	enum tk_status st;
+	size_t len = 0;
+	int yes;
+
+	if (toklen == 0 || toklen >= sizeof(token)) {
+		memset(&err, 0, sizeof(err));
+		st = tk_fail(&err.e, TK_ERR_NOT_FOUND, "this confirmation link "
+		    "is not valid; use the link in the latest message");
+		goto fail;
+	}
+	memcpy(token, tokp, toklen);
+	token[toklen] = '\0';
+	if (!post) {
+		for (size_t i = 0; i < req->nquery; i++)
+			if (strcmp(req->query[i].key, "answer") == 0)
+				pre = req->query[i].value;
+		st = tk_app_confirm_view(app, token, &out, &err);
+		if (st != TK_OK)
+			goto fail;
+		if (!html) {
+			reply(resp, st, 200, out, &err);
+			return;
+		}
+		text = tk_page_confirm(out, token, pre, &len);
+		json_decref(out);
+		page_reply(resp, 200, text, len);
+		return;
+	}
+	yes = confirm_answer_of(req, html);
+	if (yes < 0) {
+		memset(&err, 0, sizeof(err));
+		st = tk_fail(&err.e, TK_ERR_INVALID, "send answer=yes or "
+		    "answer=no");
+		goto fail;
+	}
+	st = tk_app_confirm_answer(app, token, yes == 1, &out, &err);
+	OPENSSL_cleanse(token, sizeof(token));
+	if (st != TK_OK)
+		goto fail;
+	if (!html) {
+		reply(resp, st, 200, out, &err);
+		return;
+	}
+	json_decref(out);
+	text = yes ? tk_page_message("Thank you", "Your answer is recorded. "
+	    "You can close this page.", &len) : tk_page_message("The change "
+	    "is stopped", "Thank you for telling us. The request was "
+	    "cancelled and the security team is alerted; they may contact "
+	    "you on the details on file.", &len);
+	page_reply(resp, 200, text, len);
+	return;
+fail:
+	OPENSSL_cleanse(token, sizeof(token));
+	if (!html) {
+		reply_err(resp, &err);
+		return;
+	}
+	text = tk_page_message("This link cannot be used", err.e.msg, &len);
+	page_reply(resp, tk_status_http(st), text, len);
 }
 
 static void
@@ -829,6 +1056,7 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 	resp->body = NULL;
 	resp->text = NULL;
 	resp->text_len = 0;
+	resp->html = false;
 	resp->login[0] = '\0';
 	rt = match(req->path, &idp, &idlen);
 	if (rt == R_NONE) {
@@ -866,6 +1094,11 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 	if (rt >= R_AUDIT_CHECKPOINT && req->auth == NULL &&
 	    tk_app_audit_is_public(app)) {
 		h_audit(app, "", rt, req, resp); /* a public log */
+		return;
+	}
+
+	if (rt == R_CONFIRM || rt == R_CONFIRM_PAGE) {
+		h_confirm(app, rt, idp, idlen, mb == M_POST, req, resp);
 		return;
 	}
 
@@ -948,6 +1181,15 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 		break;
 	case R_CASE_REVIEW:
 		h_review(app, login, id, req, resp);
+		break;
+	case R_CASE_CONFIRMATIONS:
+		h_confirmations(app, login, id, req, resp);
+		break;
+	case R_CASE_RESOLVE:
+		h_resolve(app, login, id, req, resp);
+		break;
+	case R_CASE_SIGNALS:
+		h_signal(app, login, id, req, resp);
 		break;
 	case R_EVENTS:
 		h_events(app, login, req, resp);

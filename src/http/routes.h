@@ -38,6 +38,7 @@ typedef struct tk_http_resp {
 	char *text;           /* ...or when the body is ready-made JSON text
 	                       * (malloc'd, owned) */
 	size_t text_len;
+	bool html;            /* text is an HTML page, not JSON */
 	char login[TK_ID_MAX];/* authenticated login, "" when none */
 } tk_http_resp;
 

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -199,6 +200,11 @@ access_log(const server *s, const char *method, const char *url, int status,
 		return;
 	safe_copy(m, sizeof(m), method);
 	safe_copy(p, sizeof(p), url);
+	/* a confirmation link's token is a credential: never logged */
+	if (strncmp(p, "/confirm/", 9) == 0)
+		(void)tk_strlcpy(p + 9, "[token]", sizeof(p) - 9);
+	else if (strncmp(p, "/v1/confirm/", 12) == 0)
+		(void)tk_strlcpy(p + 12, "[token]", sizeof(p) - 12);
 	safe_copy(l, sizeof(l), login && login[0] ? login : "-");
 	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
 		now.tv_sec = time(NULL);
@@ -250,7 +256,7 @@ unescape(void *cls, struct MHD_Connection *c, char *str)
  * ready-made JSON text (malloc'd; always taken over). */
 static enum MHD_Result
 send_json(struct MHD_Connection *c, int status, json_t *body, char *text,
-    size_t text_len)
+    size_t text_len, bool html)
 {
 	static const char fallback[] = "{\"error\":{\"code\":\"internal\","
 	    "\"message\":\"out of memory\"}}";
@@ -274,8 +280,13 @@ send_json(struct MHD_Connection *c, int status, json_t *body, char *text,
 		if (r == NULL)
 			return MHD_NO;
 	}
-	if (MHD_add_response_header(r, "Content-Type", "application/json") !=
-	    MHD_YES ||
+	if (MHD_add_response_header(r, "Content-Type", html ? "text/html; "
+	    "charset=utf-8" : "application/json") != MHD_YES ||
+	    (html && (MHD_add_response_header(r, "Content-Security-Policy",
+	    "default-src 'none'; style-src 'unsafe-inline'; form-action "
+	    "'self'; frame-ancestors 'none'") != MHD_YES ||
+	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") !=
+	    MHD_YES)) ||
 	    MHD_add_response_header(r, "Cache-Control", "no-store") != MHD_YES ||
 	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") !=
 	    MHD_YES ||
@@ -291,6 +302,40 @@ send_json(struct MHD_Connection *c, int status, json_t *body, char *text,
 	return ret;
 }
 
+/* Verification and execution: the seal key of TOTP seeds (DB.seal-key,
+ * optional: without it registered factors are unavailable), the
+ * directory file (connectors, notify), then the cases a stop left
+ * `executing` are reconciled before any request is served. */
+static int
+attach_fx(server *s, const tk_server_opts *o, tk_error *err)
+{
+	char path[4096];
+	struct stat st;
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s.seal-key", o->db_path);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return tk_fail(err, TK_ERR_INVALID, "database path too long") ==
+		    TK_OK ? 0 : -1;
+	if (stat(path, &st) == 0) {
+		if (tk_app_seal_attach(s->app, path, err) != 0)
+			return -1;
+	} else if (!o->quiet)
+		(void)fprintf(stderr, "twokey: no %s: registered factors "
+		    "(TOTP) are unavailable; `twokey init` creates it\n", path);
+	if (o->directory != NULL &&
+	    tk_app_directory_attach(s->app, o->directory, err) != 0)
+		return -1;
+	n = tk_app_reconcile(s->app, err);
+	if (n < 0)
+		return -1;
+	if (n > 0)
+		(void)fprintf(stderr, "twokey: settled %d case%s found "
+		    "executing after the last stop (see their events)\n", n,
+		    n == 1 ? "" : "s");
+	return 0;
+}
+
 static enum MHD_Result
 send_error(const server *s, struct MHD_Connection *c, const char *method,
     const char *url, enum tk_status st, const char *msg)
@@ -303,7 +348,7 @@ send_error(const server *s, struct MHD_Connection *c, const char *method,
 	err.e.status = st;
 	(void)tk_strlcpy(err.e.msg, msg, sizeof(err.e.msg));
 	body = tk_routes_error_json(&err);
-	ret = send_json(c, tk_status_http(st), body, NULL, 0);
+	ret = send_json(c, tk_status_http(st), body, NULL, 0, false);
 	json_decref(body);
 	access_log(s, method, url, tk_status_http(st), NULL);
 	return ret;
@@ -353,7 +398,8 @@ dispatch(server *s, struct MHD_Connection *c, const char *url,
 	(void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_cb,
 	    &req);
 	tk_routes_handle(s->app, &req, &resp);
-	ret = send_json(c, resp.status, resp.body, resp.text, resp.text_len);
+	ret = send_json(c, resp.status, resp.body, resp.text, resp.text_len,
+	    resp.html);
 	json_decref(resp.body);
 	access_log(s, method, url, resp.status, resp.login);
 	return ret;
@@ -490,7 +536,12 @@ struct sweeper {
 static int
 sweep_work(sweeper *w, tk_error *err)
 {
-	return tk_app_sweep(w->app, err);
+	int n = tk_app_sweep(w->app, err), m;
+
+	if (n < 0)
+		return -1;
+	m = tk_app_fx_sweep(w->app, err);
+	return m < 0 ? -1 : n + m;
 }
 
 /* Signs a checkpoint when the log grew by cp_events, or cp_seconds
@@ -717,6 +768,10 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		return -1;
 	}
 	tk_app_audit_public(s.app, o->audit_public);
+	if (attach_fx(&s, o, err) != 0) {
+		tk_app_close(s.app);
+		return -1;
+	}
 	if (outputs_start(o, s.app, &cp_sl, &ev_sl, err) != 0) {
 		tk_app_close(s.app);
 		return -1;

@@ -36,6 +36,8 @@ typedef struct tk_server_opts {
 	const char *syslog_format; /* "jsonl" (NULL), "ocsf" or "cef" */
 	int64_t syslog_from;   /* first seq shipped; 0: the events committed
 	                          after start */
+	const char *directory; /* directory file (connectors, notify), or
+	                          NULL: manual execution only, no messages */
 } tk_server_opts;
 
 /*

@@ -9,7 +9,10 @@ TWOKEY_TEST_CLOCK_FILE (a file holding seconds added to the real clock).
 Standard library only.
 """
 
+import base64
 import datetime
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -17,9 +20,11 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -354,6 +359,49 @@ class Context:
             assert st == expect, ("evidence %s by %s on %s: expected %s, "
                                   "got %s %r" % (method, user, cid, expect,
                                                  st, c))
+        return st, c
+
+    def enroll(self, subject, algorithm="sha1"):
+        """Enrols a TOTP factor for subject with the CLI; keeps its seed
+        (from the otpauth URI) so totp() can compute codes."""
+        r = run_cli(["factor", "enroll", "--db", self.db, "--algorithm",
+                     algorithm, subject])
+        assert r.returncode == 0, "factor enroll: %s%s" % (r.stdout,
+                                                          r.stderr)
+        uri = r.stdout.splitlines()[0]
+        assert uri.startswith("otpauth://totp/"), uri
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+        secret = q["secret"][0]
+        pad = "=" * (-len(secret) % 8)
+        if not hasattr(self, "factors"):
+            self.factors = {}
+        self.factors[subject] = {
+            "key": base64.b32decode(secret.upper() + pad),
+            "alg": q.get("algorithm", ["SHA1"])[0], "last": -1}
+        return uri, r
+
+    def totp(self, subject, step=None):
+        """A code for subject's factor at the server's clock: the next
+        step not used yet (the server refuses replays), within +-1."""
+        f = self.factors[subject]
+        now = (int(time.time()) + self.offset) // 30
+        if step is None:
+            step = max(now - 1, f["last"] + 1)
+            assert step <= now + 1, "no unused TOTP step left in the window"
+            f["last"] = step
+        digest = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256}[f["alg"]]
+        h = hmac.new(f["key"], struct.pack(">Q", step), digest).digest()
+        o = h[-1] & 0x0F
+        v = struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF
+        return "%06d" % (v % 1000000)
+
+    def totp_evidence(self, user, cid, subject, expect=201, code=None):
+        st, c = self.api(user, "POST", "/v1/cases/%s/evidence" % cid,
+                         {"method": "registered_factor",
+                          "code": code or self.totp(subject)})
+        if expect is not None:
+            assert st == expect, ("TOTP evidence by %s on %s: expected %s, "
+                                  "got %s %r" % (user, cid, expect, st, c))
         return st, c
 
     def decide(self, user, cid, decision="approve", comment="ok",

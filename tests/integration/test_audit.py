@@ -27,6 +27,7 @@ def _exercise(ctx):
     through its hold, refusals of every kind, a material PATCH, a deny, a
     cancel and a break-glass. Only checks that nothing is a 5xx."""
     api = ctx.api
+    ctx.enroll("radmin")
     c = _ok(api("alice", "POST", "/v1/cases",
                 {"subject": "jsmith", "action": "password_reset",
                  "channel": "phone", "ticket": "INC-1"}), "open std")
@@ -47,11 +48,13 @@ def _exercise(ctx):
             {"method": "callback_on_file", "contact": RADMIN_PHONE,
              "result": "pass"}), "ev1")
     _ok(api("bob", "POST", "/v1/cases/%s/evidence" % cid,
-            {"method": "out_of_band", "contact": "+1 555 6666",
+            {"method": "callback_on_file", "contact": "+1 555 6666",
              "result": "pass"}), "ev bad contact")
     _ok(api("bob", "POST", "/v1/cases/%s/evidence" % cid,
-            {"method": "out_of_band", "contact": RADMIN_EMAIL,
-             "result": "pass", "reference": "code \"read\" back \u00e9"}),
+            {"method": "manager_attestation", "result": "pass",
+             "reference": "code \"read\" back \u00e9"}), "ev refused")
+    _ok(api("bob", "POST", "/v1/cases/%s/evidence" % cid,
+            {"method": "registered_factor", "code": ctx.totp("radmin")}),
         "ev2")
     for who in ("bob", "erin", "ivan", "olivia", "carol"):
         _ok(api(who, "POST", "/v1/cases/%s/approvals" % cid,
@@ -314,9 +317,8 @@ def test_state_survives_restart_and_kill(ctx):
     ctx.api("alice", "POST", "/v1/cases/%s/evidence" % cid,
             {"method": "callback_on_file", "contact": RADMIN_PHONE,
              "result": "pass"})
-    ctx.api("bob", "POST", "/v1/cases/%s/evidence" % cid,
-            {"method": "out_of_band", "contact": RADMIN_EMAIL,
-             "result": "pass"})
+    ctx.enroll("radmin")
+    ctx.totp_evidence("bob", cid, "radmin")
     ctx.api("bob", "POST", "/v1/cases/%s/approvals" % cid,
             {"decision": "approve"})
     st, c = ctx.api("carol", "POST", "/v1/cases/%s/approvals" % cid,
