@@ -493,11 +493,9 @@ on_read(char *dst, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* The server's replies worth quoting, printable ASCII only: the last
- * refusal (4xx/5xx; a later "221 Bye" to QUIT does not hide it) and the
- * last line of any kind. */
+/* The server's last refusal (4xx/5xx; a later "221 Bye" to QUIT does
+ * not hide it), printable ASCII only. */
 struct reply {
-	char line[REPLY_MAX + 1];
 	char bad[REPLY_MAX + 1];
 };
 
@@ -522,7 +520,6 @@ on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
 	/* only what the server said; never what we sent (AUTH, DATA) */
 	if (type != CURLINFO_HEADER_IN || size == 0)
 		return 0;
-	keep_line(r->line, sizeof(r->line), data, size);
 	if (data[0] == '4' || data[0] == '5')
 		keep_line(r->bad, sizeof(r->bad), data, size);
 	return 0;
@@ -573,7 +570,6 @@ tk_mail_send(const tk_notify_config *cfg, const tk_message *m,
 	    pass, sizeof(pass), err) != 0)
 		goto out;
 	errbuf[0] = '\0';
-	rep.line[0] = '\0';
 	rep.bad[0] = '\0';
 	up.p = msg;
 	up.len = len;
@@ -622,13 +618,12 @@ tk_mail_send(const tk_notify_config *cfg, const tk_message *m,
 		    "%.200s failed: %s%s%s%s", cfg->smtp_url,
 		    curl_easy_strerror(cc), errbuf[0] ? " (" : "", errbuf,
 		    errbuf[0] ? ")" : "");
-		if (rep.bad[0] != '\0' || rep.line[0] != '\0') {
+		if (rep.bad[0] != '\0') {
 			size_t k = strlen(err->msg);
 
 			(void)snprintf(err->msg + k, sizeof(err->msg) - k,
-			    "; the server said: \"%s\"", rep.bad[0] != '\0' ?
-			    rep.bad : rep.line);
-		} else if (code != 0) {
+			    "; the server said: \"%s\"", rep.bad);
+		} else if (code >= 400) {
 			size_t k = strlen(err->msg);
 
 			(void)snprintf(err->msg + k, sizeof(err->msg) - k,

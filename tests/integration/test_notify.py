@@ -186,6 +186,26 @@ def test_mail_recipient_rejected(ctx):
         assert sink.messages() == []
 
 
+def test_mail_starttls_required(ctx):
+    # starttls: true and a server that does not offer STARTTLS: nothing
+    # is sent in clear
+    with SmtpSink() as sink:
+        d = notify_dir(ctx, smtp=smtp_cfg(sink, starttls=True))
+        rc, out, err, _ = send(d, "a@example.com", "s", "secret hunter2")
+        assert rc == 1, (rc, out, err)
+        assert "STARTTLS" in out["message"] or "TLS" in out["message"], out
+        assert "hunter2" not in out["message"]
+        assert sink.messages() == []
+    # offered, but with a certificate nobody vouches for: refused too
+    with SmtpSink(starttls=True) as sink:
+        d = notify_dir(ctx, smtp=smtp_cfg(sink, starttls=True))
+        rc, out, err, _ = send(d, "a@example.com", "s", "secret hunter2")
+        assert rc == 1, (rc, out, err)
+        assert "certificate" in out["message"].lower() or \
+            "ssl" in out["message"].lower(), out
+        assert sink.messages() == []
+
+
 def test_smtp_down(ctx):
     port = harness.free_port()
     d = notify_dir(ctx, smtp={"url": "smtp://127.0.0.1:%d" % port,
