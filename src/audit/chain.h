@@ -29,6 +29,20 @@ char *tk_chain_body(int64_t seq, tk_time ts, const char *case_id,
  * column that differs). The leaf hash is not checked here. */
 int tk_chain_row_check(const tk_leaf *l, char *why, size_t size);
 
+/* What a walk over many rows keeps between them: the last timestamp
+ * formatted (events of one second share it). Zero it before the first
+ * row; one per thread. */
+typedef struct tk_chain_checker {
+	tk_time ts;
+	bool have_ts;
+	char ts_text[32];
+} tk_chain_checker;
+
+/* tk_chain_row_check for a walk: the same rules and answers, with the
+ * timestamp text reused from the previous row when it is the same. */
+int tk_chain_row_check_in(tk_chain_checker *c, const tk_leaf *l, char *why,
+    size_t size);
+
 /* Walks every event row in the store: seq gapless from 1, every body
  * re-encodes to itself with the row's columns, every leaf hash
  * recomputes.

@@ -344,7 +344,7 @@ struct kind_info {
 	const char *cef_name;
 };
 
-/* Every kind written by src/core/engine.c, src/app/app.c and `init`. */
+/* Every kind written by src/core/engine.c, the app layer and `init`. */
 static const struct kind_info kinds[] = {
 	{"store.initialized", C_ENTITY, 1, NULL, "Audit store initialized"},
 	{"policy.loaded", C_ENTITY, 3, NULL, "Policy loaded"},
@@ -376,6 +376,40 @@ static const struct kind_info kinds[] = {
 	{"case.cancelled", C_ENTITY, 3, NULL, "Case cancelled"},
 	{"break_glass.declared", C_ENTITY, 3, NULL, "Break-glass declared"},
 	{"refused", C_ENTITY, 3, NULL, "Attempt refused"},
+	/* verification and execution (issue 4: engine.c, app/verify.c,
+	 * app/execute.c) */
+	{"execution.started", C_ENTITY, 3, NULL, "Connector execution started"},
+	{"execution.done", C_ACCOUNT, 0, NULL, "Identity change executed"},
+	{"execution.failed", C_ENTITY, 3, NULL, "Connector execution failed"},
+	{"execution.unknown", C_ENTITY, 3, NULL,
+	    "Connector execution outcome unknown"},
+	{"execution.resolved", C_ENTITY, 3, NULL,
+	    "Execution outcome settled by hand"},
+	{"credential.delivered", C_ACCOUNT, 99, "Credential Delivery",
+	    "Temporary credential delivered"},
+	{"credential.undelivered", C_ACCOUNT, 99, "Credential Delivery",
+	    "Temporary credential not delivered"},
+	{"revocation.failed", C_ACCOUNT, 99, "Revocation", "Revocation failed"},
+	{"signal.added", C_ENTITY, 3, NULL, "Risk signal reported"},
+	{"hold.extended", C_ENTITY, 3, NULL, "Hold extended"},
+	{"hold.acknowledged", C_ENTITY, 3, NULL, "Hold acknowledged"},
+	{"factor.enrolled", C_ACCOUNT, 10, NULL, "TOTP factor enrolled"},
+	{"factor.failed", C_AUTH, 99, "Identity Verification",
+	    "Wrong TOTP code"},
+	{"factor.locked", C_AUTH, 99, "Identity Verification",
+	    "TOTP factor locked"},
+	{"confirmation.created", C_ENTITY, 3, NULL, "Confirmation requested"},
+	{"confirmation.sent", C_ENTITY, 3, NULL, "Confirmation sent"},
+	{"confirmation.failed", C_ENTITY, 3, NULL, "Confirmation not sent"},
+	{"confirmation.denied", C_AUTH, 99, "Identity Verification",
+	    "Subject said this was not them"},
+	{"notice.sent", C_ENTITY, 3, NULL, "Hold notice sent"},
+	{"notice.failed", C_ENTITY, 3, NULL, "Hold notice not sent"},
+	{"grant.expired", C_ACCOUNT, 8, NULL, "Role grant removed on expiry"},
+	{"grant.remove_failed", C_ACCOUNT, 99, "Grant Removal",
+	    "Expired role grant not removed"},
+	{"grant.unscheduled", C_ENTITY, 3, NULL,
+	    "Role grant expiry not scheduled"},
 };
 
 /* What execution.attested changed, by the case action. */

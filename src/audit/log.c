@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -470,12 +471,19 @@ out:
 
 /* ---- verification ------------------------------------------------------ */
 
+/* Tiles: TILE_W hashes each, levels 0..TILE_LEVELS-1 (C2SP tlog-tiles;
+ * level L holds the nodes of height 8L). */
+#define TILE_W 256
+#define TILE_LEVELS 8
+
 /* A checkpoint the verifier will hold the log to. */
 struct vcp {
 	uint64_t size;
 	unsigned char root[32];
 	char from[24];          /* "database", "mirror", "given", "bundle" */
 };
+
+struct chunk; /* store mode's rows in hand (see v_walk) */
 
 struct verifier {
 	tk_audit_report *rep;
@@ -494,45 +502,97 @@ struct verifier {
 	                           tree differs from its bytes (0: none):
 	                           edited event or rewritten tile, which the
 	                           checkpoints decide */
+	struct chunk *in;       /* store mode: the rows being verified,
+	                           with the stored tiles their leaves
+	                           complete */
+	unsigned up_mask;       /* bit L: the last leaf completed a node of
+	                           tile level L (height 8L), in up[L] */
+	unsigned char up[TILE_LEVELS][32];
 };
 
 /* Store mode rebuilds every tile from the verified leaves and holds the
  * stored one to it, so the tree the server proves from is checked hash
  * by hash, not only at its root. */
-#define TILE_W 256
-#define TILE_LEVELS 8
 struct tiles {
 	unsigned char buf[TILE_LEVELS][TILE_W * 32];
 	size_t n[TILE_LEVELS];
 	uint64_t idx[TILE_LEVELS];
-	unsigned char got[TILE_W * 32];
 };
 
-/* Compares tile (level, idx) as stored with the n hashes rebuilt. */
+/* A stored tile as read for the comparison: tk_store_tile_read's
+ * answer. */
+struct stile {
+	int level;
+	uint64_t idx;
+	int rc;                 /* 0 read, 1 absent, -1 failed (msg) */
+	size_t width;
+	char msg[320];
+	unsigned char hashes[TILE_W * 32];
+};
+
+static void
+stile_read(tk_store *s, struct stile *t, int level, uint64_t idx)
+{
+	tk_error e;
+
+	t->level = level;
+	t->idx = idx;
+	t->width = 0;
+	t->msg[0] = '\0';
+	t->rc = tk_store_tile_read(s, level, idx, t->hashes, &t->width, &e);
+	if (t->rc < 0)
+		(void)tk_strlcpy(t->msg, e.msg, sizeof(t->msg));
+}
+
+static const struct stile *chunk_tile(const struct chunk *c, int level,
+    uint64_t idx);
+
+/* Compares tile (level, idx) as stored with the n hashes rebuilt. Full
+ * tiles come read with the batch that completes them; the partial ones
+ * at the end are read here. */
 static void
 tile_compare(struct verifier *v, int level, uint64_t idx, size_t n)
 {
 	struct tiles *tc = v->tc;
-	size_t width = 0, k;
-	tk_error e;
-	int rc;
+	const struct stile *t = NULL;
+	struct stile *mine = NULL;
+	size_t k;
 
-	rc = tk_store_tile_read(v->s, level, idx, tc->got, &width, &e);
-	if (rc < 0) {
-		report_bad(v->rep, 0, "rewritten", "the stored tree (tile %d/%"
-		    PRIu64 ") cannot be read back: %.300s", level, idx, e.msg);
-		return;
+	if (v->in != NULL)
+		t = chunk_tile(v->in, level, idx);
+	if (t == NULL) {
+		if (v->in != NULL) {
+			/* (Every tile the rows complete is read with them.) */
+			report_bad(v->rep, 0, "malformed", "internal: tile %d/%"
+			    PRIu64 " was not read with its leaves", level, idx);
+			return;
+		}
+		mine = malloc(sizeof(*mine));
+		if (mine == NULL) {
+			report_bad(v->rep, 0, "malformed", "out of memory "
+			    "reading tile %d/%" PRIu64, level, idx);
+			return;
+		}
+		stile_read(v->s, mine, level, idx);
+		t = mine;
 	}
-	if (rc == 1 || width != n) {
+	if (t->rc < 0) {
+		report_bad(v->rep, 0, "rewritten", "the stored tree (tile %d/%"
+		    PRIu64 ") cannot be read back: %.300s", level, idx, t->msg);
+		goto out;
+	}
+	if (t->rc == 1 || t->width != n) {
 		report_bad(v->rep, 0, "rewritten", "the stored tree (tile %d/%"
 		    PRIu64 ") holds %zu hashes where the events give %zu: "
 		    "proofs served from it would fail", level, idx,
-		    rc == 1 ? (size_t)0 : width, n);
-		return;
+		    t->rc == 1 ? (size_t)0 : t->width, n);
+		goto out;
 	}
 	for (k = 0; k < n; k++)
-		if (memcmp(tc->got + 32 * k, tc->buf[level] + 32 * k, 32) != 0)
+		if (memcmp(t->hashes + 32 * k, tc->buf[level] + 32 * k, 32) != 0)
 			break;
+	free(mine);
+	mine = NULL;
 	if (k == n)
 		return;
 	if (level == 0) {
@@ -545,6 +605,9 @@ tile_compare(struct verifier *v, int level, uint64_t idx, size_t n)
 		    PRIu64 ", hash %zu) does not match the events: proofs "
 		    "served from it would fail", level, idx, k);
 	}
+	return;
+out:
+	free(mine);
 }
 
 /* A leaf tile disagreed with an event's bytes and no checkpoint root
@@ -570,14 +633,14 @@ tile_verdict(struct verifier *v)
 		    "it yet to say which changed", x);
 }
 
-/* Adds a rebuilt hash at tile level `level`; full tiles are compared and
- * carried up as their root. */
+/* Adds a rebuilt hash at tile level `level` (a node of height 8 *
+ * level); full tiles are compared. Their roots, the hashes of the level
+ * above, come from the walk's own compact range (v_append), so every
+ * node of the tree is hashed once. */
 static void
 tile_add(struct verifier *v, int level, const unsigned char h[32])
 {
 	struct tiles *tc = v->tc;
-	unsigned char root[32];
-	tk_error e;
 
 	if (level >= TILE_LEVELS || !v->rep->ok)
 		return;
@@ -585,13 +648,19 @@ tile_add(struct verifier *v, int level, const unsigned char h[32])
 	if (++tc->n[level] < TILE_W)
 		return;
 	tile_compare(v, level, tc->idx[level], TILE_W);
-	if (tk_merkle_root(tc->buf[level], TILE_W, root, &e) != 0) {
-		report_bad(v->rep, 0, "malformed", "%.300s", e.msg);
-		return;
-	}
 	tc->n[level] = 0;
 	tc->idx[level]++;
-	tile_add(v, level + 1, root);
+}
+
+/* After a leaf: its hash and the nodes it completed enter the tiles,
+ * lowest level first (a level's tile completes before the one above). */
+static void
+tile_leaf(struct verifier *v, const unsigned char leaf[32])
+{
+	tile_add(v, 0, leaf);
+	for (int l = 1; l < TILE_LEVELS && (v->up_mask >> l) != 0; l++)
+		if (v->up_mask & (1u << l))
+			tile_add(v, l, v->up[l]);
 }
 
 /* After the walk: the partial right-edge tiles. */
@@ -760,11 +829,40 @@ body_seq(const char *body, size_t len)
 	return i < len && body[i] == ',' ? v : -1;
 }
 
+/* Appends a leaf hash to the walk's compact range (as
+ * tk_merkle_frontier_append does) and keeps the nodes of heights 8,
+ * 16, .. 56 it completes: the hashes of tile levels 1..7. */
+static int
+v_append(struct verifier *v, const unsigned char leaf[32])
+{
+	tk_merkle_frontier *f = &v->f;
+	unsigned char h[32];
+	int l;
+
+	v->up_mask = 0;
+	if (f->size == UINT64_MAX)
+		return -1;
+	memcpy(h, leaf, 32);
+	/* Each set low bit is a complete left sibling: merge upwards. */
+	for (l = 0; (f->size >> l) & 1; l++) {
+		if (tk_merkle_node_hash(f->hash[l], h, h) != 0)
+			return -1;
+		if ((l + 1) % 8 == 0 && (l + 1) / 8 < TILE_LEVELS) {
+			memcpy(v->up[(l + 1) / 8], h, 32);
+			v->up_mask |= 1u << ((l + 1) / 8);
+		}
+	}
+	memcpy(f->hash[l], h, 32);
+	f->size++;
+	return 0;
+}
+
 /* One leaf in order. seq is the row's own sequence number (store) or
- * index + 1 (bundle); stored is the row's recorded leaf hash or NULL. */
+ * index + 1 (bundle); stored is the row's recorded leaf hash or NULL;
+ * pre is the leaf hash of body when already computed, or NULL. */
 static void
 v_leaf(struct verifier *v, int64_t seq, const char *body, size_t len,
-    const unsigned char *stored)
+    const unsigned char *stored, const unsigned char *pre)
 {
 	int64_t expect = (int64_t)v->size + 1, inside;
 	unsigned char h[32];
@@ -793,24 +891,23 @@ v_leaf(struct verifier *v, int64_t seq, const char *body, size_t len,
 			    "bytes are not a twokey event", seq);
 		return;
 	}
-	if (tk_merkle_leaf_hash(body, len, h) != 0) {
+	if (pre != NULL) {
+		memcpy(h, pre, 32);
+	} else if (tk_merkle_leaf_hash(body, len, h) != 0) {
 		report_bad(v->rep, seq, "malformed", "cannot hash event %"
 		    PRId64, seq);
 		return;
 	}
-	if (stored != NULL && CRYPTO_memcmp(h, stored, 32) != 0) {
+	if (stored != NULL && memcmp(h, stored, 32) != 0) { /* public */
 		report_bad(v->rep, seq, "edited", "event %" PRId64 " was "
 		    "edited: its bytes no longer hash to its recorded leaf",
 		    seq);
 		return;
 	}
-	{
-		tk_error e;
-
-		if (tk_merkle_frontier_append(&v->f, h, &e) != 0) {
-			report_bad(v->rep, seq, "malformed", "%.300s", e.msg);
-			return;
-		}
+	if (v_append(v, h) != 0) {
+		report_bad(v->rep, seq, "malformed", "cannot hash the tree at "
+		    "event %" PRId64 " (or it is full)", seq);
+		return;
 	}
 	v->size++;
 	v->rep->events++;
@@ -904,26 +1001,390 @@ listed_cp_cb(void *arg, const tk_checkpoint_row *r)
 	return l->rc != 0 || !l->v->rep->ok;
 }
 
-/* Store mode: the row agrees with itself (columns = body), then the
- * leaf joins the walk. */
-static int
-stored_leaf_cb(void *arg, const tk_leaf *l)
-{
-	struct verifier *v = arg;
-	char why[TK_TEXT_MAX];
+/*
+ * Store mode walks the rows on two threads, each with its own connection
+ * to the database, since stepping SQLite costs more than all the
+ * hashing. The log is cut into chunks of CHUNK_ROWS events by sequence
+ * number; the caller's thread takes the even ones and a second thread
+ * the odd ones. For its chunk a thread reads the rows (columns, bytes,
+ * recorded hash) and the stored tiles they complete, checks each row
+ * against its columns and hashes its leaf. Then, in turn, chunk after
+ * chunk in log order, it runs the rest of the one-pass walk on them:
+ * gapless seq, the leaf against the recorded hash, the tree, the tiles
+ * compared, the checkpoints. So the first problem in log order is the
+ * one reported, as in a single pass; a thread stops reading a chunk at
+ * a row that is out of place (its turn will stop there), and both stop
+ * after the turn that found a problem or the end of the log.
+ *
+ * Full tiles and written events do not change, so the second
+ * connection, opened a moment later, reads the same ones; the partial
+ * tiles at the right edge are read on the caller's connection after
+ * the walk. When no second connection can be had (a private in-memory
+ * store), the caller's thread takes every chunk.
+ */
+#define CHUNK_ROWS 16384        /* a multiple of TILE_W */
+#define CHUNK_BYTES (16u * 1024u * 1024u)
+#define CHUNK_TILES (CHUNK_ROWS / TILE_W + 2 * TILE_LEVELS)
 
-	/* (A wrong seq, here or in the bytes, is v_leaf's to name:
-	 * missing or reordered.) */
-	if (l->seq == (int64_t)v->size + 1 &&
-	    body_seq(l->body, l->len) == l->seq &&
-	    tk_chain_row_check(l, why, sizeof(why)) != 0) {
-		report_bad(v->rep, l->seq, "edited", "%s", why);
+/* Longest case, kind and actor columns together that are copied. The
+ * engine's are far shorter (TK_ID_MAX, TK_NAME_MAX); longer ones come
+ * only from an edited database. */
+#define COLS_MAX (64u * 1024u)
+
+/* One row as read: the columns, the texts at offsets in the chunk's
+ * bytes (NUL-terminated). */
+struct brow {
+	int64_t seq;
+	tk_time ts;
+	bool alert;
+	size_t off, len;          /* the body */
+	size_t case_off, kind_off, actor_off;
+	bool huge;                /* those columns were too long to copy
+	                             (and are read as empty) */
+	unsigned char hash[32];   /* the recorded leaf hash */
+	unsigned char leaf[32];   /* the leaf hash of the bytes */
+};
+
+/* What one thread holds of the chunk it works on. */
+struct chunk {
+	tk_store *s;              /* this thread's connection */
+	struct brow *rows;
+	size_t nrows;             /* rows read */
+	size_t nturn;             /* rows the turn looks at: up to and
+	                             including the first one out of place */
+	size_t nleaf;             /* rows whose leaf hash is computed */
+	char *bytes;
+	size_t used;
+	struct stile *tiles;
+	size_t ntiles;
+	uint64_t base;            /* events before the piece being read */
+	bool full;                /* reading stopped: no room left */
+	bool odd;                 /* reading stopped at a row out of place */
+	bool bad;                 /* row nturn - 1 failed its row check */
+	char why[TK_TEXT_MAX];
+	tk_chain_checker check;
+	int rc;                   /* the store's answer */
+	tk_error err;
+};
+
+struct walk {
+	struct verifier *v;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t turn;            /* chunk whose turn it is */
+	bool done;                /* a problem, an error or the log's end */
+	int rc;                   /* the walk's: -1 on a store error */
+	tk_error *err;
+	int nthreads;
+};
+
+static const struct stile *
+chunk_tile(const struct chunk *c, int level, uint64_t idx)
+{
+	for (size_t i = 0; i < c->ntiles; i++)
+		if (c->tiles[i].level == level && c->tiles[i].idx == idx)
+			return &c->tiles[i];
+	return NULL;
+}
+
+/* Copies a column's text (NUL included) into the chunk. */
+static size_t
+chunk_text(struct chunk *c, const char *t, size_t n)
+{
+	size_t off = c->used;
+
+	memcpy(c->bytes + off, t, n);
+	c->bytes[off + n] = '\0';
+	c->used += n + 1;
+	return off;
+}
+
+/* One row read: into the chunk, with the stored tiles it completes. */
+static int
+chunk_row(void *arg, const tk_leaf *l)
+{
+	struct chunk *c = arg;
+	struct brow *row;
+	size_t nc = strlen(l->case_id), nk = strlen(l->kind),
+	    na = strlen(l->actor);
+	bool huge = nc > COLS_MAX || nk > COLS_MAX || na > COLS_MAX ||
+	    nc + nk + na > COLS_MAX;
+	uint64_t pos, span = TILE_W;
+
+	if (huge)
+		nc = nk = na = 0;
+	/* (The store caps a body at 1 MiB, so an empty chunk always has
+	 * room for a row.) */
+	if (CHUNK_BYTES - c->used < l->len + nc + nk + na + 3 ||
+	    CHUNK_TILES - c->ntiles < TILE_LEVELS) {
+		c->full = true;
 		return 1;
 	}
-	v_leaf(v, l->seq, l->body, l->len, l->hash);
-	if (v->rep->ok && v->tc != NULL)
-		tile_add(v, 0, l->hash); /* v_leaf found it equal to the bytes' */
-	return !v->rep->ok;
+	row = &c->rows[c->nrows++];
+	row->seq = l->seq;
+	row->ts = l->ts;
+	row->alert = l->alert;
+	memcpy(row->hash, l->hash, 32);
+	row->off = c->used;
+	row->len = l->len;
+	if (l->len > 0)
+		memcpy(c->bytes + c->used, l->body, l->len);
+	c->used += l->len;
+	row->huge = huge;
+	row->case_off = chunk_text(c, l->case_id, nc);
+	row->kind_off = chunk_text(c, l->kind, nk);
+	row->actor_off = chunk_text(c, l->actor, na);
+	pos = c->base + c->nrows;
+	if (l->seq != (int64_t)pos) {
+		c->odd = true; /* its turn names it: missing or reordered */
+		return 1;
+	}
+	for (int lv = 0; lv < TILE_LEVELS && pos % span == 0; lv++) {
+		stile_read(c->s, &c->tiles[c->ntiles++], lv, pos / span - 1);
+		if (span > UINT64_MAX / TILE_W)
+			break;
+		span *= TILE_W;
+	}
+	return 0;
+}
+
+/* Reads up to want rows from seq from on, then checks and hashes them,
+ * up to the first one whose turn will stop the walk. */
+static void
+chunk_read(struct chunk *c, int64_t from, int64_t want)
+{
+	c->nrows = c->used = c->ntiles = 0;
+	c->full = c->odd = c->bad = false;
+	c->rc = tk_store_event_leaves(c->s, from, want, chunk_row, c,
+	    &c->err);
+	c->nturn = c->nrows;
+	c->nleaf = 0;
+	for (size_t i = 0; i < c->nrows; i++) {
+		struct brow *row = &c->rows[i];
+		tk_leaf l;
+
+		l.seq = row->seq;
+		l.ts = row->ts;
+		l.case_id = c->bytes + row->case_off;
+		l.kind = c->bytes + row->kind_off;
+		l.actor = c->bytes + row->actor_off;
+		l.alert = row->alert;
+		l.body = c->bytes + row->off;
+		l.len = row->len;
+		l.hash = row->hash;
+		if (l.seq != (int64_t)(c->base + i + 1) ||
+		    body_seq(l.body, l.len) != l.seq) {
+			c->nturn = i + 1; /* v_leaf names it */
+			break;
+		}
+		if (row->huge) {
+			(void)snprintf(c->why, sizeof(c->why), "seq %" PRId64
+			    ": its case, kind or actor column is longer than "
+			    "any event's (edited?)", l.seq);
+			c->bad = true;
+		} else if (tk_chain_row_check_in(&c->check, &l, c->why,
+		    sizeof(c->why)) != 0) {
+			c->bad = true;
+		}
+		if (c->bad) {
+			c->nturn = i + 1;
+			break;
+		}
+		if (tk_merkle_leaf_hash(l.body, l.len, row->leaf) != 0) {
+			/* (v_leaf hashes it again and says so) */
+			c->nturn = i + 1;
+			break;
+		}
+		c->nleaf = i + 1;
+	}
+}
+
+/* The turn: what one pass did with these rows, in log order. */
+static void
+chunk_turn(struct verifier *v, struct chunk *c)
+{
+	v->in = c;
+	for (size_t i = 0; i < c->nturn && v->rep->ok; i++) {
+		const struct brow *row = &c->rows[i];
+
+		if (i + 1 == c->nturn && c->bad &&
+		    row->seq == (int64_t)v->size + 1) {
+			report_bad(v->rep, row->seq, "edited", "%s", c->why);
+			break;
+		}
+		v_leaf(v, row->seq, c->bytes + row->off, row->len, row->hash,
+		    i < c->nleaf ? row->leaf : NULL);
+		if (v->rep->ok)
+			tile_leaf(v, row->hash); /* v_leaf found it equal to
+			                            the bytes' */
+	}
+	v->in = NULL;
+}
+
+/* One thread's share: chunks first, first + step, ... until done. */
+static void
+walk_chunks(struct walk *w, struct chunk *c, uint64_t first, uint64_t step)
+{
+	struct verifier *v = w->v;
+
+	for (uint64_t k = first;; k += step) {
+		int64_t from = (int64_t)(k * CHUNK_ROWS) + 1, want = CHUNK_ROWS;
+		bool end = false, mine = false;
+
+		if (pthread_mutex_lock(&w->mu) != 0)
+			abort();
+		end = w->done;
+		if (pthread_mutex_unlock(&w->mu) != 0)
+			abort();
+		if (end)
+			return;
+		c->base = k * CHUNK_ROWS;
+		for (;;) {
+			chunk_read(c, from, want);
+			if (!mine) { /* wait for this chunk's turn */
+				if (pthread_mutex_lock(&w->mu) != 0)
+					abort();
+				while (w->turn != k && !w->done)
+					if (pthread_cond_wait(&w->cv, &w->mu)
+					    != 0)
+						abort();
+				end = w->done;
+				if (pthread_mutex_unlock(&w->mu) != 0)
+					abort();
+				if (end)
+					return;
+				mine = true;
+			}
+			chunk_turn(v, c);
+			/* A row too big for what was left: the rest of the
+			 * chunk, still in this turn. */
+			if (!v->rep->ok || c->rc != 0 || !c->full ||
+			    c->nrows == 0)
+				break;
+			from += (int64_t)c->nrows;
+			want -= (int64_t)c->nrows;
+			c->base += c->nrows;
+			if (want <= 0)
+				break;
+		}
+		if (!v->rep->ok)
+			end = true;
+		else if (c->rc != 0) {
+			*w->err = c->err;
+			w->rc = -1;
+			end = true;
+		} else if (c->base + c->nrows < (k + 1) * CHUNK_ROWS) {
+			end = true; /* the log ends in this chunk */
+		}
+		if (pthread_mutex_lock(&w->mu) != 0)
+			abort();
+		w->turn = k + 1;
+		if (end)
+			w->done = true;
+		if (pthread_cond_broadcast(&w->cv) != 0 ||
+		    pthread_mutex_unlock(&w->mu) != 0)
+			abort();
+		if (end)
+			return;
+	}
+}
+
+struct helper {
+	struct walk *w;
+	struct chunk *c;
+};
+
+static void *
+helper_main(void *arg)
+{
+	struct helper *h = arg;
+
+	walk_chunks(h->w, h->c, 1, 2);
+	return NULL;
+}
+
+static void
+chunk_free(struct chunk *c)
+{
+	free(c->rows);
+	free(c->bytes);
+	free(c->tiles);
+}
+
+static int
+chunk_init(struct chunk *c, tk_store *s)
+{
+	memset(c, 0, sizeof(*c));
+	c->s = s;
+	c->rows = calloc(CHUNK_ROWS, sizeof(*c->rows));
+	c->bytes = malloc(CHUNK_BYTES);
+	c->tiles = calloc(CHUNK_TILES, sizeof(*c->tiles));
+	if (c->rows == NULL || c->bytes == NULL || c->tiles == NULL) {
+		chunk_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* The walk over the rows (see above). 0, or -1 (err filled) when the
+ * store fails before any problem is found in the rows read. */
+static int
+v_walk(struct verifier *v, tk_error *err)
+{
+	struct walk w;
+	struct chunk c[2];
+	struct helper h = {&w, &c[1]};
+	tk_store *s2 = NULL;
+	pthread_t helper;
+	tk_error e;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.v = v;
+	w.err = err;
+	w.nthreads = 1;
+	if (chunk_init(&c[0], v->s) != 0)
+		return tk_fail(err, TK_ERR_INTERNAL, "out of memory for the "
+		    "verification's buffers"), -1;
+	if ((rc = pthread_mutex_init(&w.mu, NULL)) != 0) {
+		chunk_free(&c[0]);
+		return tk_fail(err, TK_ERR_INTERNAL, "cannot set up the "
+		    "verification's threads: %s", strerror(rc)), -1;
+	}
+	if ((rc = pthread_cond_init(&w.cv, NULL)) != 0) {
+		(void)pthread_mutex_destroy(&w.mu);
+		chunk_free(&c[0]);
+		return tk_fail(err, TK_ERR_INTERNAL, "cannot set up the "
+		    "verification's threads: %s", strerror(rc)), -1;
+	}
+	/* The second connection; without one (in-memory, or it cannot be
+	 * opened) this thread walks alone. */
+	if (strcmp(tk_store_path(v->s), ":memory:") != 0 &&
+	    (s2 = tk_store_open(tk_store_path(v->s), false, &e)) != NULL) {
+		if (chunk_init(&c[1], s2) == 0 &&
+		    pthread_create(&helper, NULL, helper_main, &h) == 0) {
+			w.nthreads = 2;
+		} else {
+			chunk_free(&c[1]);
+			tk_store_close(s2);
+			s2 = NULL;
+		}
+	}
+	(void)tk_store_map_reads(v->s, true, &e); /* (else plain reads) */
+	if (s2 != NULL)
+		(void)tk_store_map_reads(s2, true, &e);
+	walk_chunks(&w, &c[0], 0, (uint64_t)w.nthreads);
+	if (w.nthreads == 2) {
+		if (pthread_join(helper, NULL) != 0)
+			abort();
+		chunk_free(&c[1]);
+		tk_store_close(s2);
+	}
+	(void)tk_store_map_reads(v->s, false, &e);
+	(void)pthread_cond_destroy(&w.cv);
+	(void)pthread_mutex_destroy(&w.mu);
+	chunk_free(&c[0]);
+	return w.rc;
 }
 
 /* Common start: trusted keys and the outside checkpoints. */
@@ -1037,8 +1498,7 @@ tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,
 		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (rep->ok && tk_store_event_leaves(s, 1, 0, stored_leaf_cb, &v,
-	    err) != 0)
+	if (rep->ok && v_walk(&v, err) != 0)
 		goto out;
 	v_finish(&v);
 	if (!rep->ok && v.bad_to > 0 && v_pinpoint(&v, err) != 0)
@@ -1280,7 +1740,7 @@ tk_audit_verify_export(FILE *in, const tk_audit_trust *t,
 				    "event {\"index\":N,\"leaf\":\"base64\"}",
 				    lineno);
 			} else {
-				v_leaf(&v, idx + 1, (const char *)body, blen,
+				v_leaf(&v, idx + 1, (const char *)body, blen, NULL,
 				    NULL);
 				free(body);
 			}

@@ -12,10 +12,13 @@
  * be an incomplete subtree on the right edge, composed here from complete
  * subtrees) and a "border" part (left siblings along the right edge).
  *
- * Hashing uses OpenSSL's SHA256_Init/Update/Final: deprecated in
- * OpenSSL 3 but still supported, allocation-free, and 3.5x faster than
- * the EVP one-shots (about 100 ns against 350 ns per node hash here),
- * which matters with a proof costing up to a few hundred hashes.
+ * Hashing uses OpenSSL's low-level SHA-256 (SHA256_Init, and
+ * SHA256_Transform on blocks padded here): deprecated in OpenSSL 3 but
+ * still supported, allocation-free, and much faster than the EVP
+ * one-shots (about 100 ns against 350 ns per node hash here, less with
+ * the padding done here), which matters with a proof costing up to a
+ * few hundred hashes and a full verification one leaf and one node per
+ * event.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include "audit/merkle.h"
@@ -42,35 +45,91 @@ bit_len(uint64_t x)
 	return x == 0 ? 0 : 64 - __builtin_clzll(x);
 }
 
+/* The digest of a context whose message, padding included, has been
+ * compressed: its state words, big-endian. */
+static void
+digest_out(const SHA256_CTX *c, unsigned char out[32])
+{
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = (unsigned char)(c->h[i] >> 24);
+		out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
+		out[4 * i + 2] = (unsigned char)(c->h[i] >> 8);
+		out[4 * i + 3] = (unsigned char)c->h[i];
+	}
+}
+
+/*
+ * SHA-256(0x00 || data), compressed block by block with the padding laid
+ * out here (FIPS 180-4 5.1.1): the whole blocks of data are compressed
+ * where they lie, and no buffering or clean-up runs per call. A full
+ * verification hashes one leaf per event, so this is its hottest code.
+ * (Nothing here is secret: leaves and nodes are public.)
+ */
 int
 tk_merkle_leaf_hash(const void *data, size_t len, unsigned char out[32])
 {
+	const unsigned char *p = data;
+	unsigned char blk[64];
 	SHA256_CTX c;
-	const unsigned char prefix = 0x00;
+	uint64_t bits;
+	size_t n, k;
 
 	if (len > 0 && data == NULL)
 		return -1;
-	if (SHA256_Init(&c) != 1 || SHA256_Update(&c, &prefix, 1) != 1 ||
-	    (len > 0 && SHA256_Update(&c, data, len) != 1) ||
-	    SHA256_Final(out, &c) != 1)
+	if (len >= (SIZE_MAX >> 3) - 1)
+		return -1; /* (its length in bits would not fit) */
+	if (SHA256_Init(&c) != 1)
 		return -1;
+	blk[0] = 0x00;
+	k = len < 63 ? len : 63;
+	if (k > 0)
+		memcpy(blk + 1, p, k);
+	n = 1 + k;
+	if (n == 64) {
+		SHA256_Transform(&c, blk);
+		p += k;
+		for (k = len - k; k >= 64; k -= 64, p += 64)
+			SHA256_Transform(&c, p);
+		if (k > 0)
+			memcpy(blk, p, k);
+		n = k;
+	}
+	blk[n++] = 0x80;
+	if (n > 56) {
+		memset(blk + n, 0, 64 - n);
+		SHA256_Transform(&c, blk);
+		n = 0;
+	}
+	memset(blk + n, 0, 56 - n);
+	bits = ((uint64_t)len + 1) * 8;
+	for (int i = 0; i < 8; i++)
+		blk[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+	SHA256_Transform(&c, blk);
+	digest_out(&c, out);
 	return 0;
 }
 
-/* out may alias left or right. */
+/* out may alias left or right. The 65 bytes, padded, are exactly two
+ * blocks, laid out here and compressed directly (as for leaves). */
 int
 tk_merkle_node_hash(const unsigned char left[32],
     const unsigned char right[32], unsigned char out[32])
 {
 	SHA256_CTX c;
-	unsigned char buf[65];
+	unsigned char buf[128];
 
 	buf[0] = 0x01;
 	memcpy(buf + 1, left, 32);
 	memcpy(buf + 33, right, 32);
-	if (SHA256_Init(&c) != 1 || SHA256_Update(&c, buf, sizeof(buf)) != 1 ||
-	    SHA256_Final(out, &c) != 1)
+	buf[65] = 0x80;                 /* the padding bit */
+	memset(buf + 66, 0, 126 - 66);
+	buf[126] = (65 * 8) >> 8;       /* the length in bits, big-endian */
+	buf[127] = (65 * 8) & 0xff;
+	if (SHA256_Init(&c) != 1)
 		return -1;
+	SHA256_Transform(&c, buf);
+	SHA256_Transform(&c, buf + 64);
+	digest_out(&c, out);
 	return 0;
 }
 

@@ -123,6 +123,13 @@ typedef struct tk_leaf {
 typedef int (*tk_leaf_cb)(void *arg, const tk_leaf *l);
 int tk_store_event_leaves(tk_store *s, int64_t from, int64_t limit,
     tk_leaf_cb cb, void *arg, tk_error *err);
+/* Reads the database file through a memory map (on) or not (off), for
+ * a long walk such as tk_store_event_leaves in pieces (a walk over the
+ * whole log, limit <= 0, maps it by itself). Outside a transaction; 0
+ * or -1 (err filled). */
+int tk_store_map_reads(tk_store *s, bool on, tk_error *err);
+/* The path the store was opened with (":memory:" for a private one). */
+const char *tk_store_path(const tk_store *s);
 /* Events with seq >= from, at most limit (<=0: all), in order. */
 int tk_store_event_scan(tk_store *s, int64_t from, int64_t limit,
     tk_event_cb cb, void *arg, tk_error *err);

@@ -2067,6 +2067,22 @@ leaf_row(tk_store *s, sqlite3_stmt *st, void *ctx, tk_error *err)
 }
 
 int
+tk_store_map_reads(tk_store *s, bool on, tk_error *err)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		return tk_fail(err, TK_ERR_INTERNAL, "store: the file's map "
+		    "cannot change inside a transaction"), -1;
+	return exec_sql(s, on ? "PRAGMA mmap_size=" LEAF_MMAP :
+	    "PRAGMA mmap_size=0", err, "mmap_size");
+}
+
+const char *
+tk_store_path(const tk_store *s)
+{
+	return s->path;
+}
+
+int
 tk_store_event_leaves(tk_store *s, int64_t from, int64_t limit,
     tk_leaf_cb cb, void *arg, tk_error *err)
 {

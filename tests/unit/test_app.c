@@ -493,7 +493,7 @@ test_hold_and_clock(void **state)
 	tk_app_err err;
 	json_t *v = NULL;
 	tk_evidence_req ev = {"callback_on_file", "+1 555 0102", "pass",
-	    "called back on file"};
+	    "called back on file", false};
 	tk_execute_req ex = {"manual", "reset done", TK_REVOKE_SESSIONS};
 
 	/* pwhite is executive + finance: tier high, 1h hold. */
@@ -636,7 +636,7 @@ test_sweep(void **state)
 	tk_error e;
 	json_t *v = NULL;
 	tk_evidence_req ev = {"callback_on_file", "+1 555 0102", "pass",
-	    "called back on file"};
+	    "called back on file", false};
 	tk_execute_req ex = {"manual", "factors reset", TK_REVOKE_SESSIONS};
 
 	/* A case on its 1h hold ... */

@@ -150,8 +150,48 @@ evidence(tk_time now, tk_case *c, const char *who, const char *method,
     const char *contact, tk_events *ev, tk_error *err)
 {
 	tk_ctx x = at(now);
-	tk_evidence_req r = {method, contact, "pass", "ref"};
+	/* as the app passes them once it checked the code or the link */
+	tk_evidence_req r = {method, contact, "pass", "ref", true};
 	return tk_engine_add_evidence(&x, c, who, &r, ev, err);
+}
+
+/* What a client alone may claim. */
+static enum tk_status
+evidence_claimed(tk_time now, tk_case *c, const char *who,
+    const char *method, const char *contact, tk_events *ev, tk_error *err)
+{
+	tk_ctx x = at(now);
+	tk_evidence_req r = {method, contact, "pass", "ref", false};
+	return tk_engine_add_evidence(&x, c, who, &r, ev, err);
+}
+
+static tk_case *
+ready_reset(void)
+{
+	tk_case *c = open_case(T0, "alice", "jsmith", "password_reset", "",
+	    "");
+	OK(approve(T0 + 10, c, "bob", ev, err));
+	assert_int_equal(c->state, TK_STATE_READY);
+	return c;
+}
+
+static enum tk_status
+exec_begin(tk_time now, tk_case *c, const char *who, tk_events *ev,
+    tk_error *err)
+{
+	tk_ctx x = at(now);
+	return tk_engine_execute_begin(&x, c, who, "corp-ldap", ev, err);
+}
+
+static enum tk_status
+exec_end(tk_time now, tk_case *c, enum tk_exec_outcome o, unsigned revoked,
+    tk_events *ev, tk_error *err)
+{
+	tk_ctx x = at(now);
+	tk_exec_result r = {o, "target says so", revoked, 0, NULL,
+	    o == TK_EXEC_DONE ? "jsmith@example.com" : NULL,
+	    o == TK_EXEC_DONE ? now + 86400 : 0, false};
+	return tk_engine_execute_end(&x, c, &r, ev, err);
 }
 
 static enum tk_status
@@ -179,6 +219,107 @@ find_need(const tk_missing *m, const char *needle)
 		if (strstr(m->item[i].need, needle) != NULL)
 			return &m->item[i];
 	return NULL;
+}
+
+static void
+test_factor_and_oob_only_when_checked(void **state)
+{
+	tk_case *c = open_case(T0, "alice", "radmin", "mfa_reset", "INC-1",
+	    "lost_device");
+	(void)state;
+	REFUSED(TK_ERR_INVALID, 0, evidence_claimed(T0 + 1, c, "bob",
+	    "registered_factor", NULL, ev, err));
+	REFUSED(TK_ERR_INVALID, 0, evidence_claimed(T0 + 1, c, "bob",
+	    "out_of_band", "radmin@example.com", ev, err));
+	OK(evidence_claimed(T0 + 1, c, "bob", "callback_on_file",
+	    "+1 555 0103", ev, err));
+	OK(evidence(T0 + 2, c, "dave", "registered_factor", NULL, ev, err));
+	assert_int_equal(c->state, TK_STATE_APPROVING);
+	free(c);
+}
+
+static void
+test_connector_execution_outcomes(void **state)
+{
+	tk_case *c = ready_reset();
+	(void)state;
+	/* the same separation of duties as a manual execution */
+	REFUSED(TK_ERR_SOD, 4, exec_begin(T0 + 20, c, "bob", ev, err));
+	REFUSED(TK_ERR_SOD, 4, exec_begin(T0 + 20, c, "alice", ev, err));
+	OK(exec_begin(T0 + 20, c, "erin", ev, err));
+	assert_int_equal(c->state, TK_STATE_EXECUTING);
+	assert_int_equal(c->attempts, 1);
+	assert_string_equal(c->idem_key, "c_0000000000000001.1");
+	/* executing: no second start */
+	REFUSED(TK_ERR_WRONG_STATE, 0, exec_begin(T0 + 21, c, "erin", ev,
+	    err));
+	OK(exec_end(T0 + 22, c, TK_EXEC_FAILED, 0, ev, err));
+	assert_int_equal(c->state, TK_STATE_FAILED);
+	assert_string_equal(c->failure, "target says so");
+	/* a retry is a new attempt with a new key */
+	OK(exec_begin(T0 + 30, c, "erin", ev, err));
+	assert_string_equal(c->idem_key, "c_0000000000000001.2");
+	OK(exec_end(T0 + 31, c, TK_EXEC_DONE, TK_REVOKE_SESSIONS, ev, err));
+	assert_int_equal(c->state, TK_STATE_EXECUTED);
+	assert_string_equal(c->cred_to, "jsmith@example.com");
+	REFUSED(TK_ERR_WRONG_STATE, 0, exec_end(T0 + 32, c, TK_EXEC_DONE, 0,
+	    ev, err));
+	free(c);
+}
+
+static void
+test_unknown_outcome_and_pending_revocation(void **state)
+{
+	tk_case *c = ready_reset();
+	tk_ctx x = at(T0 + 40);
+	(void)state;
+	OK(exec_begin(T0 + 20, c, "erin", ev, err));
+	OK(exec_end(T0 + 21, c, TK_EXEC_UNKNOWN, 0, ev, err));
+	assert_int_equal(c->state, TK_STATE_OUTCOME_UNKNOWN);
+	assert_true(tk_state_is_open(c->state));
+	/* never run again blindly: a person settles it */
+	REFUSED(TK_ERR_WRONG_STATE, 0, exec_begin(T0 + 22, c, "erin", ev,
+	    err));
+	REFUSED(TK_ERR_SOD, 4, tk_engine_resolve(&x, c, "bob", true,
+	    "checked", ev, err));
+	REFUSED(TK_ERR_INVALID, 0, tk_engine_resolve(&x, c, "erin", true, "",
+	    ev, err));
+	/* done, but the tier's session revocation was not: pending */
+	OK(tk_engine_resolve(&x, c, "erin", true, "password changed at "
+	    "10:02 in the directory", ev, err));
+	assert_int_equal(c->state, TK_STATE_REVOCATION_PENDING);
+	assert_int_equal(c->revoke_pending, TK_REVOKE_SESSIONS);
+	OK(tk_engine_resolve(&x, c, "erin", true, "sessions ended by hand",
+	    ev, err));
+	assert_int_equal(c->state, TK_STATE_EXECUTED);
+	assert_int_equal(c->revoke_pending, 0);
+	free(c);
+}
+
+static void
+test_signal_extends_hold(void **state)
+{
+	tk_case *c = open_case(T0, "alice", "pwhite", "password_reset",
+	    "INC-9", "forgot_password");
+	tk_ctx x;
+	tk_time until;
+	(void)state;
+	OK(evidence(T0 + 1, c, "bob", "callback_on_file", "+1 555 0102", ev,
+	    err));
+	OK(approve(T0 + 2, c, "carol", ev, err));
+	OK(approve(T0 + 3, c, "frank", ev, err));
+	assert_int_equal(c->state, TK_STATE_ON_HOLD);
+	until = c->hold_until;
+	x = at(T0 + 600);
+	REFUSED(TK_ERR_INVALID, 0, tk_engine_add_signal(&x, c, "alice", "",
+	    ev, err));
+	REFUSED(TK_ERR_FORBIDDEN, 0, tk_engine_add_signal(&x, c, "ivan",
+	    "unusual_geo", ev, err));
+	OK(tk_engine_add_signal(&x, c, "alice", "unusual_geo", ev, err));
+	assert_true(c->hold_until > until);
+	assert_int_equal(c->hold_until, T0 + 600 + c->req.hold_extension);
+	assert_string_equal(c->signals[c->nsignals - 1], "unusual_geo");
+	free(c);
 }
 
 static void
@@ -445,7 +586,7 @@ test_distinct_approvers_and_contacts(void **state)
 	tk_case *c = open_case(T0, "alice", "pwhite", "password_reset", "T-2",
 	    "forgot_password");
 	tk_ctx x = at(T0 + 1);
-	tk_evidence_req bad = {"callback_on_file", "+1 999 0000", "pass", ""};
+	tk_evidence_req bad = {"callback_on_file", "+1 999 0000", "pass", "", false};
 	(void)state;
 
 	assert_string_equal(c->tier, "high");
@@ -805,7 +946,7 @@ test_attest_capability_enforced(void **state)
 	    "forgot_password");
 	{
 		tk_ctx x = {&p2, &org, T0 + 1};
-		tk_evidence_req r = {"manager_attestation", "", "pass", ""};
+		tk_evidence_req r = {"manager_attestation", "", "pass", "", false};
 		REFUSED(TK_ERR_FORBIDDEN, 0, tk_engine_add_evidence(&x, c,
 		    "henry", &r, ev, err));
 	}
@@ -868,6 +1009,10 @@ main(void)
 		cmocka_unit_test(test_event_text_stays_utf8),
 		cmocka_unit_test(test_attest_capability_enforced),
 		cmocka_unit_test(test_held_account_is_own_account),
+		cmocka_unit_test(test_factor_and_oob_only_when_checked),
+		cmocka_unit_test(test_connector_execution_outcomes),
+		cmocka_unit_test(test_unknown_outcome_and_pending_revocation),
+		cmocka_unit_test(test_signal_extends_hold),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
