@@ -123,6 +123,7 @@ demo: deps
 
 bench: deps
 	@scripts/deps.sh bench
+	@scripts/deps.sh servers
 	$(MAKE) MODE=release build $(BENCH_BIN)
 	@scripts/bench.sh build/release
 

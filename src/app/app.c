@@ -2405,6 +2405,47 @@ struct open_job {
 
 /* Opens a case as one savepoint of the leader's batch (see case_op_run):
  * a refusal is kept as a `refused` event, a store failure undone. */
+/*
+ * Opens the case with two facts twokey knows added as signals, so the
+ * policy can route a subject nobody can reach independently to a manual
+ * path (in-person proofing, a long hold) instead of failing open:
+ * `no_contact_on_file` when the subject has no contact on file, and
+ * `no_registered_factor` when no TOTP factor is enrolled for it.
+ * e gets a store failure (status TK_ERR_INTERNAL) when one happened.
+ */
+static enum tk_status
+open_with_facts(tk_app *a, const tk_ctx *x, const char *actor,
+    const char *id, const tk_open_req *r, tk_case *c, tk_error *e,
+    tk_error *err)
+{
+	const char *sig[TK_MAX_SIGNALS + 2];
+	const tk_subject *s = r->subject != NULL ?
+	    tk_org_subject(&a->org, r->subject) : NULL;
+	tk_open_req r2 = *r;
+	tk_factor_row f;
+	size_t n = 0;
+
+	e->status = TK_OK;
+	for (size_t i = 0; i < r->nsignals && n < TK_MAX_SIGNALS; i++)
+		sig[n++] = r->signals[i];
+	if (s != NULL && r->nsignals < TK_MAX_SIGNALS) {
+		if (s->ncontacts == 0)
+			sig[n++] = "no_contact_on_file";
+		if (tk_store_factor_get(a->store, s->id, &f, e) != 0) {
+			if (e->status != TK_ERR_NOT_FOUND)
+				return tk_fail(err, TK_ERR_INTERNAL, "%s",
+				    e->msg);
+			e->status = TK_OK;
+			if (n < TK_MAX_SIGNALS)
+				sig[n++] = "no_registered_factor";
+		}
+		OPENSSL_cleanse(&f, sizeof(f));
+	}
+	r2.signals = sig;
+	r2.nsignals = n;
+	return tk_engine_open(x, actor, id, &r2, c, &a->ev_op, err);
+}
+
 static void
 case_open_run(tk_app *a, void *jarg)
 {
@@ -2481,7 +2522,9 @@ case_open_run(tk_app *a, void *jarg)
 	}
 	memset(c, 0, sizeof(*c));
 	a->ev_op.n = 0;
-	st = tk_engine_open(&x, actor, id, r, c, &a->ev_op, &err->e);
+	st = open_with_facts(a, &x, actor, id, r, c, &e, &err->e);
+	if (st == TK_ERR_INTERNAL && e.status == TK_ERR_INTERNAL)
+		goto store_fail;
 	if (st != TK_OK) {
 		if (!is_refusal(st)) {
 			op_undo(a, &op);
