@@ -685,6 +685,64 @@ test_tamper_swap(void **state)
 	expect_store(path, &t, "edited", 30001, NULL, NULL);
 }
 
+/*
+ * The store verifier reads the log in chunks of 16,384 events on two
+ * threads (odd chunks on the second). Findings at and across the chunk
+ * edges, in either thread's chunks, must come out exactly as from one
+ * pass: the first problem in log order, with its seq and words.
+ */
+static void
+test_tamper_chunk_edges(void **state)
+{
+	struct world *w = *state;
+	char path[160], mirror[200];
+	tk_audit_trust t;
+	tk_audit_report rep;
+	tk_error err;
+	tk_store *s;
+
+	/* The last event of the first chunk, and the first of the second. */
+	copy_world(w, "chunk", path, sizeof(path), mirror, sizeof(mirror));
+	tamper(path, "DELETE FROM events WHERE seq = 16384");
+	trust_init(&t, w->vkey, mirror, NULL);
+	expect_store(path, &t, "missing", 16384, "event 16384 is missing (the "
+	    "next stored is 16385)", NULL);
+	copy_world(w, "chunk", path, sizeof(path), mirror, sizeof(mirror));
+	tamper(path, "DELETE FROM events WHERE seq BETWEEN 16385 AND 40000");
+	trust_init(&t, w->vkey, mirror, NULL);
+	expect_store(path, &t, "missing", 16385, "event 16385 is missing (the "
+	    "next stored is 40001)", NULL);
+
+	/* A column edited in a chunk of the first thread after a body
+	 * edited in one of the second: the earlier is the finding. */
+	copy_world(w, "chunk", path, sizeof(path), mirror, sizeof(mirror));
+	tamper(path, "UPDATE events SET kind = 'case.closed' "
+	    "WHERE seq = 32769");
+	trust_init(&t, w->vkey, mirror, NULL);
+	expect_store(path, &t, "edited", 32769, "kind column", NULL);
+	edit_event(path, 20000, "number", "numbeR", false);
+	expect_store(path, &t, "edited", 20000, "no longer hash to its "
+	    "recorded leaf", NULL);
+
+	/* A row the store cannot read (a body stored as a blob) fails the
+	 * verification with the store's error, unless an earlier event is
+	 * already the finding (the walk stops there, before that row). */
+	copy_world(w, "chunk", path, sizeof(path), mirror, sizeof(mirror));
+	tamper(path, "UPDATE events SET body = CAST(body AS BLOB) "
+	    "WHERE seq = 40000");
+	trust_init(&t, w->vkey, mirror, NULL);
+	s = open_db(path);
+	assert_int_equal(tk_audit_verify_store(s, &t, &rep, &err), -1);
+	assert_non_null(strstr(err.msg, "seq 40000"));
+	tk_store_close(s);
+	tamper(path, "DELETE FROM events WHERE seq = 39998");
+	expect_store(path, &t, "missing", 39998, "the next stored is 39999",
+	    NULL);
+	tamper(path, "DELETE FROM events WHERE seq = 16000");
+	expect_store(path, &t, "missing", 16000, NULL, &rep);
+	assert_int_equal(rep.events, 15999);
+}
+
 static void
 test_tamper_replace(void **state)
 {
@@ -1252,6 +1310,7 @@ main(void)
 		cmocka_unit_test(test_tamper_delete_middle),
 		cmocka_unit_test(test_tamper_truncate),
 		cmocka_unit_test(test_tamper_swap),
+		cmocka_unit_test(test_tamper_chunk_edges),
 		cmocka_unit_test(test_tamper_replace),
 		cmocka_unit_test(test_checkpoint_refusals),
 		cmocka_unit_test(test_receipts),
