@@ -361,6 +361,7 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 	tk_time ttl = 0;
 	int op;
 
+	group[0] = '\0';
 	c = malloc(sizeof(*c));
 	if (c == NULL)
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "out of memory");

@@ -18,7 +18,9 @@ SUBCOMMANDS = [
     ["case", "open"], ["case", "show"], ["case", "list"],
     ["case", "evidence"], ["case", "approve"], ["case", "deny"],
     ["case", "patch"], ["case", "execute"], ["case", "cancel"],
-    ["case", "break-glass"], ["case", "review"], ["me"],
+    ["case", "break-glass"], ["case", "review"], ["case", "confirm"],
+    ["case", "signal"], ["case", "resolve"], ["factor", "enroll"],
+    ["factor", "seal-key"], ["me"],
 ]
 
 
@@ -71,7 +73,10 @@ def test_cli_help_version_usage(ctx):
         assert r.stdout == "", (bad, r.stdout)
     # missing required options and arguments are usage errors too
     for bad in (["case", "open", "--subject", "jsmith"], ["case", "show"],
-                ["case", "execute", "c_0000000000000000"],
+                ["case", "execute"], ["case", "confirm",
+                                      "c_0000000000000000"],
+                ["case", "resolve", "c_0000000000000000", "--note", "n"],
+                ["factor", "enroll", "--db", ctx.db],
                 ["token", "issue", "--db", ctx.db],
                 ["policy", "check"], ["serve", "--db", ctx.db]):
         r = run_cli(bad)

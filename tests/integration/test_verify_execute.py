@@ -485,15 +485,21 @@ def test_killed_while_executing_is_reconciled(ctx):
     ctx.decide("frank", cid)
     ctx.advance(HOUR + MINUTE)
     assert ctx.case("ivan", cid)["state"] == "ready"
+    answer = []
+
     def execute():
         try:
-            ctx.api("dave", "POST", "/v1/cases/%s/execute" % cid, {},
-                    timeout=60)
+            answer.append(ctx.api("dave", "POST",
+                                  "/v1/cases/%s/execute" % cid, {},
+                                  timeout=90))
         except OSError:
             pass  # the server is killed mid-request: expected
     t = threading.Thread(target=execute, daemon=True)
     t.start()
-    _wait(lambda: os.path.exists(marker), what="the connector to run")
+    _wait(lambda: os.path.exists(marker) or answer, timeout=60,
+          what="the connector to run")
+    assert os.path.exists(marker), ("execute answered before the "
+                                    "connector ran: %r" % (answer,))
     ctx.proc.send_signal(signal.SIGKILL)
     ctx.proc.wait(10)
     ctx.proc = None
