@@ -886,6 +886,27 @@ evlist_cb(void *arg, const tk_event_row *row)
 /* The case view: record + queue + missing (+ events). With mu held.
  * rec, when not NULL, is tk_case_to_json(c) already made (stolen, also
  * on failure); otherwise it is made here. */
+/* The subject's contacts on file: the only numbers and addresses a
+ * verifier may call back or confirm through (invariant 6), so the view
+ * shows them, never one a caller gave. */
+static json_t *
+contacts_json(const tk_ctx *x, const tk_case *c)
+{
+	const tk_subject *s = tk_org_subject(x->org, c->subject);
+	json_t *arr = json_array();
+
+	if (arr == NULL || s == NULL)
+		return arr;
+	for (int i = 0; i < s->ncontacts; i++)
+		if (jappend(arr, json_pack("{s:s, s:s}", "kind",
+		    s->contacts[i].kind == TK_CONTACT_PHONE ? "phone" : "email",
+		    "value", s->contacts[i].value)) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	return arr;
+}
+
 static json_t *
 case_view(tk_app *a, const tk_ctx *x, const tk_case *c, json_t *rec,
     bool with_events, tk_error *err)
@@ -895,7 +916,8 @@ case_view(tk_app *a, const tk_ctx *x, const tk_case *c, json_t *rec,
 	if (j == NULL)
 		goto oom;
 	if (jset(j, "queue", json_string(c->family)) != 0 ||
-	    jset(j, "missing", missing_json(a, x, c)) != 0)
+	    jset(j, "missing", missing_json(a, x, c)) != 0 ||
+	    jset(j, "contacts_on_file", contacts_json(x, c)) != 0)
 		goto oom;
 	if (with_events) {
 		struct evlist l = {json_array(), false, true, false, false};

@@ -857,15 +857,15 @@ v_append(struct verifier *v, const unsigned char leaf[32])
 	return 0;
 }
 
-/* One leaf in order. seq is the row's own sequence number (store) or
- * index + 1 (bundle); stored is the row's recorded leaf hash or NULL;
- * pre is the leaf hash of body when already computed, or NULL. */
+/* One leaf in order, as seen: seq is the row's own sequence number
+ * (store) or index + 1 (bundle), inside the one its bytes say
+ * (body_seq), h their leaf hash or NULL when hashing failed; stored is
+ * the row's recorded leaf hash or NULL. */
 static void
-v_leaf(struct verifier *v, int64_t seq, const char *body, size_t len,
-    const unsigned char *stored, const unsigned char *pre)
+v_leaf_seen(struct verifier *v, int64_t seq, int64_t inside,
+    const unsigned char *h, const unsigned char *stored)
 {
-	int64_t expect = (int64_t)v->size + 1, inside;
-	unsigned char h[32];
+	int64_t expect = (int64_t)v->size + 1;
 
 	if (!v->rep->ok)
 		return;
@@ -880,7 +880,6 @@ v_leaf(struct verifier *v, int64_t seq, const char *body, size_t len,
 			    expect - 1);
 		return;
 	}
-	inside = body_seq(body, len);
 	if (inside != seq) {
 		if (inside > 0)
 			report_bad(v->rep, seq, "reordered", "position %" PRId64
@@ -891,9 +890,7 @@ v_leaf(struct verifier *v, int64_t seq, const char *body, size_t len,
 			    "bytes are not a twokey event", seq);
 		return;
 	}
-	if (pre != NULL) {
-		memcpy(h, pre, 32);
-	} else if (tk_merkle_leaf_hash(body, len, h) != 0) {
+	if (h == NULL) {
 		report_bad(v->rep, seq, "malformed", "cannot hash event %"
 		    PRId64, seq);
 		return;
@@ -912,6 +909,22 @@ v_leaf(struct verifier *v, int64_t seq, const char *body, size_t len,
 	v->size++;
 	v->rep->events++;
 	v_check_cps(v);
+}
+
+/* One leaf in order, from its bytes (see v_leaf_seen). */
+static void
+v_leaf(struct verifier *v, int64_t seq, const char *body, size_t len,
+    const unsigned char *stored)
+{
+	unsigned char h[32];
+	int64_t inside = body_seq(body, len);
+	bool hashed;
+
+	if (!v->rep->ok)
+		return;
+	hashed = seq == (int64_t)v->size + 1 && inside == seq &&
+	    tk_merkle_leaf_hash(body, len, h) == 0;
+	v_leaf_seen(v, seq, inside, hashed ? h : NULL, stored);
 }
 
 /* After the last leaf: checkpoints beyond the log mean truncation. */
@@ -1006,15 +1019,15 @@ listed_cp_cb(void *arg, const tk_checkpoint_row *r)
  * to the database, since stepping SQLite costs more than all the
  * hashing. The log is cut into chunks of CHUNK_ROWS events by sequence
  * number; the caller's thread takes the even ones and a second thread
- * the odd ones. For its chunk a thread reads the rows (columns, bytes,
- * recorded hash) and the stored tiles they complete, checks each row
- * against its columns and hashes its leaf. Then, in turn, chunk after
- * chunk in log order, it runs the rest of the one-pass walk on them:
- * gapless seq, the leaf against the recorded hash, the tree, the tiles
- * compared, the checkpoints. So the first problem in log order is the
- * one reported, as in a single pass; a thread stops reading a chunk at
- * a row that is out of place (its turn will stop there), and both stop
- * after the turn that found a problem or the end of the log.
+ * the odd ones. A thread reads its chunk's rows, checking each against
+ * its columns and hashing its leaf where it lies (only the seqs and
+ * hashes are kept), and the stored tiles they complete. Then, in turn,
+ * chunk after chunk in log order, it runs the rest of the one-pass walk
+ * on them: gapless seq, the leaf against the recorded hash, the tree,
+ * the tiles compared, the checkpoints. So the first problem in log order
+ * is the one reported, as in a single pass: reading stops at a row the
+ * turn will stop at, and both threads stop after the turn that found a
+ * problem, a store error or the end of the log.
  *
  * Full tiles and written events do not change, so the second
  * connection, opened a moment later, reads the same ones; the partial
@@ -1023,45 +1036,31 @@ listed_cp_cb(void *arg, const tk_checkpoint_row *r)
  * store), the caller's thread takes every chunk.
  */
 #define CHUNK_ROWS 16384        /* a multiple of TILE_W */
-#define CHUNK_BYTES (16u * 1024u * 1024u)
-#define CHUNK_TILES (CHUNK_ROWS / TILE_W + 2 * TILE_LEVELS)
+/* Tiles a chunk completes: CHUNK_ROWS / TILE_W at level 0, at most one
+ * per level above. */
+#define CHUNK_TILES (CHUNK_ROWS / TILE_W + TILE_LEVELS)
 
-/* Longest case, kind and actor columns together that are copied. The
- * engine's are far shorter (TK_ID_MAX, TK_NAME_MAX); longer ones come
- * only from an edited database. */
-#define COLS_MAX (64u * 1024u)
-
-/* One row as read: the columns, the texts at offsets in the chunk's
- * bytes (NUL-terminated). */
+/* One row as read: what the turn needs of it. Its bytes are checked and
+ * hashed as they are read and not kept. */
 struct brow {
 	int64_t seq;
-	tk_time ts;
-	bool alert;
-	size_t off, len;          /* the body */
-	size_t case_off, kind_off, actor_off;
-	bool huge;                /* those columns were too long to copy
-	                             (and are read as empty) */
+	int64_t inside;           /* the seq its bytes say (body_seq) */
+	bool hashed;              /* leaf holds the leaf hash of the bytes */
 	unsigned char hash[32];   /* the recorded leaf hash */
-	unsigned char leaf[32];   /* the leaf hash of the bytes */
+	unsigned char leaf[32];
 };
 
 /* What one thread holds of the chunk it works on. */
 struct chunk {
 	tk_store *s;              /* this thread's connection */
 	struct brow *rows;
-	size_t nrows;             /* rows read */
-	size_t nturn;             /* rows the turn looks at: up to and
-	                             including the first one out of place */
-	size_t nleaf;             /* rows whose leaf hash is computed */
-	char *bytes;
-	size_t used;
+	size_t nrows;             /* rows read; reading stops at the first
+	                             one the turn will stop at */
 	struct stile *tiles;
 	size_t ntiles;
-	uint64_t base;            /* events before the piece being read */
-	bool full;                /* reading stopped: no room left */
-	bool odd;                 /* reading stopped at a row out of place */
-	bool bad;                 /* row nturn - 1 failed its row check */
-	char why[TK_TEXT_MAX];
+	uint64_t base;            /* events before the chunk */
+	bool bad;                 /* the last row failed its row check */
+	char why[TK_TEXT_MAX];    /* and why */
 	tk_chain_checker check;
 	int rc;                   /* the store's answer */
 	tk_error err;
@@ -1087,58 +1086,31 @@ chunk_tile(const struct chunk *c, int level, uint64_t idx)
 	return NULL;
 }
 
-/* Copies a column's text (NUL included) into the chunk. */
-static size_t
-chunk_text(struct chunk *c, const char *t, size_t n)
-{
-	size_t off = c->used;
-
-	memcpy(c->bytes + off, t, n);
-	c->bytes[off + n] = '\0';
-	c->used += n + 1;
-	return off;
-}
-
-/* One row read: into the chunk, with the stored tiles it completes. */
+/* One row read: checked against its columns and hashed where it lies,
+ * then the stored tiles it completes. Stops (1) after a row the turn
+ * will stop at: out of place, or failing its row check. */
 static int
 chunk_row(void *arg, const tk_leaf *l)
 {
 	struct chunk *c = arg;
-	struct brow *row;
-	size_t nc = strlen(l->case_id), nk = strlen(l->kind),
-	    na = strlen(l->actor);
-	bool huge = nc > COLS_MAX || nk > COLS_MAX || na > COLS_MAX ||
-	    nc + nk + na > COLS_MAX;
-	uint64_t pos, span = TILE_W;
+	struct brow *row = &c->rows[c->nrows++];
+	uint64_t pos = c->base + c->nrows, span = TILE_W;
 
-	if (huge)
-		nc = nk = na = 0;
-	/* (The store caps a body at 1 MiB, so an empty chunk always has
-	 * room for a row.) */
-	if (CHUNK_BYTES - c->used < l->len + nc + nk + na + 3 ||
-	    CHUNK_TILES - c->ntiles < TILE_LEVELS) {
-		c->full = true;
-		return 1;
-	}
-	row = &c->rows[c->nrows++];
 	row->seq = l->seq;
-	row->ts = l->ts;
-	row->alert = l->alert;
+	row->inside = body_seq(l->body, l->len);
 	memcpy(row->hash, l->hash, 32);
-	row->off = c->used;
-	row->len = l->len;
-	if (l->len > 0)
-		memcpy(c->bytes + c->used, l->body, l->len);
-	c->used += l->len;
-	row->huge = huge;
-	row->case_off = chunk_text(c, l->case_id, nc);
-	row->kind_off = chunk_text(c, l->kind, nk);
-	row->actor_off = chunk_text(c, l->actor, na);
-	pos = c->base + c->nrows;
-	if (l->seq != (int64_t)pos) {
-		c->odd = true; /* its turn names it: missing or reordered */
+	row->hashed = false;
+	if (l->seq != (int64_t)pos || row->inside != l->seq)
+		return 1; /* v_leaf_seen names it */
+	/* The row agrees with itself (columns = body). */
+	if (tk_chain_row_check_in(&c->check, l, c->why, sizeof(c->why)) !=
+	    0) {
+		c->bad = true;
 		return 1;
 	}
+	if (tk_merkle_leaf_hash(l->body, l->len, row->leaf) != 0)
+		return 1; /* v_leaf_seen says so */
+	row->hashed = true;
 	for (int lv = 0; lv < TILE_LEVELS && pos % span == 0; lv++) {
 		stile_read(c->s, &c->tiles[c->ntiles++], lv, pos / span - 1);
 		if (span > UINT64_MAX / TILE_W)
@@ -1148,55 +1120,15 @@ chunk_row(void *arg, const tk_leaf *l)
 	return 0;
 }
 
-/* Reads up to want rows from seq from on, then checks and hashes them,
- * up to the first one whose turn will stop the walk. */
+/* Reads chunk k: at most CHUNK_ROWS rows from its first seq on. */
 static void
-chunk_read(struct chunk *c, int64_t from, int64_t want)
+chunk_read(struct chunk *c, uint64_t k)
 {
-	c->nrows = c->used = c->ntiles = 0;
-	c->full = c->odd = c->bad = false;
-	c->rc = tk_store_event_leaves(c->s, from, want, chunk_row, c,
-	    &c->err);
-	c->nturn = c->nrows;
-	c->nleaf = 0;
-	for (size_t i = 0; i < c->nrows; i++) {
-		struct brow *row = &c->rows[i];
-		tk_leaf l;
-
-		l.seq = row->seq;
-		l.ts = row->ts;
-		l.case_id = c->bytes + row->case_off;
-		l.kind = c->bytes + row->kind_off;
-		l.actor = c->bytes + row->actor_off;
-		l.alert = row->alert;
-		l.body = c->bytes + row->off;
-		l.len = row->len;
-		l.hash = row->hash;
-		if (l.seq != (int64_t)(c->base + i + 1) ||
-		    body_seq(l.body, l.len) != l.seq) {
-			c->nturn = i + 1; /* v_leaf names it */
-			break;
-		}
-		if (row->huge) {
-			(void)snprintf(c->why, sizeof(c->why), "seq %" PRId64
-			    ": its case, kind or actor column is longer than "
-			    "any event's (edited?)", l.seq);
-			c->bad = true;
-		} else if (tk_chain_row_check_in(&c->check, &l, c->why,
-		    sizeof(c->why)) != 0) {
-			c->bad = true;
-		}
-		if (c->bad) {
-			c->nturn = i + 1;
-			break;
-		}
-		if (tk_merkle_leaf_hash(l.body, l.len, row->leaf) != 0) {
-			/* (v_leaf hashes it again and says so) */
-			c->nturn = i + 1;
-			break;
-		}
-		c->nleaf = i + 1;
-	}
+	c->base = k * CHUNK_ROWS;
+	c->nrows = c->ntiles = 0;
+	c->bad = false;
+	c->rc = tk_store_event_leaves(c->s, (int64_t)c->base + 1, CHUNK_ROWS,
+	    chunk_row, c, &c->err);
 }
 
 /* The turn: what one pass did with these rows, in log order. */
@@ -1204,16 +1136,15 @@ static void
 chunk_turn(struct verifier *v, struct chunk *c)
 {
 	v->in = c;
-	for (size_t i = 0; i < c->nturn && v->rep->ok; i++) {
+	for (size_t i = 0; i < c->nrows && v->rep->ok; i++) {
 		const struct brow *row = &c->rows[i];
 
-		if (i + 1 == c->nturn && c->bad &&
-		    row->seq == (int64_t)v->size + 1) {
+		if (i + 1 == c->nrows && c->bad) {
 			report_bad(v->rep, row->seq, "edited", "%s", c->why);
 			break;
 		}
-		v_leaf(v, row->seq, c->bytes + row->off, row->len, row->hash,
-		    i < c->nleaf ? row->leaf : NULL);
+		v_leaf_seen(v, row->seq, row->inside,
+		    row->hashed ? row->leaf : NULL, row->hash);
 		if (v->rep->ok)
 			tile_leaf(v, row->hash); /* v_leaf found it equal to
 			                            the bytes' */
@@ -1228,8 +1159,7 @@ walk_chunks(struct walk *w, struct chunk *c, uint64_t first, uint64_t step)
 	struct verifier *v = w->v;
 
 	for (uint64_t k = first;; k += step) {
-		int64_t from = (int64_t)(k * CHUNK_ROWS) + 1, want = CHUNK_ROWS;
-		bool end = false, mine = false;
+		bool end;
 
 		if (pthread_mutex_lock(&w->mu) != 0)
 			abort();
@@ -1238,42 +1168,26 @@ walk_chunks(struct walk *w, struct chunk *c, uint64_t first, uint64_t step)
 			abort();
 		if (end)
 			return;
-		c->base = k * CHUNK_ROWS;
-		for (;;) {
-			chunk_read(c, from, want);
-			if (!mine) { /* wait for this chunk's turn */
-				if (pthread_mutex_lock(&w->mu) != 0)
-					abort();
-				while (w->turn != k && !w->done)
-					if (pthread_cond_wait(&w->cv, &w->mu)
-					    != 0)
-						abort();
-				end = w->done;
-				if (pthread_mutex_unlock(&w->mu) != 0)
-					abort();
-				if (end)
-					return;
-				mine = true;
-			}
-			chunk_turn(v, c);
-			/* A row too big for what was left: the rest of the
-			 * chunk, still in this turn. */
-			if (!v->rep->ok || c->rc != 0 || !c->full ||
-			    c->nrows == 0)
-				break;
-			from += (int64_t)c->nrows;
-			want -= (int64_t)c->nrows;
-			c->base += c->nrows;
-			if (want <= 0)
-				break;
-		}
-		if (!v->rep->ok)
+		chunk_read(c, k);
+		/* This chunk's turn: after the one before it. */
+		if (pthread_mutex_lock(&w->mu) != 0)
+			abort();
+		while (w->turn != k && !w->done)
+			if (pthread_cond_wait(&w->cv, &w->mu) != 0)
+				abort();
+		end = w->done;
+		if (pthread_mutex_unlock(&w->mu) != 0)
+			abort();
+		if (end)
+			return;
+		chunk_turn(v, c);
+		if (!v->rep->ok) {
 			end = true;
-		else if (c->rc != 0) {
+		} else if (c->rc != 0) {
 			*w->err = c->err;
 			w->rc = -1;
 			end = true;
-		} else if (c->base + c->nrows < (k + 1) * CHUNK_ROWS) {
+		} else if (c->nrows < CHUNK_ROWS) {
 			end = true; /* the log ends in this chunk */
 		}
 		if (pthread_mutex_lock(&w->mu) != 0)
@@ -1307,7 +1221,6 @@ static void
 chunk_free(struct chunk *c)
 {
 	free(c->rows);
-	free(c->bytes);
 	free(c->tiles);
 }
 
@@ -1317,9 +1230,8 @@ chunk_init(struct chunk *c, tk_store *s)
 	memset(c, 0, sizeof(*c));
 	c->s = s;
 	c->rows = calloc(CHUNK_ROWS, sizeof(*c->rows));
-	c->bytes = malloc(CHUNK_BYTES);
 	c->tiles = calloc(CHUNK_TILES, sizeof(*c->tiles));
-	if (c->rows == NULL || c->bytes == NULL || c->tiles == NULL) {
+	if (c->rows == NULL || c->tiles == NULL) {
 		chunk_free(c);
 		return -1;
 	}
@@ -1740,7 +1652,7 @@ tk_audit_verify_export(FILE *in, const tk_audit_trust *t,
 				    "event {\"index\":N,\"leaf\":\"base64\"}",
 				    lineno);
 			} else {
-				v_leaf(&v, idx + 1, (const char *)body, blen, NULL,
+				v_leaf(&v, idx + 1, (const char *)body, blen,
 				    NULL);
 				free(body);
 			}

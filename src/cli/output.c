@@ -179,6 +179,21 @@ print_missing(const json_t *c)
 	}
 }
 
+/* The only contacts a verifier may use (invariant 6). */
+static void
+print_contacts(const json_t *c)
+{
+	const json_t *arr = json_object_get(c, "contacts_on_file"), *it;
+	size_t i;
+
+	if (json_array_size(arr) == 0)
+		return;
+	(void)printf("contacts on file (call back or confirm only through "
+	    "these):\n");
+	json_array_foreach(arr, i, it)
+		(void)printf("  %-6s %s\n", str(it, "kind"), str(it, "value"));
+}
+
 static void
 print_void(const json_t *o)
 {
@@ -280,6 +295,7 @@ tk_out_case(const json_t *c, bool with_events)
 		(void)printf("ended by %s: %s\n", str(a, "by"),
 		    str(a, "reason"));
 	print_missing(c);
+	print_contacts(c);
 	if (!with_events)
 		return;
 	a = json_object_get(c, "timeline");

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 from slapd import Slapd  # noqa: E402
 from sms_gateway import SmsGateway  # noqa: E402
 from smtp_sink import SmtpSink  # noqa: E402
+from test_conn_scim import TOKEN as SCIM_TOKEN, ScimServer  # noqa: E402
 
 RADMIN_PHONE = "+1 555 0103"
 RADMIN_EMAIL = "radmin@example.com"
@@ -530,3 +531,57 @@ test_role_grant_expires.timeout = 180
 test_killed_while_executing_is_reconciled.timeout = 180
 test_hold_notice_to_every_contact_and_not_me.timeout = 180
 test_out_of_band_yes_and_no.timeout = 180
+
+
+# ---- execution through SCIM -------------------------------------------------
+
+
+def _scim_directory(ctx, scim):
+    token = _secret(ctx, "scim.token", SCIM_TOKEN)
+    path = os.path.join(ctx.data, "directory.yaml")
+    with open(path, "w") as f:
+        f.write("version: 1\nconnectors:\n  - name: idp-scim\n"
+                "    kind: scim\n    can: [reactivate, disable, unlock]\n"
+                "    timeout: 3s\n    url: %s\n    token_file: %s\n"
+                "routes:\n  - {ops: [reactivate], connector: idp-scim}\n"
+                % (scim.url, token))
+    ctx.stop()
+    ctx.serve_args = ["--directory", path, "--sweep-interval", "1"]
+    ctx.start()
+
+
+def _ready_reactivation(ctx):
+    c = ctx.open_case("alice", "jsmith", "reactivation", ticket="INC-12",
+                      reason_code="returning_employee")
+    cid = c["id"]
+    ctx.evidence("bob", cid, "callback_on_file", "+1 555 0101")
+    ctx.decide("carol", cid)
+    ctx.decide("frank", cid)
+    ctx.advance(HOUR + MINUTE)
+    assert ctx.case("ivan", cid)["state"] == "ready"
+    return cid
+
+
+def test_scim_reactivation_and_server_error(ctx):
+    seed = {"users": [{"userName": "jsmith", "active": False}],
+            "groups": []}
+    scim = ScimServer(ctx.data, seed)
+    try:
+        _scim_directory(ctx, scim)
+        cid = _ready_reactivation(ctx)
+        scim.fault(status=500, detail="backend unavailable", method="PATCH")
+        st, c = ctx.api("dave", "POST", "/v1/cases/%s/execute" % cid, {})
+        assert st == 200 and c["state"] == "failed", c
+        assert "backend unavailable" in c["execution"]["failure"], c
+        assert scim.user("jsmith")["active"] is False
+        scim.fault()
+        st, c = ctx.api("dave", "POST", "/v1/cases/%s/execute" % cid, {})
+        assert st == 200 and c["execution"]["attempts"] == 2, c
+        # reactivated; no revocation route, so the case says so
+        assert c["state"] == "executed_revocation_pending", c
+        assert scim.user("jsmith")["active"] is True
+    finally:
+        scim.stop()
+
+
+test_scim_reactivation_and_server_error.timeout = 180
