@@ -2061,7 +2061,8 @@ case_op_run(tk_app *a, void *jarg)
 	changed = tk_engine_refresh(&x, c, &a->ev_refresh);
 	/* Auditors change nothing (whatever function they may also have),
 	 * except to cancel a case about themselves as "not me". */
-	if (is_auditor(a, actor) && !(strcmp(what, "cancel") == 0 &&
+	if (is_auditor(a, actor) && !((strcmp(what, "cancel") == 0 ||
+	    strcmp(what, "confirmation") == 0) &&
 	    strcmp(c->subject, actor) == 0))
 		st = auditor_refusal(actor, err);
 	else if (j->new_subject != NULL &&
@@ -2448,9 +2449,8 @@ open_with_facts(tk_app *a, const tk_ctx *x, const char *actor,
 	size_t n = 0;
 
 	e->status = TK_OK;
-	for (size_t i = 0; i < r->nsignals && n < TK_MAX_SIGNALS; i++)
-		sig[n++] = r->signals[i];
-	if (s != NULL && r->nsignals < TK_MAX_SIGNALS) {
+	/* the facts first: no number of caller signals can crowd them out */
+	if (s != NULL) {
 		if (s->ncontacts == 0)
 			sig[n++] = "no_contact_on_file";
 		if (tk_store_factor_get(a->store, s->id, &f, e) != 0) {
@@ -2458,11 +2458,17 @@ open_with_facts(tk_app *a, const tk_ctx *x, const char *actor,
 				return tk_fail(err, TK_ERR_INTERNAL, "%s",
 				    e->msg);
 			e->status = TK_OK;
-			if (n < TK_MAX_SIGNALS)
-				sig[n++] = "no_registered_factor";
+			sig[n++] = "no_registered_factor";
 		}
 		OPENSSL_cleanse(&f, sizeof(f));
 	}
+	if (r->nsignals + n > TK_MAX_SIGNALS)
+		return tk_fail(err, TK_ERR_INVALID, "at most %zu signals on "
+		    "this case (twokey adds %zu it knows: %s%s%s)",
+		    TK_MAX_SIGNALS - n, n, n > 0 ? sig[0] : "",
+		    n > 1 ? ", " : "", n > 1 ? sig[1] : "");
+	for (size_t i = 0; i < r->nsignals; i++)
+		sig[n++] = r->signals[i];
 	r2.signals = sig;
 	r2.nsignals = n;
 	return tk_engine_open(x, actor, id, &r2, c, &a->ev_op, err);

@@ -26,6 +26,7 @@
 #define CRED_TTL (24 * 60 * 60)     /* it must be changed within a day */
 #define GRANTS_BATCH 32
 #define RECONCILE_MAX 500
+#define GRANT_ATTEMPTS 20           /* removals tried before giving up */
 
 /* The connector operation that performs an action, or -1 when only a
  * person can (manual execution). */
@@ -235,37 +236,57 @@ out:
 /* ---- the execution protocol ---------------------------------------------- */
 
 struct begin_arg {
+	tk_app *a;
 	const char *connector;
+	const char *group;     /* role grant with an expiry, or NULL */
+	tk_time ttl;
 };
 
+/* Marks the case executing; a role grant's expiry is scheduled in the
+ * same transaction, so no crash can leave a grant without one. */
 static enum tk_status
 op_exec_begin(const tk_ctx *x, tk_case *c, const char *actor,
     const void *arg, tk_events *ev, tk_error *err)
 {
 	const struct begin_arg *b = arg;
+	enum tk_status st;
+	tk_grant_row g;
 
-	return tk_engine_execute_begin(x, c, actor, b->connector, ev, err);
+	st = tk_engine_execute_begin(x, c, actor, b->connector, ev, err);
+	if (st != TK_OK || b->group == NULL || b->ttl <= 0)
+		return st;
+	memset(&g, 0, sizeof(g));
+	if (tk_strlcpy(g.case_id, c->id, sizeof(g.case_id)) != 0 ||
+	    tk_strlcpy(g.subject, c->subject, sizeof(g.subject)) != 0 ||
+	    tk_strlcpy(g.group, b->group, sizeof(g.group)) != 0 ||
+	    tk_strlcpy(g.connector, b->connector, sizeof(g.connector)) != 0)
+		return tk_fail(err, TK_ERR_INVALID, "group name too long");
+	g.until = x->now + b->ttl;
+	if (tk_store_grant_put(app_store(b->a), &g, err) != 0)
+		return TK_ERR_INTERNAL;
+	return TK_OK;
 }
 
+struct end_arg {
+	tk_app *a;
+	tk_exec_result res;
+};
+
+/* Records the outcome; a change that did not happen has no grant to
+ * remove later. */
 static enum tk_status
 op_exec_end(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
     tk_events *ev, tk_error *err)
 {
+	const struct end_arg *e = arg;
+	enum tk_status st;
+
 	(void)actor;
-	return tk_engine_execute_end(x, c, arg, ev, err);
-}
-
-struct grant_tx_arg {
-	tk_grant_row g;
-};
-
-static int
-grant_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
-{
-	struct grant_tx_arg *t = arg;
-
-	t->g.until += now;
-	return tk_store_grant_put(app_store(a), &t->g, err);
+	st = tk_engine_execute_end(x, c, &e->res, ev, err);
+	if (st == TK_OK && e->res.outcome == TK_EXEC_FAILED &&
+	    tk_store_grant_mark(app_store(e->a), c->id, x->now, err) != 0)
+		return TK_ERR_INTERNAL;
+	return st;
 }
 
 struct note_tx_arg {
@@ -287,24 +308,27 @@ static void
 revoke_all(tk_app *a, const tk_case *c, const tk_subject *s,
     unsigned *done, unsigned *failed, char *why, size_t why_size)
 {
+	/* tokens and related credentials (API keys) are one call: the
+	 * connector revokes what the subject holds of both */
 	static const struct {
-		unsigned bit;
+		unsigned bits;
 		enum tk_conn_op op;
 	} rv[] = {
 		{TK_REVOKE_SESSIONS, TK_OP_REVOKE_SESSIONS},
-		{TK_REVOKE_TOKENS, TK_OP_REVOKE_TOKENS},
-		{TK_REVOKE_CREDENTIALS, TK_OP_REVOKE_TOKENS},
+		{TK_REVOKE_TOKENS | TK_REVOKE_CREDENTIALS, TK_OP_REVOKE_TOKENS},
 	};
 	tk_conn_result r;
 	tk_change ch;
+	char key[TK_ID_MAX + 32];
 	size_t off = 0;
 
 	*done = *failed = 0;
 	why[0] = '\0';
 	for (size_t i = 0; i < sizeof(rv) / sizeof(rv[0]); i++) {
+		unsigned bits = c->req.revoke & rv[i].bits;
 		tk_connector *k;
 
-		if (!(c->req.revoke & rv[i].bit))
+		if (bits == 0)
 			continue;
 		k = route(a, rv[i].op, s);
 		if (k == NULL) {
@@ -315,7 +339,11 @@ revoke_all(tk_app *a, const tk_case *c, const tk_subject *s,
 			memset(&ch, 0, sizeof(ch));
 			ch.op = rv[i].op;
 			ch.case_id = c->id;
-			ch.idem_key = c->idem_key;
+			/* its own key: a receiver that honours keys must not
+			 * answer a revocation with the change's cached reply */
+			snprintf(key, sizeof(key), "%s.%s", c->idem_key,
+			    tk_conn_op_name(rv[i].op));
+			ch.idem_key = key;
 			ch.subject = c->subject;
 			ch.subject_kind = s->kind == TK_SUBJECT_NHI ? "nhi" :
 			    "person";
@@ -324,14 +352,14 @@ revoke_all(tk_app *a, const tk_case *c, const tk_subject *s,
 			tk_connector_apply(k, &ch, &r);
 		}
 		if (r.outcome == TK_CONN_DONE) {
-			*done |= rv[i].bit;
+			*done |= bits;
 			continue;
 		}
-		*failed |= rv[i].bit;
+		*failed |= bits;
 		if (off < why_size)
 			off += (size_t)snprintf(why + off, why_size - off,
 			    "%s%s: %s", off ? "; " : "",
-			    tk_revoke_name(rv[i].bit), r.message);
+			    tk_conn_op_name(rv[i].op), r.message);
 	}
 	tk_utf8_trim(why);
 }
@@ -346,8 +374,7 @@ execute_connector(tk_app *a, const char *actor, const char *id,
     const char *want, json_t **out, tk_app_err *err)
 {
 	struct begin_arg b;
-	struct grant_tx_arg gt;
-	tk_exec_result res;
+	struct end_arg ea;
 	tk_conn_result r;
 	tk_change ch;
 	tk_connector *k;
@@ -385,8 +412,7 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 		    "");
 		goto out;
 	}
-	if ((c->state == TK_STATE_READY || c->state == TK_STATE_FAILED) &&
-	    (op == TK_OP_GROUP_ADD || op == TK_OP_GROUP_REMOVE) &&
+	if ((op == TK_OP_GROUP_ADD || op == TK_OP_GROUP_REMOVE) &&
 	    grant_params(c, group, sizeof(group), &ttl, &err->e) != 0) {
 		st = err->e.status;
 		goto out;
@@ -401,7 +427,10 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 			goto out;
 		}
 	}
+	b.a = a;
 	b.connector = k->cfg.name;
+	b.group = op == TK_OP_GROUP_ADD && ttl > 0 ? group : NULL;
+	b.ttl = ttl;
 	if ((st = app_case_op(a, actor, id, "execute", op_exec_begin, &b,
 	    false, NULL, err, c)) != TK_OK)
 		goto out;
@@ -415,7 +444,8 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 	ch.action = c->action;
 	ch.params = c->params;
 	ch.group = group[0] != '\0' ? group : NULL;
-	memset(&res, 0, sizeof(res));
+	memset(&ea, 0, sizeof(ea));
+	ea.a = a;
 	secret[0] = '\0';
 	if (op_issues_secret(ch.op)) {
 		if (cred_new(secret, sizeof(secret)) != 0) {
@@ -429,8 +459,8 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 	tk_connector_apply(k, &ch, &r);
 	if (r.outcome == TK_CONN_DONE && secret[0] != '\0') {
 		if (cred_deliver(a, c, to, secret, &e) == 0) {
-			res.cred_to = to;
-			res.cred_until = c->updated + CRED_TTL;
+			ea.res.cred_to = to;
+			ea.res.cred_until = c->updated + CRED_TTL;
 		} else {
 			struct note_tx_arg n = {c->id, "credential.undelivered",
 			    msg, true};
@@ -444,32 +474,15 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 	}
 record:
 	OPENSSL_cleanse(secret, sizeof(secret));
-	res.outcome = r.outcome == TK_CONN_DONE ? TK_EXEC_DONE :
+	ea.res.outcome = r.outcome == TK_CONN_DONE ? TK_EXEC_DONE :
 	    r.outcome == TK_CONN_FAILED ? TK_EXEC_FAILED : TK_EXEC_UNKNOWN;
-	res.message = r.message;
-	if (res.outcome == TK_EXEC_DONE) {
-		revoke_all(a, c, &s, &res.revoked, &res.revoke_failed, why,
+	ea.res.message = r.message;
+	if (ea.res.outcome == TK_EXEC_DONE) {
+		revoke_all(a, c, &s, &ea.res.revoked, &ea.res.revoke_failed, why,
 		    sizeof(why));
-		res.revoke_message = why;
-		if (op == TK_OP_GROUP_ADD && ttl > 0) {
-			memset(&gt, 0, sizeof(gt));
-			(void)tk_strlcpy(gt.g.case_id, c->id,
-			    sizeof(gt.g.case_id));
-			(void)tk_strlcpy(gt.g.subject, c->subject,
-			    sizeof(gt.g.subject));
-			(void)tk_strlcpy(gt.g.group, group, sizeof(gt.g.group));
-			(void)tk_strlcpy(gt.g.connector, k->cfg.name,
-			    sizeof(gt.g.connector));
-			gt.g.until = ttl;
-			if (app_tx(a, grant_tx, &gt, &e) != 0) {
-				struct note_tx_arg n = {c->id,
-				    "grant.unscheduled", e.msg, true};
-
-				(void)app_tx(a, note_tx, &n, &e);
-			}
-		}
+		ea.res.revoke_message = why;
 	}
-	st = app_case_op(a, actor, id, "execute", op_exec_end, &res, false,
+	st = app_case_op(a, actor, id, "execute", op_exec_end, &ea, false,
 	    out, err, NULL);
 out:
 	free(c);
@@ -564,6 +577,8 @@ tk_app_case_signal(tk_app *a, const char *actor, const char *id,
 struct exec_list {
 	char (*ids)[TK_ID_MAX];
 	int n;
+	bool failed;
+	tk_error e;
 };
 
 static int
@@ -583,10 +598,13 @@ static int
 exec_list_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 {
 	tk_case_filter f = {NULL, "executing", NULL, RECONCILE_MAX, 0};
+	struct exec_list *l = arg;
 
 	(void)now;
-	if (tk_store_case_list(app_store(a), &f, exec_list_cb, arg, err) != 0)
-		return -1;
+	(void)err;
+	if (tk_store_case_list(app_store(a), &f, exec_list_cb, arg,
+	    &l->e) != 0)
+		l->failed = true;
 	return -1; /* read only */
 }
 
@@ -594,7 +612,7 @@ int
 tk_app_reconcile(tk_app *a, tk_error *err)
 {
 	struct exec_list l;
-	tk_exec_result res;
+	struct end_arg ea;
 	tk_conn_result r;
 	tk_app_err aerr;
 	tk_change ch;
@@ -604,6 +622,7 @@ tk_app_reconcile(tk_app *a, tk_error *err)
 	int done = 0;
 
 	l.n = 0;
+	l.failed = false;
 	l.ids = calloc(RECONCILE_MAX, TK_ID_MAX);
 	c = malloc(sizeof(*c));
 	if (l.ids == NULL || c == NULL) {
@@ -614,6 +633,12 @@ tk_app_reconcile(tk_app *a, tk_error *err)
 	}
 	e.status = TK_OK;
 	(void)app_tx(a, exec_list_tx, &l, &e);
+	if (l.failed) {
+		free(l.ids);
+		free(c);
+		return tk_fail(err, TK_ERR_INTERNAL, "cannot list the cases "
+		    "left executing: %.400s", l.e.msg) == TK_OK ? 0 : -1;
+	}
 	for (int i = 0; i < l.n; i++) {
 		tk_connector *k;
 
@@ -639,28 +664,29 @@ tk_app_reconcile(tk_app *a, tk_error *err)
 			    "is not configured now, so twokey cannot ask it",
 			    c->connector);
 		}
-		memset(&res, 0, sizeof(res));
-		res.reconciled = true;
-		res.message = r.message;
+		memset(&ea, 0, sizeof(ea));
+		ea.a = a;
+		ea.res.reconciled = true;
+		ea.res.message = r.message;
 		/* A credential may have been set but never delivered: even a
 		 * confirmed change needs a person. */
 		if (r.outcome == TK_CONN_DONE && op_issues_secret(ch.op)) {
-			res.outcome = TK_EXEC_UNKNOWN;
+			ea.res.outcome = TK_EXEC_UNKNOWN;
 			snprintf(r.message, sizeof(r.message), "the target says "
 			    "the change was made, but the temporary credential "
 			    "may never have reached the subject (it is never "
 			    "stored); issue a new one");
 		} else
-			res.outcome = r.outcome == TK_CONN_DONE ? TK_EXEC_DONE :
+			ea.res.outcome = r.outcome == TK_CONN_DONE ? TK_EXEC_DONE :
 			    r.outcome == TK_CONN_FAILED ? TK_EXEC_FAILED :
 			    TK_EXEC_UNKNOWN;
-		if (res.outcome == TK_EXEC_DONE) {
-			res.revoke_failed = c->req.revoke;
-			res.revoke_message = "not run: the server stopped "
+		if (ea.res.outcome == TK_EXEC_DONE) {
+			ea.res.revoke_failed = c->req.revoke;
+			ea.res.revoke_message = "not run: the server stopped "
 			    "during the execution";
 		}
 		if (app_case_op(a, "system", c->id, "reconcile", op_exec_end,
-		    &res, false, NULL, &aerr, NULL) == TK_OK)
+		    &ea, false, NULL, &aerr, NULL) == TK_OK)
 			done++;
 	}
 	free(l.ids);
@@ -682,8 +708,8 @@ grant_due_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 	struct grant_job *j = arg;
 
 	j->now = now;
-	if (tk_store_grant_due(app_store(a), now, j->rows, GRANTS_BATCH, &j->n,
-	    err) != 0)
+	if (tk_store_grant_due(app_store(a), now, GRANT_ATTEMPTS, j->rows,
+	    GRANTS_BATCH, &j->n, err) != 0)
 		return -1;
 	return -1; /* read only */
 }
@@ -710,6 +736,11 @@ grant_mark_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 	    "persists", m->g->group, m->g->subject, m->g->connector,
 	    m->message);
 	tk_utf8_trim(detail);
+	/* a removal that keeps failing: one alert at the first failure and
+	 * one when twokey gives up (GRANT_ATTEMPTS), not one per sweep */
+	if (!m->removed && m->g->attempts != 0 &&
+	    m->g->attempts != GRANT_ATTEMPTS - 1)
+		return 0;
 	return app_event(a, now, m->g->case_id, m->removed ? "grant.expired" :
 	    "grant.remove_failed", "system", !m->removed,
 	    json_pack("{s:s, s:s, s:s}", "detail", detail, "subject",

@@ -33,6 +33,7 @@
 #define TOKEN_TEXT 48            /* base64url of 32 bytes + NUL fits */
 #define OUTBOX_BATCH 32
 #define OUTBOX_MAX_ATTEMPTS 5
+#define NO_ANSWER_WINDOW (7 * 24 * 60 * 60)
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -499,7 +500,13 @@ tk_app_confirm_send(tk_app *a, const char *actor, const char *id,
 		d.kill = hash;
 		OPENSSL_cleanse(p.token, sizeof(p.token));
 		free(c);
-		(void)app_tx(a, confirm_done_tx, &d, &e);
+		if (app_tx(a, confirm_done_tx, &d, &e) != 0) {
+			memset(err, 0, sizeof(*err));
+			return tk_fail(&err->e, TK_ERR_INTERNAL, "the "
+			    "confirmation could not be sent and its link could "
+			    "not be disabled (%.300s); do not rely on it",
+			    e.msg);
+		}
 		memset(err, 0, sizeof(*err));
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "the confirmation "
 		    "could not be sent to %s: %.400s; nothing counts as "
@@ -624,6 +631,10 @@ op_confirm_answer(const tk_ctx *x, tk_case *c, const char *actor,
 	if (row.used != 0)
 		return tk_fail(err, TK_ERR_WRONG_STATE, "this link was already "
 		    "used; nothing more was recorded");
+	/* "No, this was not me" is always heard (for a week): neither an
+	 * expiry nor a change to the case may silence the subject. */
+	if (!q->yes && x->now < row.created + NO_ANSWER_WINDOW)
+		goto answer;
 	if (x->now >= row.expires) {
 		tk_time_format(row.expires, when, sizeof(when));
 		return tk_fail(err, TK_ERR_WRONG_STATE, "this link expired at "
@@ -634,6 +645,7 @@ op_confirm_answer(const tk_ctx *x, tk_case *c, const char *actor,
 		return tk_fail(err, TK_ERR_WRONG_STATE, "the request changed "
 		    "after this message was sent, so this link no longer "
 		    "applies; nothing was recorded");
+answer:
 	if (tk_store_confirm_use(app_store(q->a), q->hash, q->yes ? "yes" :
 	    "no", x->now, &won, &e) != 0)
 		return tk_fail(err, TK_ERR_INTERNAL, "%s", e.msg);
@@ -644,7 +656,9 @@ op_confirm_answer(const tk_ctx *x, tk_case *c, const char *actor,
 		enum tk_status st;
 
 		if (!tk_state_is_open(c->state) ||
-		    c->state == TK_STATE_EXECUTING) {
+		    c->state == TK_STATE_EXECUTING ||
+		    c->state == TK_STATE_OUTCOME_UNKNOWN ||
+		    c->state == TK_STATE_REVOCATION_PENDING) {
 			ev_add(ev, "confirmation.denied", c->subject, true,
 			    "%s answered \"No, this was not me\" via %s, but "
 			    "the case is already %s: investigate at once",
@@ -742,9 +756,10 @@ struct notice_tx {
 	const tk_outbox_row *row;
 	tk_case *c;
 	char token[TOKEN_TEXT];
-	bool sent;
+	bool sent, skipped;
 	const char *error;
 	int stage; /* 0: create the link, 1: record the outcome */
+	unsigned char hash[32]; /* the link's, to kill it when unsent */
 };
 
 static int
@@ -758,6 +773,7 @@ notice_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 		memset(&row, 0, sizeof(row));
 		if (token_new(t->token, row.hash, err) != 0)
 			return -1;
+		memcpy(t->hash, row.hash, sizeof(t->hash));
 		(void)tk_strlcpy(row.case_id, t->c->id, sizeof(row.case_id));
 		(void)tk_strlcpy(row.contact, t->row->contact,
 		    sizeof(row.contact));
@@ -772,6 +788,17 @@ notice_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 	if (tk_store_outbox_mark(app_store(a), t->row->id, t->sent, t->error,
 	    err) != 0)
 		return -1;
+	if (t->skipped)
+		return 0;
+	if (!t->sent) {
+		bool won;
+
+		/* an unsent link must not work: its token may be in the
+		 * mail server's or gateway's error */
+		if (tk_store_confirm_use(app_store(a), t->hash, "failed", now,
+		    &won, err) != 0)
+			return -1;
+	}
 	if (t->sent)
 		snprintf(detail, sizeof(detail), "%s was told about the hold "
 		    "at %s (contact on file), with a \"not me\" link",
@@ -808,12 +835,26 @@ app_outbox_flush(tk_app *a)
 	for (int i = 0; i < j->n; i++) {
 		t.row = &j->rows[i];
 		t.stage = 0;
-		t.sent = false;
+		t.sent = t.skipped = false;
 		t.error = "";
+		memset(t.hash, 0, sizeof(t.hash));
 		if (app_case_read(a, t.row->case_id, t.c, &aerr) != TK_OK)
 			continue;
-		if (app_tx(a, notice_tx, &t, &e) != 0)
+		if (t.c->state != TK_STATE_ON_HOLD) {
+			/* cancelled, ended or executed meanwhile: nothing to
+			 * warn about any more */
+			t.stage = 1;
+			t.sent = true;
+			t.skipped = true;
+			(void)app_tx(a, notice_tx, &t, &e);
 			continue;
+		}
+		if (app_tx(a, notice_tx, &t, &e) != 0) {
+			t.stage = 1;
+			t.error = "could not create the link";
+			(void)app_tx(a, notice_tx, &t, &e);
+			continue;
+		}
 		if (confirm_send(a, t.c, t.row->contact, t.token, true,
 		    &e) == 0)
 			t.sent = true;

@@ -1275,7 +1275,11 @@ tk_engine_cancel(const tk_ctx *x, tk_case *c, const char *actor,
 	if (strlen(reason) >= sizeof(c->end_reason))
 		return tk_fail(err, TK_ERR_INVALID, "reason is too long (at "
 		    "most %zu bytes)", sizeof(c->end_reason) - 1);
-	if (!tk_state_is_open(c->state) || c->state == TK_STATE_EXECUTING)
+	/* executing, outcome_unknown, executed_revocation_pending: the
+	 * change may be made; only settling it (resolve) is left */
+	if (!tk_state_is_open(c->state) || c->state == TK_STATE_EXECUTING ||
+	    c->state == TK_STATE_OUTCOME_UNKNOWN ||
+	    c->state == TK_STATE_REVOCATION_PENDING)
 		return wrong_state(x, c, err, "cancelling");
 	(void)tk_strlcpy(c->ended_by, actor, sizeof(c->ended_by));
 	(void)tk_strlcpy(c->end_reason, reason, sizeof(c->end_reason));

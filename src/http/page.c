@@ -133,9 +133,10 @@ tk_page_confirm(const json_t *view, const char *token, const char *preselect,
 		puts_raw(&b, "<p>This link was already used.</p>");
 		return finish(&b, len);
 	}
-	puts_raw(&b, "<form method=\"post\" action=\"/confirm/");
-	puts_esc(&b, token);
-	puts_raw(&b, "\">");
+	/* no action: the form posts back to the page's own address, which
+	 * also works behind a proxy that serves twokey under a path */
+	(void)token;
+	puts_raw(&b, "<form method=\"post\">");
 	if (!hold) {
 		puts_raw(&b, "<button class=\"yes");
 		puts_raw(&b, yes_pre ? " pre" : "");

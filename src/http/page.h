@@ -10,8 +10,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* The question page for a confirmation view (tk_app_confirm_view);
- * token goes into the form's action. malloc'd, *len set; NULL on OOM. */
+/* The question page for a confirmation view (tk_app_confirm_view); its
+ * form posts back to the page's own address (token is unused, kept for
+ * callers). malloc'd, *len set; NULL on OOM. */
 char *tk_page_confirm(const json_t *view, const char *token,
     const char *preselect, size_t *len);
 /* A short page with a heading and a sentence (answers and errors). */

@@ -441,7 +441,8 @@ h_evidence(tk_app *app, const char *login, const char *id,
 	};
 	tk_jval v[NSPEC(spec)];
 	json_t *root, *out = NULL;
-	tk_evidence_req r;
+	tk_evidence_req r = {0}; /* system_verified stays false: a client
+	                          * never vouches for a factor or a link */
 	tk_app_err err;
 	enum tk_status st;
 
@@ -716,12 +717,26 @@ h_confirm(tk_app *app, enum route rt, const char *tokp, size_t toklen,
 		reply(resp, st, 200, out, &err);
 		return;
 	}
+	{
+		const char *o = json_string_value(json_object_get(out,
+		    "outcome"));
+
+		if (yes)
+			text = tk_page_message("Thank you", "Your answer is "
+			    "recorded. You can close this page.", &len);
+		else if (o != NULL && strcmp(o, "cancelled") == 0)
+			text = tk_page_message("The change is stopped", "Thank "
+			    "you for telling us. The request was cancelled and "
+			    "the security team is alerted; they may contact you "
+			    "on the details on file.", &len);
+		else
+			text = tk_page_message("The security team is alerted",
+			    "Thank you for telling us. The change had already "
+			    "been carried out, so it could not be stopped from "
+			    "here: the security team is alerted now. Call your "
+			    "help desk on the number you know.", &len);
+	}
 	json_decref(out);
-	text = yes ? tk_page_message("Thank you", "Your answer is recorded. "
-	    "You can close this page.", &len) : tk_page_message("The change "
-	    "is stopped", "Thank you for telling us. The request was "
-	    "cancelled and the security team is alerted; they may contact "
-	    "you on the details on file.", &len);
 	page_reply(resp, 200, text, len);
 	return;
 fail:

@@ -284,9 +284,10 @@ typedef struct tk_grant_row {
 	int attempts;
 } tk_grant_row;
 int tk_store_grant_put(tk_store *s, const tk_grant_row *g, tk_error *err);
-/* Grants with until <= now not yet removed, up to max. */
-int tk_store_grant_due(tk_store *s, tk_time now, tk_grant_row *rows,
-    int max, int *n, tk_error *err);
+/* Grants with until <= now not yet removed and tried fewer than
+ * max_attempts times, up to max. */
+int tk_store_grant_due(tk_store *s, tk_time now, int max_attempts,
+    tk_grant_row *rows, int max, int *n, tk_error *err);
 int tk_store_grant_mark(tk_store *s, const char *case_id, tk_time removed,
     tk_error *err);
 

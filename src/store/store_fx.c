@@ -411,18 +411,20 @@ tk_store_grant_put(tk_store *s, const tk_grant_row *g, tk_error *err)
 }
 
 int
-tk_store_grant_due(tk_store *s, tk_time now, tk_grant_row *rows, int max,
-    int *n, tk_error *err)
+tk_store_grant_due(tk_store *s, tk_time now, int max_attempts,
+    tk_grant_row *rows, int max, int *n, tk_error *err)
 {
 	sqlite3_stmt *st = prep(s, "SELECT case_id, subject, grp, connector,"
 	    " until, attempts FROM grants WHERE removed = 0 AND until <= ?"
-	    " ORDER BY until LIMIT ?", err);
+	    " AND attempts < ? ORDER BY until LIMIT ?", err);
 	int rc, ret = -1;
 
 	*n = 0;
 	if (st == NULL)
 		return -1;
-	if (B_INT(st, 1, now) != SQLITE_OK || B_INT(st, 2, max) != SQLITE_OK) {
+	if (B_INT(st, 1, now) != SQLITE_OK ||
+	    B_INT(st, 2, max_attempts) != SQLITE_OK ||
+	    B_INT(st, 3, max) != SQLITE_OK) {
 		(void)fx_fail(s, err, "read grants");
 		goto out;
 	}

@@ -720,14 +720,52 @@ on_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n; /* keep reading; only the start is kept */
 }
 
+/* True when body repeats any 12-byte stretch of text that JSON or form
+ * encoding would leave as is: a gateway echoing its request (escaped)
+ * would otherwise carry the message (a temporary password, a link token)
+ * into an error. */
+static bool
+echoes(const char *body, const char *text)
+{
+	enum { W = 12 };
+	size_t tl = strlen(text);
+	char win[W + 1];
+
+	for (size_t i = 0; i + W <= tl; i++) {
+		size_t j;
+
+		for (j = 0; j < W; j++) {
+			unsigned char ch = (unsigned char)text[i + j];
+			if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f)
+				break;
+		}
+		if (j < W)
+			continue;
+		memcpy(win, text + i, W);
+		win[W] = '\0';
+		if (strstr(body, win) != NULL) {
+			OPENSSL_cleanse(win, sizeof(win));
+			return true;
+		}
+	}
+	OPENSSL_cleanse(win, sizeof(win));
+	return false;
+}
+
 /* The gateway's answer as printable text, with the message text cut out
- * should it be echoed. */
+ * should it be echoed (withheld entirely when any part of it is). */
 static void
 excerpt(const char *body, const char *text, char *dst, size_t size)
 {
 	char tmp[REPLY_MAX + 1];
 	const char *p;
 	size_t tl = strlen(text), k = 0, i, n = strlen(body);
+
+	if (echoes(body, text)) {
+		(void)tk_strlcpy(dst, "[answer withheld: it repeats the "
+		    "message]", size);
+		return;
+	}
 
 	for (i = 0; i < n && k + 1 < sizeof(tmp);) {
 		if (tl >= 4 && n - i >= tl && memcmp(body + i, text, tl) == 0) {

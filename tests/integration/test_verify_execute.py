@@ -296,10 +296,18 @@ def test_confirmation_bound_to_case_and_expires(ctx):
         assert st == 409 and "changed" in r["error"]["message"], r
         ctx.api("bob", "POST", "/v1/cases/%s/confirmations" % cid,
                 {"contact": JSMITH_EMAIL})
-        tok = _token_of(smtp.wait_messages(2)[1]["body"], "yes")
+        tok2 = _token_of(smtp.wait_messages(2)[1]["body"], "yes")
         ctx.advance(16 * MINUTE)
-        st, r = ctx.api(None, "POST", "/v1/confirm/" + tok, {"answer": "yes"})
+        st, r = ctx.api(None, "POST", "/v1/confirm/" + tok2,
+                        {"answer": "yes"})
         assert st == 409 and "expired" in r["error"]["message"], r
+        # but "No, this was not me" is always heard: neither the change
+        # to the case nor the expiry silences it
+        st, r = ctx.api(None, "POST", "/v1/confirm/" + tok, {"answer": "no"})
+        assert st == 200 and r["outcome"] == "cancelled", r
+        c = ctx.case("ivan", cid)
+        assert c["state"] == "cancelled" and \
+            events_of(c, "confirmation.denied")[0]["alert"], c["state"]
         st, r = ctx.api(None, "POST", "/v1/confirm/" + "A" * 43,
                         {"answer": "yes"})
         assert st == 404, r
@@ -378,6 +386,9 @@ def test_ldap_password_reset_end_to_end(ctx):
             assert x["revoked"] == ["sessions"], x
             assert hook.records and hook.records[0]["op"] == \
                 "revoke_sessions", hook.records
+            # its own idempotency key, not the reset's
+            assert hook.records[0]["idempotency_key"] == \
+                x["idempotency_key"] + ".revoke_sessions", hook.records
             msgs = smtp.wait_messages(1)
             m = re.search(r"temporary password is:\n\n  (\S+)\n",
                           msgs[0]["body"])
@@ -507,6 +518,10 @@ def test_killed_while_executing_is_reconciled(ctx):
     ctx.start()
     c = ctx.case("ivan", cid)
     assert c["state"] == "outcome_unknown", c["state"]
+    # the change may be made: it can no longer be cancelled
+    st, b = ctx.api("alice", "POST", "/v1/cases/%s/cancel" % cid,
+                    {"reason": "changed my mind"})
+    assert st == 409, b
     assert events_of(c, "execution.unknown")[0]["alert"]
     with open(marker) as f:
         pids = f.read().split()
