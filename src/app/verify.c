@@ -212,6 +212,26 @@ tk_app_factor_enroll(tk_app *a, const char *subject, const char *alg_name,
 	return TK_OK;
 }
 
+/* Would the engine accept evidence r by actor on c? Asked on a copy, so
+ * nothing changes: the check comes before a code is spent or a message
+ * is sent. */
+static enum tk_status
+may_record(const tk_ctx *x, const tk_case *c, const char *actor,
+    const tk_evidence_req *r, tk_error *err)
+{
+	tk_events scratch;
+	tk_case *probe = malloc(sizeof(*probe));
+	enum tk_status st;
+
+	if (probe == NULL)
+		return tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+	*probe = *c;
+	scratch.n = 0;
+	st = tk_engine_add_evidence(x, probe, actor, r, &scratch, err);
+	free(probe);
+	return st;
+}
+
 struct totp_arg {
 	tk_app *a;
 	const char *code;
@@ -231,23 +251,14 @@ op_totp(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
 	unsigned char seed[TK_OTP_KEY_MAX];
 	char aad[TK_ID_MAX + 16], when[32], ref[64];
 	tk_factor_row f;
-	tk_events scratch;
-	tk_case *probe;
 	enum tk_status st;
 	size_t seedlen;
 	int64_t step;
 	tk_error e;
 
-	/* May actor record this evidence at all? (Do not spend the
-	 * subject's attempts on someone the engine would refuse.) */
-	probe = malloc(sizeof(*probe));
-	if (probe == NULL)
-		return tk_fail(err, TK_ERR_INTERNAL, "out of memory");
-	*probe = *c;
-	scratch.n = 0;
-	st = tk_engine_add_evidence(x, probe, actor, &r, &scratch, err);
-	free(probe);
-	if (st != TK_OK)
+	/* Do not spend the subject's attempts on someone the engine would
+	 * refuse anyway. */
+	if ((st = may_record(x, c, actor, &r, err)) != TK_OK)
 		return st;
 	if (tk_store_factor_get(s, c->subject, &f, &e) != 0)
 		return e.status == TK_ERR_NOT_FOUND ? tk_fail(err,
@@ -340,18 +351,9 @@ op_confirm_prepare(const tk_ctx *x, tk_case *c, const char *actor,
 	struct confirm_prep *p = (struct confirm_prep *)arg;
 	tk_evidence_req r = {"out_of_band", p->contact, "pass", NULL, true};
 	tk_confirm_row row;
-	tk_events scratch;
-	tk_case *probe;
 	enum tk_status st;
 
-	probe = malloc(sizeof(*probe));
-	if (probe == NULL)
-		return tk_fail(err, TK_ERR_INTERNAL, "out of memory");
-	*probe = *c;
-	scratch.n = 0;
-	st = tk_engine_add_evidence(x, probe, actor, &r, &scratch, err);
-	free(probe);
-	if (st != TK_OK)
+	if ((st = may_record(x, c, actor, &r, err)) != TK_OK)
 		return st;
 	memset(&row, 0, sizeof(row));
 	if (token_new(p->token, row.hash, err) != 0)

@@ -132,6 +132,37 @@ col_blob(sqlite3_stmt *st, int i, unsigned char *dst, size_t size,
 	return 0;
 }
 
+/* Steps st (bound already) and reads up to max rows with read_row into
+ * rows[elem * i]; *n gets how many. Finalizes st. */
+static int
+read_rows(tk_store *s, sqlite3_stmt *st, int (*read_row)(sqlite3_stmt *,
+    void *), void *rows, size_t elem, int max, int *n, const char *what,
+    tk_error *err)
+{
+	int rc = SQLITE_DONE;
+
+	*n = 0;
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		void *row = (char *)rows + elem * (size_t)*n;
+
+		memset(row, 0, elem);
+		if (read_row(st, row) != 0) {
+			(void)tk_fail(err, TK_ERR_INTERNAL, "%s: a row is stored "
+			    "malformed", what);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		(*n)++;
+	}
+	if (*n < max && rc != SQLITE_DONE) {
+		(void)fx_fail(s, err, what);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 #define B_TEXT(st, i, v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC)
 #define B_INT(st, i, v) sqlite3_bind_int64(st, i, (sqlite3_int64)(v))
 #define B_BLOB(st, i, v, n) sqlite3_bind_blob(st, i, v, (int)(n), \
@@ -332,6 +363,21 @@ tk_store_outbox_add(tk_store *s, const char *case_id, const char *kind,
 	return run(s, st, rc, "queue notice", err);
 }
 
+static int
+outbox_row(sqlite3_stmt *st, void *row)
+{
+	tk_outbox_row *r = row;
+
+	r->id = sqlite3_column_int64(st, 0);
+	if (col_copy(st, 1, r->case_id, sizeof(r->case_id)) != 0 ||
+	    col_copy(st, 2, r->kind, sizeof(r->kind)) != 0 ||
+	    col_copy(st, 3, r->contact, sizeof(r->contact)) != 0)
+		return -1;
+	r->created = sqlite3_column_int64(st, 4);
+	r->attempts = sqlite3_column_int(st, 5);
+	return 0;
+}
+
 int
 tk_store_outbox_pending(tk_store *s, int max_attempts, tk_outbox_row *rows,
     int max, int *n, tk_error *err)
@@ -339,40 +385,17 @@ tk_store_outbox_pending(tk_store *s, int max_attempts, tk_outbox_row *rows,
 	sqlite3_stmt *st = prep(s, "SELECT id, case_id, kind, contact,"
 	    " created, attempts FROM outbox WHERE sent = 0 AND attempts < ?"
 	    " ORDER BY id LIMIT ?", err);
-	int rc, ret = -1;
 
 	*n = 0;
 	if (st == NULL)
 		return -1;
 	if (B_INT(st, 1, max_attempts) != SQLITE_OK ||
 	    B_INT(st, 2, max) != SQLITE_OK) {
-		(void)fx_fail(s, err, "read outbox");
-		goto out;
+		sqlite3_finalize(st);
+		return fx_fail(s, err, "read outbox");
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
-		tk_outbox_row *r = &rows[*n];
-
-		memset(r, 0, sizeof(*r));
-		r->id = sqlite3_column_int64(st, 0);
-		if (col_copy(st, 1, r->case_id, sizeof(r->case_id)) != 0 ||
-		    col_copy(st, 2, r->kind, sizeof(r->kind)) != 0 ||
-		    col_copy(st, 3, r->contact, sizeof(r->contact)) != 0) {
-			(void)tk_fail(err, TK_ERR_INTERNAL, "an outbox row is "
-			    "stored malformed");
-			goto out;
-		}
-		r->created = sqlite3_column_int64(st, 4);
-		r->attempts = sqlite3_column_int(st, 5);
-		(*n)++;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		(void)fx_fail(s, err, "read outbox");
-		goto out;
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(st);
-	return ret;
+	return read_rows(s, st, outbox_row, rows, sizeof(*rows), max, n,
+	    "read outbox", err);
 }
 
 int
@@ -410,6 +433,21 @@ tk_store_grant_put(tk_store *s, const tk_grant_row *g, tk_error *err)
 	return run(s, st, rc, "store grant", err);
 }
 
+static int
+grant_row(sqlite3_stmt *st, void *row)
+{
+	tk_grant_row *g = row;
+
+	if (col_copy(st, 0, g->case_id, sizeof(g->case_id)) != 0 ||
+	    col_copy(st, 1, g->subject, sizeof(g->subject)) != 0 ||
+	    col_copy(st, 2, g->group, sizeof(g->group)) != 0 ||
+	    col_copy(st, 3, g->connector, sizeof(g->connector)) != 0)
+		return -1;
+	g->until = sqlite3_column_int64(st, 4);
+	g->attempts = sqlite3_column_int(st, 5);
+	return 0;
+}
+
 int
 tk_store_grant_due(tk_store *s, tk_time now, int max_attempts,
     tk_grant_row *rows, int max, int *n, tk_error *err)
@@ -417,7 +455,6 @@ tk_store_grant_due(tk_store *s, tk_time now, int max_attempts,
 	sqlite3_stmt *st = prep(s, "SELECT case_id, subject, grp, connector,"
 	    " until, attempts FROM grants WHERE removed = 0 AND until <= ?"
 	    " AND attempts < ? ORDER BY until LIMIT ?", err);
-	int rc, ret = -1;
 
 	*n = 0;
 	if (st == NULL)
@@ -425,33 +462,11 @@ tk_store_grant_due(tk_store *s, tk_time now, int max_attempts,
 	if (B_INT(st, 1, now) != SQLITE_OK ||
 	    B_INT(st, 2, max_attempts) != SQLITE_OK ||
 	    B_INT(st, 3, max) != SQLITE_OK) {
-		(void)fx_fail(s, err, "read grants");
-		goto out;
+		sqlite3_finalize(st);
+		return fx_fail(s, err, "read grants");
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
-		tk_grant_row *g = &rows[*n];
-
-		memset(g, 0, sizeof(*g));
-		if (col_copy(st, 0, g->case_id, sizeof(g->case_id)) != 0 ||
-		    col_copy(st, 1, g->subject, sizeof(g->subject)) != 0 ||
-		    col_copy(st, 2, g->group, sizeof(g->group)) != 0 ||
-		    col_copy(st, 3, g->connector, sizeof(g->connector)) != 0) {
-			(void)tk_fail(err, TK_ERR_INTERNAL, "a grant is stored "
-			    "malformed");
-			goto out;
-		}
-		g->until = sqlite3_column_int64(st, 4);
-		g->attempts = sqlite3_column_int(st, 5);
-		(*n)++;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		(void)fx_fail(s, err, "read grants");
-		goto out;
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(st);
-	return ret;
+	return read_rows(s, st, grant_row, rows, sizeof(*rows), max, n,
+	    "read grants", err);
 }
 
 int
