@@ -20,7 +20,7 @@
 static const char *const op_names[TK_OP__COUNT] = {
 	"password_reset", "unlock", "reactivate", "disable", "group_add",
 	"group_remove", "mfa_reset", "revoke_sessions", "revoke_tokens",
-	"secret_rotate",
+	"secret_rotate", "credential_expire",
 };
 
 const char *

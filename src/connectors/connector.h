@@ -45,6 +45,9 @@ enum tk_conn_op {
 	TK_OP_REVOKE_SESSIONS,    /* end the subject's sessions */
 	TK_OP_REVOKE_TOKENS,      /* revoke the subject's tokens */
 	TK_OP_SECRET_ROTATE,      /* set ch->secret as the NHI's new secret */
+	TK_OP_CREDENTIAL_EXPIRE,  /* the temporary credential's TTL ended: if
+	                           * it was never changed, make it unusable
+	                           * (done either way; message says which) */
 	TK_OP__COUNT
 };
 /* "password_reset", "unlock", ... ; parse returns -1 when unknown. */
