@@ -6,7 +6,8 @@
  * outcome is committed after), temporary credentials (random, delivered
  * only to a contact on file, never stored or returned), the tier's
  * revocations after the change, reconciliation of cases found
- * `executing` at start-up, and the removal of role grants when they
+ * `executing` at start-up, and the expiries: role grants removed and
+ * temporary credentials disabled (where the connector can) when they
  * expire.
  *
  * Owns: the mapping from actions to connector operations, credential
@@ -24,9 +25,9 @@
 
 #define CRED_LEN 20                 /* characters of a temporary password */
 #define CRED_TTL (24 * 60 * 60)     /* it must be changed within a day */
-#define GRANTS_BATCH 32
+#define EXPIRY_BATCH 32
 #define RECONCILE_MAX 500
-#define GRANT_ATTEMPTS 20           /* removals tried before giving up */
+#define EXPIRY_ATTEMPTS 20          /* undo attempts before giving up */
 
 /* The connector operation that performs an action, or -1 when only a
  * person can (manual execution). */
@@ -169,24 +170,32 @@ cred_contact(const tk_case *c, const tk_subject *s)
 	return s->ncontacts > 0 ? s->contacts[0].value : "";
 }
 
+/* Mails (or texts) the credential to a contact on file. until: when it
+ * stops working unused (0: the target cannot enforce that). */
 static int
 cred_deliver(tk_app *a, const tk_case *c, const char *contact,
-    const char *secret, tk_error *err)
+    const char *secret, tk_time until, tk_error *err)
 {
-	char text[1024], until[32];
+	char text[1024], when[64];
 	tk_message m;
 	int rc;
 
-	tk_time_format(c->updated + CRED_TTL, until, sizeof(until));
+	when[0] = '\0';
+	if (until > 0) {
+		char t[32];
+
+		tk_time_format(until, t, sizeof(t));
+		snprintf(when, sizeof(when), ", and it stops working at %s", t);
+	}
 	snprintf(text, sizeof(text),
 	    "The help desk carried out this change to %s (case %s):\n\n  %s\n"
 	    "\nYour temporary %s is:\n\n  %s\n\nYou must change it when you "
-	    "first use it, and it stops working at %s. If you did not ask "
-	    "for this, call your help desk on the number you know.\n",
+	    "first use it%s. If you did not ask for this, call your help "
+	    "desk on the number you know.\n",
 	    c->subject, c->id, tk_action_find(c->action) != NULL ?
 	    tk_action_find(c->action)->summary : c->action,
 	    strcmp(c->action, "password_reset") == 0 ? "password" : "secret",
-	    secret, until);
+	    secret, when);
 	m.to = contact;
 	m.subject = "twokey: your temporary credential";
 	m.text = text;
@@ -240,29 +249,48 @@ struct begin_arg {
 	const char *connector;
 	const char *group;     /* role grant with an expiry, or NULL */
 	tk_time ttl;
+	bool cred_expire;      /* the connector can disable an unused
+	                        * temporary credential when its TTL ends */
 };
 
-/* Marks the case executing; a role grant's expiry is scheduled in the
- * same transaction, so no crash can leave a grant without one. */
+static int
+expiry_put(tk_app *a, const tk_case *c, enum tk_conn_op op,
+    const char *group, const char *connector, tk_time until, tk_error *err)
+{
+	tk_expiry_row g;
+
+	memset(&g, 0, sizeof(g));
+	if (tk_strlcpy(g.case_id, c->id, sizeof(g.case_id)) != 0 ||
+	    tk_strlcpy(g.op, tk_conn_op_name(op), sizeof(g.op)) != 0 ||
+	    tk_strlcpy(g.subject, c->subject, sizeof(g.subject)) != 0 ||
+	    tk_strlcpy(g.group, group, sizeof(g.group)) != 0 ||
+	    tk_strlcpy(g.connector, connector, sizeof(g.connector)) != 0)
+		return tk_fail(err, TK_ERR_INVALID, "group name too long") ==
+		    TK_OK ? 0 : -1;
+	g.until = until;
+	return tk_store_expiry_put(app_store(a), &g, err);
+}
+
+/* Marks the case executing; what must be undone later (a role grant's
+ * expiry, a temporary credential's TTL) is scheduled in the same
+ * transaction, so no crash can leave it unscheduled. */
 static enum tk_status
 op_exec_begin(const tk_ctx *x, tk_case *c, const char *actor,
     const void *arg, tk_events *ev, tk_error *err)
 {
 	const struct begin_arg *b = arg;
 	enum tk_status st;
-	tk_grant_row g;
 
 	st = tk_engine_execute_begin(x, c, actor, b->connector, ev, err);
-	if (st != TK_OK || b->group == NULL || b->ttl <= 0)
+	if (st != TK_OK)
 		return st;
-	memset(&g, 0, sizeof(g));
-	if (tk_strlcpy(g.case_id, c->id, sizeof(g.case_id)) != 0 ||
-	    tk_strlcpy(g.subject, c->subject, sizeof(g.subject)) != 0 ||
-	    tk_strlcpy(g.group, b->group, sizeof(g.group)) != 0 ||
-	    tk_strlcpy(g.connector, b->connector, sizeof(g.connector)) != 0)
-		return tk_fail(err, TK_ERR_INVALID, "group name too long");
-	g.until = x->now + b->ttl;
-	if (tk_store_grant_put(app_store(b->a), &g, err) != 0)
+	if (b->group != NULL && b->ttl > 0 && expiry_put(b->a, c,
+	    TK_OP_GROUP_REMOVE, b->group, b->connector, x->now + b->ttl,
+	    err) != 0)
+		return err->status == TK_ERR_INVALID ? TK_ERR_INVALID :
+		    TK_ERR_INTERNAL;
+	if (b->cred_expire && expiry_put(b->a, c, TK_OP_CREDENTIAL_EXPIRE, "",
+	    b->connector, x->now + CRED_TTL, err) != 0)
 		return TK_ERR_INTERNAL;
 	return TK_OK;
 }
@@ -284,7 +312,8 @@ op_exec_end(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
 	(void)actor;
 	st = tk_engine_execute_end(x, c, &e->res, ev, err);
 	if (st == TK_OK && e->res.outcome == TK_EXEC_FAILED &&
-	    tk_store_grant_mark(app_store(e->a), c->id, x->now, err) != 0)
+	    tk_store_expiry_mark(app_store(e->a), c->id, NULL, x->now,
+	    err) != 0)
 		return TK_ERR_INTERNAL;
 	return st;
 }
@@ -431,6 +460,8 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 	b.connector = k->cfg.name;
 	b.group = op == TK_OP_GROUP_ADD && ttl > 0 ? group : NULL;
 	b.ttl = ttl;
+	b.cred_expire = op == TK_OP_PASSWORD_RESET &&
+	    (k->cfg.caps & (1u << TK_OP_CREDENTIAL_EXPIRE)) != 0;
 	if ((st = app_case_op(a, actor, id, "execute", op_exec_begin, &b,
 	    false, NULL, err, c)) != TK_OK)
 		goto out;
@@ -458,9 +489,11 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 	}
 	tk_connector_apply(k, &ch, &r);
 	if (r.outcome == TK_CONN_DONE && secret[0] != '\0') {
-		if (cred_deliver(a, c, to, secret, &e) == 0) {
+		tk_time until = b.cred_expire ? c->updated + CRED_TTL : 0;
+
+		if (cred_deliver(a, c, to, secret, until, &e) == 0) {
 			ea.res.cred_to = to;
-			ea.res.cred_until = c->updated + CRED_TTL;
+			ea.res.cred_until = until;
 		} else {
 			struct note_tx_arg n = {c->id, "credential.undelivered",
 			    msg, true};
@@ -694,97 +727,110 @@ tk_app_reconcile(tk_app *a, tk_error *err)
 	return done;
 }
 
-/* ---- expiring role grants ------------------------------------------------ */
+/* ---- expiries: role grants and temporary credentials ----------------- */
 
-struct grant_job {
-	tk_grant_row rows[GRANTS_BATCH];
+struct expiry_job {
+	tk_expiry_row rows[EXPIRY_BATCH];
 	int n;
-	tk_time now;
 };
 
 static int
-grant_due_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
+expiry_due_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 {
-	struct grant_job *j = arg;
+	struct expiry_job *j = arg;
 
-	j->now = now;
-	if (tk_store_grant_due(app_store(a), now, GRANT_ATTEMPTS, j->rows,
-	    GRANTS_BATCH, &j->n, err) != 0)
+	if (tk_store_expiry_due(app_store(a), now, EXPIRY_ATTEMPTS, j->rows,
+	    EXPIRY_BATCH, &j->n, err) != 0)
 		return -1;
 	return -1; /* read only */
 }
 
-struct grant_mark_arg {
-	const tk_grant_row *g;
-	bool removed;
+struct expiry_mark_arg {
+	const tk_expiry_row *g;
+	bool done;
 	const char *message;
 };
 
 static int
-grant_mark_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
+expiry_mark_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 {
-	struct grant_mark_arg *m = arg;
+	struct expiry_mark_arg *m = arg;
+	bool grant = strcmp(m->g->op, "group_remove") == 0;
 	char detail[TK_TEXT_MAX];
 
-	if (tk_store_grant_mark(app_store(a), m->g->case_id, m->removed ?
-	    now : 0, err) != 0)
+	if (tk_store_expiry_mark(app_store(a), m->g->case_id, m->g->op,
+	    m->done ? now : 0, err) != 0)
 		return -1;
-	snprintf(detail, sizeof(detail), m->removed ? "the grant of %s to "
-	    "%s expired and was removed through connector %s: %s" : "the "
-	    "grant of %s to %s expired but could not be removed through "
-	    "connector %s (%s); retrying, remove it by hand if this "
-	    "persists", m->g->group, m->g->subject, m->g->connector,
-	    m->message);
-	tk_utf8_trim(detail);
-	/* a removal that keeps failing: one alert at the first failure and
-	 * one when twokey gives up (GRANT_ATTEMPTS), not one per sweep */
-	if (!m->removed && m->g->attempts != 0 &&
-	    m->g->attempts != GRANT_ATTEMPTS - 1)
+	/* an undo that keeps failing: one alert at the first failure and
+	 * one when twokey gives up (EXPIRY_ATTEMPTS), not one per sweep */
+	if (!m->done && m->g->attempts != 0 &&
+	    m->g->attempts != EXPIRY_ATTEMPTS - 1)
 		return 0;
-	return app_event(a, now, m->g->case_id, m->removed ? "grant.expired" :
-	    "grant.remove_failed", "system", !m->removed,
-	    json_pack("{s:s, s:s, s:s}", "detail", detail, "subject",
-	    m->g->subject, "group", m->g->group), err);
+	if (grant)
+		snprintf(detail, sizeof(detail), m->done ? "the grant of %s to "
+		    "%s expired and was removed through connector %s: %s" :
+		    "the grant of %s to %s expired but could not be removed "
+		    "through connector %s (%s); retrying, remove it by hand if "
+		    "this persists", m->g->group, m->g->subject,
+		    m->g->connector, m->message);
+	else
+		snprintf(detail, sizeof(detail), m->done ? "the temporary "
+		    "credential of %s reached its TTL (connector %s): %s" :
+		    "the temporary credential of %s reached its TTL but "
+		    "connector %s could not disable it (%s); retrying, check "
+		    "it by hand if this persists", m->g->subject,
+		    m->g->connector, m->message);
+	tk_utf8_trim(detail);
+	return app_event(a, now, m->g->case_id, grant ? (m->done ?
+	    "grant.expired" : "grant.remove_failed") : (m->done ?
+	    "credential.expired" : "credential.expire_failed"), "system",
+	    !m->done, json_pack("{s:s, s:s, s:s}", "detail", detail,
+	    "subject", m->g->subject, "group", m->g->group), err);
 }
 
 static int
-grants_sweep(tk_app *a, tk_error *err)
+expiries_sweep(tk_app *a, tk_error *err)
 {
-	struct grant_job *j = calloc(1, sizeof(*j));
-	struct grant_mark_arg m;
+	struct expiry_job *j = calloc(1, sizeof(*j));
+	struct expiry_mark_arg m;
 	tk_conn_result r;
 	tk_change ch;
 	tk_subject s;
 	tk_error e;
-	int done = 0;
+	char key[TK_ID_MAX + 32];
+	int done = 0, op;
 
 	if (j == NULL)
 		return tk_fail(err, TK_ERR_INTERNAL, "out of memory") ==
 		    TK_OK ? 0 : -1;
-	(void)app_tx(a, grant_due_tx, j, &e);
+	(void)app_tx(a, expiry_due_tx, j, &e);
 	for (int i = 0; i < j->n; i++) {
-		tk_connector *k = conn_named(a, j->rows[i].connector);
+		const tk_expiry_row *g = &j->rows[i];
+		tk_connector *k = conn_named(a, g->connector);
 
+		op = tk_conn_op_parse(g->op);
 		memset(&ch, 0, sizeof(ch));
-		ch.op = TK_OP_GROUP_REMOVE;
-		ch.case_id = j->rows[i].case_id;
-		ch.idem_key = j->rows[i].case_id;
-		ch.subject = j->rows[i].subject;
+		ch.op = op >= 0 ? (enum tk_conn_op)op : TK_OP_GROUP_REMOVE;
+		ch.case_id = g->case_id;
+		snprintf(key, sizeof(key), "%s.%s", g->case_id, g->op);
+		ch.idem_key = key;
+		ch.subject = g->subject;
 		ch.subject_kind = app_subject(a, ch.subject, &s) &&
 		    s.kind == TK_SUBJECT_NHI ? "nhi" : "person";
-		ch.action = "role_grant";
-		ch.group = j->rows[i].group;
+		ch.action = op == TK_OP_GROUP_REMOVE ? "role_grant" :
+		    "password_reset";
+		ch.group = g->group[0] != '\0' ? g->group : NULL;
 		ch.params = "{}";
-		if (k == NULL) {
+		if (k == NULL || op < 0) {
 			r.outcome = TK_CONN_FAILED;
-			snprintf(r.message, sizeof(r.message), "connector not "
-			    "configured now");
+			snprintf(r.message, sizeof(r.message), "connector %s "
+			    "not configured now", g->connector);
 		} else
 			tk_connector_apply(k, &ch, &r);
-		m.g = &j->rows[i];
-		m.removed = r.outcome == TK_CONN_DONE;
+		m.g = g;
+		m.done = r.outcome == TK_CONN_DONE;
 		m.message = r.message;
-		if (app_tx(a, grant_mark_tx, &m, &e) == 0 && m.removed)
+		if (app_tx(a, expiry_mark_tx, &m, &e) == 0 && m.done)
 			done++;
 	}
 	free(j);
@@ -798,6 +844,6 @@ tk_app_fx_sweep(tk_app *a, tk_error *err)
 
 	if (!app_fx(a)->have_dir)
 		return n;
-	g = grants_sweep(a, err);
+	g = expiries_sweep(a, err);
 	return g < 0 ? -1 : n + g;
 }

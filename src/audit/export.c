@@ -408,8 +408,10 @@ static const struct kind_info kinds[] = {
 	{"grant.expired", C_ACCOUNT, 8, NULL, "Role grant removed on expiry"},
 	{"grant.remove_failed", C_ACCOUNT, 99, "Grant Removal",
 	    "Expired role grant not removed"},
-	{"grant.unscheduled", C_ENTITY, 3, NULL,
-	    "Role grant expiry not scheduled"},
+	{"credential.expired", C_ACCOUNT, 99, "Credential Expiry",
+	    "Temporary credential TTL ended"},
+	{"credential.expire_failed", C_ACCOUNT, 99, "Credential Expiry",
+	    "Temporary credential not disabled at its TTL"},
 };
 
 /* What execution.attested changed, by the case action. */

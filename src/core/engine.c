@@ -1122,13 +1122,17 @@ tk_engine_execute_end(const tk_ctx *x, tk_case *c, const tk_exec_result *r,
 	c->cred_until = r->cred_until;
 	emit(ev, "execution.done", "system", false, "connector %s made the "
 	    "change%s: %s", c->connector, how, c->exec_note);
-	if (c->cred_to[0] != '\0') {
+	if (c->cred_to[0] != '\0' && c->cred_until > 0) {
 		tk_time_format(c->cred_until, when, sizeof(when));
 		emit(ev, "credential.delivered", "system", false, "a temporary "
 		    "credential went to %s (contact on file); it must be "
-		    "changed at first use and stops working at %s",
+		    "changed at first use and stops working unused at %s",
 		    c->cred_to, when);
-	}
+	} else if (c->cred_to[0] != '\0')
+		emit(ev, "credential.delivered", "system", false, "a temporary "
+		    "credential went to %s (contact on file); it must be "
+		    "changed at first use (the target cannot expire it unused)",
+		    c->cred_to);
 	revoke_text(c->revoked, rv, sizeof(rv));
 	if (c->revoked)
 		emit(ev, "revocation.done", "system", false, "revoked: %s", rv);

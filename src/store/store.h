@@ -273,22 +273,27 @@ int tk_store_outbox_pending(tk_store *s, int max_attempts,
 int tk_store_outbox_mark(tk_store *s, int64_t id, bool sent,
     const char *error, tk_error *err);
 
-/* A role grant made by a connector, removed again when it expires. */
-typedef struct tk_grant_row {
+/* Something a connector did that must be undone at a time: a role grant
+ * removed when it expires (op "group_remove"), a temporary credential
+ * made unusable when its TTL ends unused (op "credential_expire"). */
+typedef struct tk_expiry_row {
 	char case_id[TK_ID_MAX];
+	char op[24];            /* the connector operation that undoes it */
 	char subject[TK_ID_MAX];
 	char group[TK_NAME_MAX * 2];
 	char connector[TK_NAME_MAX];
 	tk_time until;
-	tk_time removed;        /* 0 while granted */
+	tk_time removed;        /* when done, 0 while pending */
 	int attempts;
-} tk_grant_row;
-int tk_store_grant_put(tk_store *s, const tk_grant_row *g, tk_error *err);
-/* Grants with until <= now not yet removed and tried fewer than
+} tk_expiry_row;
+int tk_store_expiry_put(tk_store *s, const tk_expiry_row *g, tk_error *err);
+/* Expiries with until <= now not done yet and tried fewer than
  * max_attempts times, up to max. */
-int tk_store_grant_due(tk_store *s, tk_time now, int max_attempts,
-    tk_grant_row *rows, int max, int *n, tk_error *err);
-int tk_store_grant_mark(tk_store *s, const char *case_id, tk_time removed,
-    tk_error *err);
+int tk_store_expiry_due(tk_store *s, tk_time now, int max_attempts,
+    tk_expiry_row *rows, int max, int *n, tk_error *err);
+/* Done at `removed` (attempts + 1), or with removed 0 one more failed
+ * attempt. op NULL: every expiry of the case (a change that failed). */
+int tk_store_expiry_mark(tk_store *s, const char *case_id, const char *op,
+    tk_time removed, tk_error *err);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * store_fx.c - the store's tables for verification and execution: TOTP
  * factors (sealed seeds, replay step, lockout), one-time confirmation
- * links (token hashes only), the outbox of notices to send, and role
- * grants to remove when they expire.
+ * links (token hashes only), the outbox of notices to send, and the
+ * expiries: role grants to remove and temporary credentials to disable
+ * when their time ends.
  *
  * Owns: those four tables and their statements. These run at human
  * rates, so statements are prepared per call; every call runs inside the
@@ -44,15 +45,17 @@
     " attempts INTEGER NOT NULL DEFAULT 0," \
     " error TEXT NOT NULL DEFAULT '');" \
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (sent, id);" \
-    "CREATE TABLE IF NOT EXISTS grants (" \
-    " case_id TEXT PRIMARY KEY," \
+    "CREATE TABLE IF NOT EXISTS expiries (" \
+    " case_id TEXT NOT NULL," \
+    " op TEXT NOT NULL," \
     " subject TEXT NOT NULL," \
     " grp TEXT NOT NULL," \
     " connector TEXT NOT NULL," \
     " until INTEGER NOT NULL," \
     " removed INTEGER NOT NULL DEFAULT 0," \
-    " attempts INTEGER NOT NULL DEFAULT 0);" \
-    "CREATE INDEX IF NOT EXISTS grants_due ON grants (removed, until);"
+    " attempts INTEGER NOT NULL DEFAULT 0," \
+    " PRIMARY KEY (case_id, op));" \
+    "CREATE INDEX IF NOT EXISTS expiries_due ON expiries (removed, until);"
 
 static int
 fx_fail(tk_store *s, tk_error *err, const char *what)
@@ -414,47 +417,49 @@ tk_store_outbox_mark(tk_store *s, int64_t id, bool sent, const char *error,
 	return run(s, st, rc, "mark notice", err);
 }
 
-/* ---- grants ---------------------------------------------------------------------- */
+/* ---- expiries --------------------------------------------------------- */
 
 int
-tk_store_grant_put(tk_store *s, const tk_grant_row *g, tk_error *err)
+tk_store_expiry_put(tk_store *s, const tk_expiry_row *g, tk_error *err)
 {
-	sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO grants (case_id,"
-	    " subject, grp, connector, until) VALUES (?,?,?,?,?)", err);
+	sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO expiries (case_id,"
+	    " op, subject, grp, connector, until) VALUES (?,?,?,?,?,?)", err);
 	int rc;
 
 	if (st == NULL)
 		return -1;
 	rc = B_TEXT(st, 1, g->case_id);
-	rc |= B_TEXT(st, 2, g->subject);
-	rc |= B_TEXT(st, 3, g->group);
-	rc |= B_TEXT(st, 4, g->connector);
-	rc |= B_INT(st, 5, g->until);
-	return run(s, st, rc, "store grant", err);
+	rc |= B_TEXT(st, 2, g->op);
+	rc |= B_TEXT(st, 3, g->subject);
+	rc |= B_TEXT(st, 4, g->group);
+	rc |= B_TEXT(st, 5, g->connector);
+	rc |= B_INT(st, 6, g->until);
+	return run(s, st, rc, "store expiry", err);
 }
 
 static int
-grant_row(sqlite3_stmt *st, void *row)
+expiry_row(sqlite3_stmt *st, void *row)
 {
-	tk_grant_row *g = row;
+	tk_expiry_row *g = row;
 
 	if (col_copy(st, 0, g->case_id, sizeof(g->case_id)) != 0 ||
-	    col_copy(st, 1, g->subject, sizeof(g->subject)) != 0 ||
-	    col_copy(st, 2, g->group, sizeof(g->group)) != 0 ||
-	    col_copy(st, 3, g->connector, sizeof(g->connector)) != 0)
+	    col_copy(st, 1, g->op, sizeof(g->op)) != 0 ||
+	    col_copy(st, 2, g->subject, sizeof(g->subject)) != 0 ||
+	    col_copy(st, 3, g->group, sizeof(g->group)) != 0 ||
+	    col_copy(st, 4, g->connector, sizeof(g->connector)) != 0)
 		return -1;
-	g->until = sqlite3_column_int64(st, 4);
-	g->attempts = sqlite3_column_int(st, 5);
+	g->until = sqlite3_column_int64(st, 5);
+	g->attempts = sqlite3_column_int(st, 6);
 	return 0;
 }
 
 int
-tk_store_grant_due(tk_store *s, tk_time now, int max_attempts,
-    tk_grant_row *rows, int max, int *n, tk_error *err)
+tk_store_expiry_due(tk_store *s, tk_time now, int max_attempts,
+    tk_expiry_row *rows, int max, int *n, tk_error *err)
 {
-	sqlite3_stmt *st = prep(s, "SELECT case_id, subject, grp, connector,"
-	    " until, attempts FROM grants WHERE removed = 0 AND until <= ?"
-	    " AND attempts < ? ORDER BY until LIMIT ?", err);
+	sqlite3_stmt *st = prep(s, "SELECT case_id, op, subject, grp,"
+	    " connector, until, attempts FROM expiries WHERE removed = 0 AND"
+	    " until <= ? AND attempts < ? ORDER BY until LIMIT ?", err);
 
 	*n = 0;
 	if (st == NULL)
@@ -463,17 +468,19 @@ tk_store_grant_due(tk_store *s, tk_time now, int max_attempts,
 	    B_INT(st, 2, max_attempts) != SQLITE_OK ||
 	    B_INT(st, 3, max) != SQLITE_OK) {
 		sqlite3_finalize(st);
-		return fx_fail(s, err, "read grants");
+		return fx_fail(s, err, "read expiries");
 	}
-	return read_rows(s, st, grant_row, rows, sizeof(*rows), max, n,
-	    "read grants", err);
+	return read_rows(s, st, expiry_row, rows, sizeof(*rows), max, n,
+	    "read expiries", err);
 }
 
 int
-tk_store_grant_mark(tk_store *s, const char *case_id, tk_time removed,
-    tk_error *err)
+tk_store_expiry_mark(tk_store *s, const char *case_id, const char *op,
+    tk_time removed, tk_error *err)
 {
-	sqlite3_stmt *st = prep(s, "UPDATE grants SET removed = ?, attempts ="
+	sqlite3_stmt *st = prep(s, op != NULL ? "UPDATE expiries SET"
+	    " removed = ?, attempts = attempts + 1 WHERE case_id = ? AND"
+	    " op = ?" : "UPDATE expiries SET removed = ?, attempts ="
 	    " attempts + 1 WHERE case_id = ?", err);
 	int rc;
 
@@ -481,5 +488,7 @@ tk_store_grant_mark(tk_store *s, const char *case_id, tk_time removed,
 		return -1;
 	rc = B_INT(st, 1, removed);
 	rc |= B_TEXT(st, 2, case_id);
-	return run(s, st, rc, "mark grant", err);
+	if (op != NULL)
+		rc |= B_TEXT(st, 3, op);
+	return run(s, st, rc, "mark expiry", err);
 }
