@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -313,4 +314,84 @@ tk_connector_close(tk_connector *c)
 		c->ops->close(c->state);
 	c->ops = NULL;
 	c->state = NULL;
+}
+
+int
+tk_conn_keep_groups(const char *params, char *buf, size_t size,
+    const char **names, int max, tk_conn_result *r)
+{
+	json_error_t jerr;
+	json_t *j, *v;
+	char *p, *q, *end;
+	size_t i;
+	int n = 0;
+
+	if (size > 0)
+		buf[0] = '\0';
+	if (params == NULL || params[0] == '\0')
+		return 0;
+	j = json_loads(params, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		tk_conn_result_set(r, TK_CONN_FAILED, "the case's params are not "
+		    "a JSON object; nothing was sent");
+		return -1;
+	}
+	v = json_object_get(j, "keep_groups");
+	if (v == NULL || json_is_null(v)) {
+		json_decref(j);
+		return 0;
+	}
+	if (!json_is_string(v) || tk_strlcpy(buf, json_string_value(v),
+	    size) != 0 || strlen(buf) != json_string_length(v)) {
+		json_decref(j);
+		tk_conn_result_set(r, TK_CONN_FAILED, "params.keep_groups must "
+		    "be one string of comma-separated group names (e.g. "
+		    "\"staff,vpn-users\"), under %zu bytes; nothing was sent",
+		    size);
+		return -1;
+	}
+	json_decref(j);
+	p = buf;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		q = p;
+		while (*q != '\0' && *q != ',')
+			q++;
+		end = q;
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (*q == ',')
+			q++;
+		*end = '\0';
+		if (end > p) {
+			for (i = 0; p[i] != '\0'; i++)
+				if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+					break;
+			if (n >= max || (size_t)(end - p) >=
+			    TK_CONN_GROUP_NAME_MAX || p[i] != '\0') {
+				tk_conn_result_set(r, TK_CONN_FAILED,
+				    "params.keep_groups must name at most %d "
+				    "groups of 1..%d printable bytes each; "
+				    "nothing was sent", max,
+				    TK_CONN_GROUP_NAME_MAX - 1);
+				return -1;
+			}
+			names[n++] = p;
+		}
+		p = q;
+	}
+	return n;
+}
+
+int
+tk_conn_name_index(const char *const *names, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(names[i], name) == 0)
+			return i;
+	return -1;
 }

@@ -149,6 +149,21 @@ void tk_connector_status(tk_connector *c, const tk_change *ch,
     tk_conn_result *r);
 void tk_connector_close(tk_connector *c);
 
+/* The case's "keep_groups" param (reactivate, invariant 11): a comma
+ * list of group names the restored account keeps. Splits a copy of it
+ * into buf (size bytes); names[i] point in there, blanks trimmed, empty
+ * entries dropped. Returns how many (0 when params is NULL, has no
+ * keep_groups or it is empty), or -1 with r FAILED (nothing was sent)
+ * when params is not a JSON object, keep_groups is not a string, a name
+ * is longer than TK_CONN_GROUP_NAME_MAX - 1 bytes or holds a control
+ * character, or there are more than max. */
+#define TK_CONN_GROUP_NAME_MAX 256
+int tk_conn_keep_groups(const char *params, char *buf, size_t size,
+    const char **names, int max, tk_conn_result *r);
+/* Is name one of names[0..n) (ASCII case-insensitive, as LDAP cn and
+ * SCIM displayName compare)? Returns its index or -1. */
+int tk_conn_name_index(const char *const *names, int n, const char *name);
+
 /* Fills r (message formatted, UTF-8 trimmed) and returns nothing. */
 void tk_conn_result_set(tk_conn_result *r, enum tk_conn_outcome o,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -24,8 +24,10 @@
  *                      RFC 4515; it must match exactly one entry.
  *  flavor              "openldap" (default) or "ad".
  *  group_base          where groups are searched (subtree); required when
- *                      group_add or group_remove is declared.
+ *                      group_add, group_remove or reactivate is declared.
  *  group_filter        default "(cn=%s)"; %s is the group name, escaped.
+ *                      With reactivate declared it must hold ATTR=%s:
+ *                      ATTR (cn) is what names a group in keep_groups.
  *  group_member_attr   default "member" (values are user DNs; also
  *                      "uniqueMember"); "memberUid" (posixGroup) takes the
  *                      user entry's uid value instead.
@@ -39,13 +41,22 @@
  *  password_reset   userPassword = secret,        unicodePwd = "secret" in
  *                   pwdReset = TRUE               UTF-16LE, pwdLastSet = 0
  *  unlock           delete pwdAccountLockedTime   lockoutTime = 0
- *  reactivate       delete pwdAccountLockedTime   userAccountControl &= ~2,
- *                                                 lockoutTime = 0
+ *  reactivate       first: delete the member      same, then
+ *                   value from every group under  userAccountControl &= ~2,
+ *                   group_base that holds it and  lockoutTime = 0
+ *                   is not in params.keep_groups;
+ *                   then delete
+ *                   pwdAccountLockedTime
  *  disable          pwdAccountLockedTime =        userAccountControl |= 2
  *                   000001010000Z (permanent)
  *  group_add/remove add/delete the member value on the one group found
  *  mfa_reset        every mfa_attributes attribute removed (replace with
  *                   no values: absent is fine)
+ *  credential_expire only while pwdReset is TRUE (ad: pwdLastSet 0), i.e.
+ *                   the temporary password was never changed:
+ *                   userPassword (ad: unicodePwd) = 32 random bytes in
+ *                   base64, pwdReset = TRUE (ad: pwdLastSet = 0); nothing
+ *                   otherwise
  * The openldap flavour needs slapd's ppolicy overlay with a policy that
  * has pwdLockout TRUE (locks only count then) and pwdMustChange TRUE;
  * userPassword is sent as given, so the server must hash it
@@ -80,6 +91,9 @@
 
 #include <ldap.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "core/b64.h"
 
 #define LD_MFA_MAX 16         /* attributes in mfa_attributes */
 #define LD_SECRET_MAX 256     /* bind password and change secrets, bytes */
@@ -88,6 +102,10 @@
 #define LD_FILTER_MAX 2048    /* a filter after substitution */
 #define LD_DIAG_MAX 256       /* the server's diagnostic text kept */
 #define LD_MODS_MAX (LD_MFA_MAX + 4)
+#define LD_KEEP_MAX 64        /* groups named in params.keep_groups */
+#define LD_LIST_MAX 160       /* a list of group names in a message */
+#define LD_EXPIRE_BYTES 32    /* random bytes that replace a temporary
+                               * password nobody changed */
 
 #define LOCKED_FOREVER "000001010000Z"  /* ppolicy: locked until an admin */
 #define AD_UF_ACCOUNTDISABLE 0x2
@@ -104,6 +122,7 @@ struct ld_state {
 	char group_base[TK_CONN_OPT_VALUE_MAX];   /* "" when no group ops */
 	char group_filter[TK_CONN_OPT_VALUE_MAX];
 	char member_attr[TK_CONN_OPT_VALUE_MAX];
+	char group_name_attr[TK_CONN_OPT_VALUE_MAX]; /* ATTR in ATTR=%s */
 	char mfa_opt[TK_CONN_OPT_VALUE_MAX];      /* the option as given */
 	char mfa_buf[TK_CONN_OPT_VALUE_MAX];      /* mfa[] point in here */
 	char *mfa[LD_MFA_MAX];
@@ -144,7 +163,7 @@ static const char *const known_opts[] = {
 #define LD_CAPS ((1u << TK_OP_PASSWORD_RESET) | (1u << TK_OP_UNLOCK) | \
 	(1u << TK_OP_REACTIVATE) | (1u << TK_OP_DISABLE) | \
 	(1u << TK_OP_GROUP_ADD) | (1u << TK_OP_GROUP_REMOVE) | \
-	(1u << TK_OP_MFA_RESET))
+	(1u << TK_OP_MFA_RESET) | (1u << TK_OP_CREDENTIAL_EXPIRE))
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -850,7 +869,7 @@ mod_set(struct ld_mod *m, int op, const char *attr, const void *val,
 
 static void
 op_password(struct ld_sess *s, const struct ld_user *u, const char *secret,
-    tk_conn_result *r)
+    const char *what, tk_conn_result *r)
 {
 	unsigned char wide[2 * (LD_SECRET_MAX + 2)];
 	char diag[LD_DIAG_MAX];
@@ -884,7 +903,7 @@ op_password(struct ld_sess *s, const struct ld_user *u, const char *secret,
 	if (rc < 0)
 		return;
 	if (rc != LDAP_SUCCESS) {
-		refused(r, "password reset", u->dn, rc, diag);
+		refused(r, what, u->dn, rc, diag);
 		return;
 	}
 	tk_conn_result_set(r, TK_CONN_DONE, "temporary password set on %s; "
@@ -1091,6 +1110,282 @@ op_group(struct ld_sess *s, const struct ld_user *u, enum tk_conn_op op,
 	refused(r, add ? "group add" : "group remove", gdn, rc, diag);
 }
 
+/* Appends name to a ", " list while it fits in size; counts the rest in
+ * *more. */
+static void
+list_add(char *list, size_t size, const char *name, int *more)
+{
+	size_t off = strlen(list);
+
+	if (off + strlen(name) + 3 > size) {
+		(*more)++;
+		return;
+	}
+	snprintf(list + off, size - off, "%s%s", off > 0 ? ", " : "", name);
+}
+
+/* The list for a message: "none", the names, or "names and N more". */
+static const char *
+list_show(const char *list, int more, char *buf, size_t size)
+{
+	if (list[0] == '\0')
+		return "none";
+	if (more == 0)
+		return list;
+	snprintf(buf, size, "%s and %d more", list, more);
+	return buf;
+}
+
+/* Searches group_base for every group whose member attribute holds val,
+ * asking for the attribute that names a group. 0: *res holds them (the
+ * caller frees it). -1: FAILED in r (only a search was sent). Every group
+ * must be seen: a size limit or a partial answer is a failure, not a
+ * shorter list. */
+static int
+ld_member_groups(struct ld_sess *s, const char *val, LDAPMessage **res,
+    tk_conn_result *r)
+{
+	const struct ld_state *st = s->st;
+	char tmpl[TK_CONN_OPT_VALUE_MAX + 8], filter[LD_FILTER_MAX];
+	char diag[LD_DIAG_MAX], sfx[LD_DIAG_MAX + 16];
+	char *attrs[2];
+	struct timeval tv;
+	int rc, msgid, w, lderr;
+
+	*res = NULL;
+	snprintf(tmpl, sizeof(tmpl), "(%s=%%s)", st->member_attr);
+	if (filter_build(tmpl, val, filter, sizeof(filter)) != 0) {
+		tk_conn_result_set(r, TK_CONN_FAILED, "the member filter for "
+		    "%s is too long; nothing was changed", val);
+		return -1;
+	}
+	attrs[0] = (char *)st->group_name_attr;
+	attrs[1] = NULL;
+	if (!remaining(s, &tv))
+		goto timeout;
+	rc = ldap_search_ext(s->ld, st->group_base, LDAP_SCOPE_SUBTREE,
+	    filter, attrs, 0, NULL, NULL, &tv, 0, &msgid);
+	if (rc != LDAP_SUCCESS) {
+		tk_conn_result_set(r, TK_CONN_FAILED, "cannot search %s on %s: "
+		    "%s; nothing was changed", st->group_base, st->url,
+		    ldap_err2string(rc));
+		return -1;
+	}
+	w = ld_wait(s, msgid, res, &lderr);
+	if (w == 0)
+		goto timeout;
+	if (w < 0) {
+		tk_conn_result_set(r, TK_CONN_FAILED, "connection to %s lost "
+		    "while listing the groups of %s: %s; nothing was changed",
+		    st->url, val, ldap_err2string(lderr));
+		return -1;
+	}
+	rc = ld_parse(s, *res, diag, sizeof(diag));
+	if (rc != LDAP_SUCCESS) {
+		tk_conn_result_set(r, TK_CONN_FAILED, "listing the groups of %s "
+		    "under %s (filter %s) refused: %s (%d)%s; every group must "
+		    "be seen before the account is enabled, so nothing was "
+		    "changed", val, st->group_base, filter, ldap_err2string(rc),
+		    rc, diag_suffix(diag, sfx, sizeof(sfx)));
+		ldap_msgfree(*res);
+		*res = NULL;
+		return -1;
+	}
+	return 0;
+timeout:
+	tk_conn_result_set(r, TK_CONN_FAILED, "%s did not list the groups of "
+	    "%s within %d ms; nothing was changed", st->url, val,
+	    st->timeout_ms);
+	return -1;
+}
+
+/* The group entry's name (the first value of group_name_attr, or its DN)
+ * in name, and the index in keep of the one it matches, or -1. */
+static int
+group_keep_index(struct ld_sess *s, LDAPMessage *e, const char *dn,
+    const char *const *keep, int nkeep, char *name, size_t size)
+{
+	char one[LD_NAME_MAX];
+	struct berval **v;
+	int i, k = -1;
+
+	(void)tk_strlcpy(name, dn, size);
+	v = ldap_get_values_len(s->ld, e, s->st->group_name_attr);
+	if (v == NULL)
+		return -1;
+	for (i = 0; v[i] != NULL; i++) {
+		if (v[i]->bv_len >= sizeof(one) ||
+		    memchr(v[i]->bv_val, '\0', v[i]->bv_len) != NULL)
+			continue;
+		memcpy(one, v[i]->bv_val, v[i]->bv_len);
+		one[v[i]->bv_len] = '\0';
+		if (i == 0)
+			(void)tk_strlcpy(name, one, size);
+		if (k < 0)
+			k = tk_conn_name_index(keep, nkeep, one);
+	}
+	ldap_value_free_len(v);
+	return k;
+}
+
+/* reactivate (invariant 11: a restored account does not silently regain
+ * old entitlements). The user is first taken out of every group under
+ * group_base that is not in keep (params.keep_groups); only when all of
+ * that succeeded is the account enabled. This order is deliberate: a
+ * failure part-way leaves a disabled account with fewer groups (safe,
+ * and running again finishes the job), never an enabled one that still
+ * holds old groups. A kept group the user is not in is not added:
+ * reactivation never grants, a role_grant case does. */
+static void
+op_reactivate(struct ld_sess *s, const struct ld_user *u,
+    const char *const *keep, int nkeep, tk_conn_result *r)
+{
+	const struct ld_state *st = s->st;
+	char removed[LD_LIST_MAX], kept[LD_LIST_MAX], absent[LD_LIST_MAX];
+	char b1[LD_LIST_MAX + 32], b2[LD_LIST_MAX + 32], b3[LD_LIST_MAX + 32];
+	char gdn[LD_DN_MAX], name[LD_NAME_MAX], diag[LD_DIAG_MAX];
+	char sfx[LD_DIAG_MAX + 16], before[LD_LIST_MAX + 64];
+	bool seen[LD_KEEP_MAX];
+	int more_rm = 0, more_kept = 0, more_abs = 0, nrm = 0, i, k, rc;
+	LDAPMessage *res, *e;
+	tk_conn_result lr;
+	struct ld_mod m;
+	LDAPMod *mods[2];
+	const char *val;
+	char *d;
+
+	removed[0] = kept[0] = absent[0] = '\0';
+	memset(seen, 0, sizeof(seen));
+	if ((val = member_value(st, u, r)) == NULL ||
+	    ld_member_groups(s, val, &res, r) != 0)
+		return;
+	for (e = ldap_first_entry(s->ld, res); e != NULL;
+	    e = ldap_next_entry(s->ld, e)) {
+		d = ldap_get_dn(s->ld, e);
+		if (d == NULL || tk_strlcpy(gdn, d, sizeof(gdn)) != 0) {
+			if (d != NULL)
+				ldap_memfree(d);
+			snprintf(before, sizeof(before), "%s", nrm > 0 ?
+			    "some groups were already removed" :
+			    "no group was changed");
+			tk_conn_result_set(r, TK_CONN_FAILED, "reactivate: a "
+			    "group of %s has no usable DN; %s and the account "
+			    "was not enabled", u->dn, before);
+			ldap_msgfree(res);
+			return;
+		}
+		ldap_memfree(d);
+		k = group_keep_index(s, e, gdn, keep, nkeep, name,
+		    sizeof(name));
+		if (k >= 0) {
+			seen[k] = true;
+			list_add(kept, sizeof(kept), name, &more_kept);
+			continue;
+		}
+		mod_set(&m, LDAP_MOD_DELETE, st->member_attr, val, strlen(val));
+		mods[0] = &m.m;
+		mods[1] = NULL;
+		rc = ld_modify(s, gdn, mods, diag, sizeof(diag), &lr);
+		if (rc == LDAP_SUCCESS || rc == LDAP_NO_SUCH_ATTRIBUTE) {
+			/* no such attribute: someone removed it meanwhile */
+			nrm++;
+			list_add(removed, sizeof(removed), name, &more_rm);
+			continue;
+		}
+		if (nrm > 0)
+			snprintf(before, sizeof(before), "already removed from "
+			    "%s", list_show(removed, more_rm, b1, sizeof(b1)));
+		else
+			snprintf(before, sizeof(before), "no other group was "
+			    "changed");
+		if (rc >= 0)
+			tk_conn_result_set(r, TK_CONN_FAILED, "reactivate: "
+			    "removing %s from group %s refused: %s (%d)%s; %s; "
+			    "the account was not enabled (groups go first), "
+			    "fix this and run again", val, gdn,
+			    ldap_err2string(rc), rc,
+			    diag_suffix(diag, sfx, sizeof(sfx)), before);
+		else
+			tk_conn_result_set(r, lr.outcome, "reactivate: "
+			    "removing the user from group %s: %s; %s; the "
+			    "account was not enabled (groups go first)", gdn,
+			    lr.message, before);
+		ldap_msgfree(res);
+		return;
+	}
+	ldap_msgfree(res);
+	for (i = 0; i < nkeep; i++)
+		if (!seen[i])
+			list_add(absent, sizeof(absent), keep[i], &more_abs);
+	op_lock(s, u, TK_OP_REACTIVATE, &lr);
+	if (lr.outcome != TK_CONN_DONE) {
+		tk_conn_result_set(r, lr.outcome, "reactivate: groups removed "
+		    "first: %s (kept: %s); then enabling the account: %s",
+		    list_show(removed, more_rm, b1, sizeof(b1)),
+		    list_show(kept, more_kept, b2, sizeof(b2)), lr.message);
+		return;
+	}
+	tk_conn_result_set(r, TK_CONN_DONE, "%s; groups removed: %s; kept: "
+	    "%s%s%s%s", lr.message, list_show(removed, more_rm, b1,
+	    sizeof(b1)), list_show(kept, more_kept, b2, sizeof(b2)),
+	    absent[0] != '\0' ? "; not a member of " : "",
+	    absent[0] != '\0' ? list_show(absent, more_abs, b3, sizeof(b3)) :
+	    "", absent[0] != '\0' ? ", not added (reactivation never "
+	    "grants; a role_grant case does)" : "");
+}
+
+/* credential_expire: the temporary password's time is up. While the user
+ * has not changed it (pwdReset TRUE; ad: pwdLastSet 0) it is replaced by
+ * 32 random bytes nobody ever sees, and the must-change flag stays; once
+ * changed there is nothing to do. The random password is wiped and never
+ * appears in a result. Known gap: a change by the user between the read
+ * and this modify is overwritten (they then need a new reset). */
+static void
+op_expire(struct ld_sess *s, const struct ld_user *u, tk_conn_result *r)
+{
+	unsigned char raw[LD_EXPIRE_BYTES];
+	char enc[TK_B64_LEN(LD_EXPIRE_BYTES) + 1];
+	bool unused;
+
+	if (s->st->ad) {
+		if (u->changed[0] == '\0') {
+			tk_conn_result_set(r, TK_CONN_FAILED, "credential_expire: "
+			    "cannot read pwdLastSet of %s, so cannot tell whether "
+			    "the temporary password was changed (check the "
+			    "service account's read rights); nothing was "
+			    "changed", u->dn);
+			return;
+		}
+		unused = strcmp(u->changed, "0") == 0;
+	} else
+		unused = strcasecmp(u->reset, "TRUE") == 0;
+	if (!unused) {
+		tk_conn_result_set(r, TK_CONN_DONE, "credential_expire: %s: "
+		    "already changed at first use; nothing to do", u->dn);
+		return;
+	}
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		OPENSSL_cleanse(raw, sizeof(raw));
+		tk_conn_result_set(r, TK_CONN_FAILED, "credential_expire: the "
+		    "random generator failed; nothing was sent (the temporary "
+		    "password still works: run again)");
+		return;
+	}
+	tk_b64_encode(raw, sizeof(raw), enc);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	op_password(s, u, enc, "credential expire", r);
+	if (strstr(r->message, enc) != NULL)
+		tk_conn_result_set(r, r->outcome, "%s: the directory's message "
+		    "was withheld because it contained a secret",
+		    tk_conn_outcome_name(r->outcome));
+	OPENSSL_cleanse(enc, sizeof(enc));
+	if (r->outcome == TK_CONN_DONE)
+		tk_conn_result_set(r, TK_CONN_DONE, "credential_expire: %s: "
+		    "temporary password expired unused; a new reset is needed "
+		    "(replaced by a random password nobody knows; %s kept)",
+		    u->dn, s->st->ad ? "pwdLastSet=0" : "pwdReset=TRUE");
+}
+
 /* ---- the connector ---------------------------------------------------- */
 
 /* Checks what apply (or status, which needs no secret) needs from ch;
@@ -1111,6 +1406,13 @@ change_ok(const struct ld_state *st, const tk_change *ch, bool apply,
 		tk_conn_result_set(r, TK_CONN_FAILED, "%s needs a group name "
 		    "of 1..%d bytes; nothing was sent",
 		    tk_conn_op_name(ch->op), LD_NAME_MAX - 1);
+		return false;
+	}
+	if (apply && ch->op == TK_OP_CREDENTIAL_EXPIRE && st->ad &&
+	    !st->tls) {
+		tk_conn_result_set(r, TK_CONN_FAILED, "Active Directory takes "
+		    "passwords only over TLS: use ldaps:// or starttls; nothing "
+		    "was sent");
 		return false;
 	}
 	if (apply && ch->op == TK_OP_PASSWORD_RESET) {
@@ -1149,12 +1451,19 @@ ld_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
     tk_conn_result *r)
 {
 	const struct ld_state *st = state;
+	const char *keep[LD_KEEP_MAX];
+	char keep_buf[TK_PARAMS_MAX];
 	struct ld_sigpipe sp;
 	struct ld_sess s;
 	struct ld_user u;
+	int nkeep = 0;
 
 	(void)cfg;
 	if (!change_ok(st, ch, true, r))
+		return;
+	if (ch->op == TK_OP_REACTIVATE && (nkeep = tk_conn_keep_groups(
+	    ch->params, keep_buf, sizeof(keep_buf), keep, LD_KEEP_MAX,
+	    r)) < 0)
 		return;
 	memset(&s, 0, sizeof(s));
 	s.st = st;
@@ -1164,12 +1473,17 @@ ld_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
 	    r) == 0) {
 		switch (ch->op) {
 		case TK_OP_PASSWORD_RESET:
-			op_password(&s, &u, ch->secret, r);
+			op_password(&s, &u, ch->secret, "password reset", r);
 			break;
 		case TK_OP_UNLOCK:
-		case TK_OP_REACTIVATE:
 		case TK_OP_DISABLE:
 			op_lock(&s, &u, ch->op, r);
+			break;
+		case TK_OP_REACTIVATE:
+			op_reactivate(&s, &u, keep, nkeep, r);
+			break;
+		case TK_OP_CREDENTIAL_EXPIRE:
+			op_expire(&s, &u, r);
 			break;
 		case TK_OP_GROUP_ADD:
 		case TK_OP_GROUP_REMOVE:
@@ -1211,6 +1525,14 @@ status_of(struct ld_sess *s, const struct ld_user *u, const tk_change *ch,
 		    st->ad ? "" : ", pwdReset ",
 		    st->ad ? "" : (u->reset[0] ? u->reset : "absent"));
 		return;
+	case TK_OP_CREDENTIAL_EXPIRE:
+		tk_conn_result_set(r, TK_CONN_UNKNOWN, "cannot tell whether "
+		    "the earlier credential_expire on %s happened (%s %s); it "
+		    "is safe to run again", u->dn,
+		    st->ad ? "pwdLastSet" : "pwdReset",
+		    st->ad ? (u->changed[0] ? u->changed : "absent") :
+		    (u->reset[0] ? u->reset : "absent"));
+		return;
 	case TK_OP_DISABLE:
 		in_effect = st->ad ? u->has_uac &&
 		    (u->uac & AD_UF_ACCOUNTDISABLE) != 0 :
@@ -1221,6 +1543,8 @@ status_of(struct ld_sess *s, const struct ld_user *u, const tk_change *ch,
 		    strcmp(u->lockout, "0") == 0 : u->locked[0] == '\0';
 		break;
 	case TK_OP_REACTIVATE:
+		/* groups are removed before the account is enabled, so an
+		 * enabled account means that part was done */
 		in_effect = st->ad ? u->has_uac &&
 		    (u->uac & AD_UF_ACCOUNTDISABLE) == 0 &&
 		    (u->lockout[0] == '\0' || strcmp(u->lockout, "0") == 0) :
@@ -1305,6 +1629,26 @@ ld_global_init(void)
 	(void)ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &v);
 }
 
+/* The attribute that names a group in group_filter: ATTR in "ATTR=%s"
+ * (the first such). -1 when there is none. */
+static int
+group_name_attr(const char *tmpl, char *buf, size_t size)
+{
+	const char *p = strstr(tmpl, "=%s"), *a;
+
+	if (p == NULL)
+		return -1;
+	a = p;
+	while (a > tmpl && (isalnum((unsigned char)a[-1]) || a[-1] == '-' ||
+	    a[-1] == '.'))
+		a--;
+	if (a == p || (size_t)(p - a) >= size || (a > tmpl && a[-1] != '('))
+		return -1;
+	memcpy(buf, a, (size_t)(p - a));
+	buf[p - a] = '\0';
+	return attr_name_ok(buf) ? 0 : -1;
+}
+
 /* Copies option key (or def when absent) into buf. required: absent is
  * an error. */
 static int
@@ -1372,7 +1716,7 @@ static int
 ld_open_opts(const tk_conn_config *cfg, struct ld_state *st, tk_error *err)
 {
 	const unsigned group_ops = (1u << TK_OP_GROUP_ADD) |
-	    (1u << TK_OP_GROUP_REMOVE);
+	    (1u << TK_OP_GROUP_REMOVE) | (1u << TK_OP_REACTIVATE);
 	LDAPURLDesc *lud = NULL;
 	const char *flavor;
 	bool ldaps;
@@ -1463,12 +1807,21 @@ ld_open_opts(const tk_conn_config *cfg, struct ld_state *st, tk_error *err)
 		    "group_member_attr must be an attribute name (member, "
 		    "uniqueMember or memberUid)", cfg->name) == TK_OK ? 0 : -1;
 	st->member_is_uid = strcasecmp(st->member_attr, "memberUid") == 0;
+	if ((cfg->caps & (1u << TK_OP_REACTIVATE)) &&
+	    group_name_attr(st->group_filter, st->group_name_attr,
+	    sizeof(st->group_name_attr)) != 0)
+		return tk_fail(err, TK_ERR_INVALID, "connector %s: reactivate "
+		    "needs group_filter to name groups as ATTR=%%s (e.g. "
+		    "(cn=%%s)): ATTR is how params.keep_groups names the "
+		    "groups an account keeps", cfg->name) == TK_OK ? 0 : -1;
 	if (st->mfa_opt[0] != '\0' && parse_mfa(cfg, st, err) != 0)
 		return -1;
-	if (st->ad && !st->tls && (cfg->caps & (1u << TK_OP_PASSWORD_RESET)))
+	if (st->ad && !st->tls && (cfg->caps &
+	    ((1u << TK_OP_PASSWORD_RESET) | (1u << TK_OP_CREDENTIAL_EXPIRE))))
 		return tk_fail(err, TK_ERR_INVALID, "connector %s: Active "
 		    "Directory takes passwords only over TLS; use ldaps:// or "
-		    "starttls: true, or remove password_reset from \"can\"",
+		    "starttls: true, or remove password_reset and "
+		    "credential_expire from \"can\"",
 		    cfg->name) == TK_OK ? 0 : -1;
 	if (tk_conn_secret_file(cfg, "bind_password_file", st->bind_pw,
 	    sizeof(st->bind_pw), err) != 0)

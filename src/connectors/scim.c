@@ -11,6 +11,14 @@
  * standard "must change at first use" flag: the result message of a
  * password reset says so.
  *
+ * reactivate (invariant 11: a restored account does not silently regain
+ * old entitlements) first lists the user's groups (GET /Groups?filter=
+ * members[value eq "ID"], every page) and PATCH-removes the user from
+ * each one not named in params.keep_groups, and only then sets active
+ * true; a failure part-way leaves the user inactive. A kept group the
+ * user is not in is not added. credential_expire is not offered: SCIM
+ * cannot tell whether a temporary password was changed.
+ *
  * Options: url (base, e.g. https://idp/scim/v2), token_file (bearer
  * token), ca_file, user_attr (default userName), mfa_patch_path.
  *
@@ -35,6 +43,10 @@
 #define SCIM_URL_MAX 512
 #define SCIM_TOKEN_MAX 4096
 #define SCIM_ATTR_MAX 128
+#define SCIM_KEEP_MAX 64           /* groups named in params.keep_groups */
+#define SCIM_LIST_MAX 160          /* a list of group names in a message */
+#define SCIM_PAGE 100              /* groups asked for per page */
+#define SCIM_PAGES_MAX 100         /* pages before giving up */
 #define PATCHOP "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:" \
 	"PatchOp\"],\"Operations\":["
 
@@ -392,6 +404,263 @@ out:
 	tk_sbuf_free(&body);
 }
 
+
+/* Appends the PatchOp that removes member id from a group. */
+static void
+ops_member_remove(tk_sbuf *ops, const char *id)
+{
+	tk_sbuf path;
+
+	tk_sbuf_init(&path, 1024);
+	tk_sbuf_adds(&path, "members[value eq ");
+	tk_sbuf_json_str(&path, id);
+	tk_sbuf_adds(&path, "]");
+	tk_sbuf_adds(ops, "{\"op\":\"remove\",\"path\":");
+	if (!path.failed)
+		tk_sbuf_json_str(ops, path.p);
+	else
+		ops->failed = 1;
+	tk_sbuf_adds(ops, "}");
+	tk_sbuf_free(&path);
+}
+
+/* Is user id a member of the group's members? */
+static int
+is_member(json_t *group, const char *id)
+{
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(group, "members"), i, m) {
+		json_t *v = json_object_get(m, "value");
+
+		if (json_is_string(v) && strcmp(json_string_value(v), id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Appends name to a ", " list while it fits in size; counts the rest in
+ * *more. */
+static void
+list_add(char *list, size_t size, const char *name, int *more)
+{
+	size_t off = strlen(list);
+
+	if (off + strlen(name) + 3 > size) {
+		(*more)++;
+		return;
+	}
+	snprintf(list + off, size - off, "%s%s", off > 0 ? ", " : "", name);
+}
+
+/* The list for a message: "none", the names, or "names and N more". */
+static const char *
+list_show(const char *list, int more, char *buf, size_t size)
+{
+	if (list[0] == '\0')
+		return "none";
+	if (more == 0)
+		return list;
+	snprintf(buf, size, "%s and %d more", list, more);
+	return buf;
+}
+
+/* Every group user id is a member of, read page by page with GET
+ * /Groups?filter=members[value eq "ID"] before anything is changed (a
+ * removal would shift later pages). Returns a new array of {id,
+ * displayName} objects, or NULL with r FAILED (only GETs were sent). A
+ * group whose members the server returns without the user is skipped
+ * (a server that ignores the filter); one without an id or displayName,
+ * or a listing that does not add up, is a failure: every group must be
+ * seen before the account is enabled. */
+static json_t *
+scim_user_groups(const scim_state *s, const tk_conn_config *cfg,
+    const scim_obj *user, const char *subject, tk_conn_result *r)
+{
+	tk_sbuf url, filter;
+	tk_http_resp resp;
+	json_t *out, *j, *list, *g, *id, *name;
+	char why[400], num[64];
+	json_int_t total;
+	long start = 1;
+	size_t i, seen = 0;
+	int page;
+
+	out = json_array();
+	if (out == NULL) {
+		tk_conn_result_set(r, TK_CONN_FAILED, "out of memory; nothing "
+		    "was changed");
+		return NULL;
+	}
+	for (page = 0; page < SCIM_PAGES_MAX; page++) {
+		tk_sbuf_init(&filter, 1024);
+		tk_sbuf_adds(&filter, "members[value eq ");
+		tk_sbuf_json_str(&filter, user->id);
+		tk_sbuf_adds(&filter, "]");
+		tk_sbuf_init(&url, 8192);
+		tk_sbuf_adds(&url, s->url);
+		tk_sbuf_adds(&url, "/Groups?filter=");
+		if (!filter.failed)
+			tk_sbuf_pct(&url, filter.p);
+		snprintf(num, sizeof(num), "&startIndex=%ld&count=%d", start,
+		    SCIM_PAGE);
+		tk_sbuf_adds(&url, num);
+		tk_sbuf_free(&filter);
+		if (filter.failed || url.failed) {
+			tk_sbuf_free(&url);
+			tk_conn_result_set(r, TK_CONN_FAILED, "the group listing "
+			    "for %s could not be built; nothing was changed",
+			    subject);
+			goto fail;
+		}
+		scim_call(s, cfg, "GET", url.p, NULL, &resp);
+		tk_sbuf_free(&url);
+		if (resp.fate != TK_HTTP_ANSWERED) {
+			tk_conn_result_set(r, TK_CONN_FAILED, "SCIM server %s %s "
+			    "while listing the groups of %s: %s; nothing was "
+			    "changed", s->url, resp.timed_out ? "did not answer "
+			    "in time" : "could not be reached", subject,
+			    resp.error);
+			tk_http_resp_free(&resp);
+			goto fail;
+		}
+		if (resp.status < 200 || resp.status > 299) {
+			scim_refusal(&resp, NULL, why, sizeof(why));
+			tk_conn_result_set(r, TK_CONN_FAILED, "SCIM server "
+			    "refused to list the groups of %s: %s; every group "
+			    "must be seen before the user is reactivated, so "
+			    "nothing was changed", subject, why);
+			tk_http_resp_free(&resp);
+			goto fail;
+		}
+		j = resp.body.truncated || resp.body.p == NULL ? NULL :
+		    json_loadb(resp.body.p, resp.body.len, 0, NULL);
+		tk_http_resp_free(&resp);
+		list = json_object_get(j, "Resources");
+		total = json_integer_value(json_object_get(j, "totalResults"));
+		if (j == NULL || !json_is_integer(json_object_get(j,
+		    "totalResults")) || total < 0 ||
+		    (total > 0 && !json_is_array(list))) {
+			json_decref(j);
+			tk_conn_result_set(r, TK_CONN_FAILED, "SCIM server's "
+			    "answer listing the groups of %s is not a "
+			    "ListResponse; nothing was changed", subject);
+			goto fail;
+		}
+		json_array_foreach(list, i, g) {
+			id = json_object_get(g, "id");
+			name = json_object_get(g, "displayName");
+			if (!json_is_string(id) || !json_is_string(name) ||
+			    json_string_length(name) == 0) {
+				json_decref(j);
+				tk_conn_result_set(r, TK_CONN_FAILED, "SCIM "
+				    "server listed a group of %s without an id "
+				    "or displayName; nothing was changed",
+				    subject);
+				goto fail;
+			}
+			if (json_is_array(json_object_get(g, "members")) &&
+			    !is_member(g, user->id))
+				continue;
+			if (json_array_append_new(out, json_pack("{s:O,s:O}",
+			    "id", id, "displayName", name)) != 0) {
+				json_decref(j);
+				tk_conn_result_set(r, TK_CONN_FAILED, "out of "
+				    "memory; nothing was changed");
+				goto fail;
+			}
+		}
+		seen += json_array_size(list);
+		json_decref(j);
+		if ((json_int_t)seen >= total)
+			return out;
+		if (json_array_size(list) == 0)
+			break;
+		start += (long)json_array_size(list);
+	}
+	tk_conn_result_set(r, TK_CONN_FAILED, "SCIM server's group listing "
+	    "for %s does not add up (fewer groups than its totalResults, or "
+	    "more than %d pages); every group must be seen before the user "
+	    "is reactivated, so nothing was changed", subject, SCIM_PAGES_MAX);
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+/* The group part of reactivate: takes the user out of every group not in
+ * keep. 0 with the lists for the message filled; -1 with r set (FAILED
+ * or UNKNOWN, saying what was already removed). */
+static int
+scim_prune_groups(const scim_state *s, const tk_conn_config *cfg,
+    const scim_obj *user, const char *subject, const char *const *keep,
+    int nkeep, char *removed, char *kept, char *absent, size_t size,
+    tk_conn_result *r)
+{
+	bool seen[SCIM_KEEP_MAX];
+	int more_rm = 0, more_kept = 0, more_abs = 0, nrm = 0, k;
+	char b1[SCIM_LIST_MAX + 32], b2[SCIM_LIST_MAX + 32];
+	char b3[SCIM_LIST_MAX + 32], before[SCIM_LIST_MAX + 64];
+	tk_conn_result lr;
+	json_t *groups, *g;
+	const char *gid, *gname;
+	tk_sbuf ops;
+	size_t i;
+
+	removed[0] = kept[0] = absent[0] = '\0';
+	memset(seen, 0, sizeof(seen));
+	groups = scim_user_groups(s, cfg, user, subject, r);
+	if (groups == NULL)
+		return -1;
+	json_array_foreach(groups, i, g) {
+		gid = json_string_value(json_object_get(g, "id"));
+		gname = json_string_value(json_object_get(g, "displayName"));
+		k = tk_conn_name_index(keep, nkeep, gname);
+		if (k >= 0) {
+			seen[k] = true;
+			list_add(kept, size, gname, &more_kept);
+			continue;
+		}
+		tk_sbuf_init(&ops, 8192);
+		ops_member_remove(&ops, user->id);
+		scim_patch(s, cfg, "Groups", gid, &ops, "removed", NULL, &lr);
+		if (lr.outcome == TK_CONN_DONE) {
+			nrm++;
+			list_add(removed, size, gname, &more_rm);
+			continue;
+		}
+		if (nrm > 0)
+			snprintf(before, sizeof(before), "already removed from "
+			    "%s", list_show(removed, more_rm, b1, sizeof(b1)));
+		else
+			snprintf(before, sizeof(before), "no other group was "
+			    "changed");
+		tk_conn_result_set(r, lr.outcome, "reactivate: removing SCIM "
+		    "user %s from group %s: %s; %s; the user was not "
+		    "reactivated (groups go first)", subject, gname,
+		    lr.message, before);
+		json_decref(groups);
+		return -1;
+	}
+	json_decref(groups);
+	for (k = 0; k < nkeep; k++)
+		if (!seen[k])
+			list_add(absent, size, keep[k], &more_abs);
+	/* the lists as they will be shown ("none", "... and N more") */
+	snprintf(b1, sizeof(b1), "%s", list_show(removed, more_rm, before,
+	    sizeof(before)));
+	(void)tk_strlcpy(removed, b1, size);
+	snprintf(b2, sizeof(b2), "%s", list_show(kept, more_kept, before,
+	    sizeof(before)));
+	(void)tk_strlcpy(kept, b2, size);
+	if (absent[0] != '\0') {
+		snprintf(b3, sizeof(b3), "%s", list_show(absent, more_abs,
+		    before, sizeof(before)));
+		(void)tk_strlcpy(absent, b3, size);
+	}
+	return 0;
+}
+
 static void
 scim_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
     tk_conn_result *r)
@@ -399,8 +668,11 @@ scim_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
 	const scim_state *s = state;
 	scim_obj user, group;
 	tk_sbuf ops;
-	char done[400];
-	const char *target = "Users", *tid;
+	char done[512], keep_buf[TK_PARAMS_MAX];
+	char removed[SCIM_LIST_MAX], kept[SCIM_LIST_MAX];
+	char absent[SCIM_LIST_MAX];
+	const char *target = "Users", *tid, *keep[SCIM_KEEP_MAX];
+	int nkeep = 0;
 
 	if (ch->subject == NULL || ch->subject[0] == '\0') {
 		tk_conn_result_set(r, TK_CONN_FAILED, "no subject given; "
@@ -432,8 +704,13 @@ scim_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
 			return;
 		}
 		break;
-	case TK_OP_UNLOCK:
 	case TK_OP_REACTIVATE:
+		nkeep = tk_conn_keep_groups(ch->params, keep_buf,
+		    sizeof(keep_buf), keep, SCIM_KEEP_MAX, r);
+		if (nkeep < 0)
+			return;
+		break;
+	case TK_OP_UNLOCK:
 	case TK_OP_DISABLE:
 		break;
 	default:
@@ -445,18 +722,34 @@ scim_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
 	    &user, r) != 0)
 		return;
 	tid = user.id;
+	/* reactivate: groups go first, so a failure never leaves an active
+	 * user with old entitlements (invariant 11) */
+	if (ch->op == TK_OP_REACTIVATE && scim_prune_groups(s, cfg, &user,
+	    ch->subject, keep, nkeep, removed, kept, absent, sizeof(removed),
+	    r) != 0) {
+		json_decref(user.res);
+		return;
+	}
 	tk_sbuf_init(&ops, 8192);
 	switch (ch->op) {
-	case TK_OP_UNLOCK:
 	case TK_OP_REACTIVATE:
+		tk_sbuf_adds(&ops, "{\"op\":\"replace\",\"path\":\"active\","
+		    "\"value\":true}");
+		snprintf(done, sizeof(done), "SCIM user %s (id %s) reactivated "
+		    "(active true); groups removed: %s; kept: %s%s%s%s",
+		    ch->subject, user.id, removed, kept,
+		    absent[0] != '\0' ? "; not a member of " : "", absent,
+		    absent[0] != '\0' ? ", not added (reactivation never "
+		    "grants; a role_grant case does)" : "");
+		break;
+	case TK_OP_UNLOCK:
 	case TK_OP_DISABLE:
 		tk_sbuf_adds(&ops, ch->op == TK_OP_DISABLE ?
 		    "{\"op\":\"replace\",\"path\":\"active\",\"value\":false}" :
 		    "{\"op\":\"replace\",\"path\":\"active\",\"value\":true}");
 		snprintf(done, sizeof(done), "SCIM user %s (id %s) %s "
 		    "(active %s)", ch->subject, user.id,
-		    ch->op == TK_OP_DISABLE ? "disabled" :
-		    ch->op == TK_OP_UNLOCK ? "unlocked" : "reactivated",
+		    ch->op == TK_OP_DISABLE ? "disabled" : "unlocked",
 		    ch->op == TK_OP_DISABLE ? "false" : "true");
 		break;
 	case TK_OP_PASSWORD_RESET:
@@ -492,21 +785,8 @@ scim_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
 			    "\"value\":[{\"value\":");
 			tk_sbuf_json_str(&ops, user.id);
 			tk_sbuf_adds(&ops, "}]}");
-		} else {
-			tk_sbuf path;
-
-			tk_sbuf_init(&path, 1024);
-			tk_sbuf_adds(&path, "members[value eq ");
-			tk_sbuf_json_str(&path, user.id);
-			tk_sbuf_adds(&path, "]");
-			tk_sbuf_adds(&ops, "{\"op\":\"remove\",\"path\":");
-			if (!path.failed)
-				tk_sbuf_json_str(&ops, path.p);
-			else
-				ops.failed = 1;
-			tk_sbuf_adds(&ops, "}");
-			tk_sbuf_free(&path);
-		}
+		} else
+			ops_member_remove(&ops, user.id);
 		snprintf(done, sizeof(done), "SCIM user %s (id %s) %s group "
 		    "%s (id %s)", ch->subject, user.id,
 		    ch->op == TK_OP_GROUP_ADD ? "added to" : "removed from",
@@ -516,23 +796,15 @@ scim_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
 		break;
 	}
 	scim_patch(s, cfg, target, tid, &ops, done, ch->secret, r);
-	json_decref(user.res);
-}
+	if (ch->op == TK_OP_REACTIVATE && r->outcome != TK_CONN_DONE) {
+		char why[sizeof(r->message)];
 
-/* Is user id a member of the group's members? */
-static int
-is_member(json_t *group, const char *id)
-{
-	json_t *m;
-	size_t i;
-
-	json_array_foreach(json_object_get(group, "members"), i, m) {
-		json_t *v = json_object_get(m, "value");
-
-		if (json_is_string(v) && strcmp(json_string_value(v), id) == 0)
-			return 1;
+		(void)tk_strlcpy(why, r->message, sizeof(why));
+		tk_conn_result_set(r, r->outcome, "reactivate: groups removed "
+		    "first: %s (kept: %s); then setting active true: %s",
+		    removed, kept, why);
 	}
-	return 0;
+	json_decref(user.res);
 }
 
 static void

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "servers"))
 from slapd import Slapd  # noqa: E402
 
 ALL_OPS = ["password_reset", "unlock", "reactivate", "disable",
-           "group_add", "group_remove", "mfa_reset"]
+           "group_add", "group_remove", "mfa_reset", "credential_expire"]
 EXIT = {"done": 0, "failed": 1, "unknown": 2}
 
 
@@ -288,6 +288,155 @@ def test_ldap_disable_then_reactivate(ctx):
         expect(cfg, "reactivate", "carol", "done", contains=["already"])
 
 
+def test_ldap_reactivate_keeps_only_approved_groups(ctx):
+    # invariant 11: a restored account does not silently regain old
+    # entitlements; params.keep_groups names what the case approved
+    with Slapd() as d:
+        d.add_group("staff")
+        d.add_group("vpn-users")
+        d.add_group("payroll")
+        kim = d.add_user("kim", "Kim-pw-1", groups=["staff", "vpn-users"])
+        lee = d.add_user("lee", "Lee-pw-1", groups=["staff", "vpn-users"])
+        bob = d.add_user("bob", "Bob-pw-1", groups=["staff", "vpn-users"])
+        cfg = write_config(ctx, d)
+        for u in ("kim", "lee"):
+            expect(cfg, "disable", u, "done")
+            assert not d.can_bind(u, u.capitalize() + "-pw-1")
+        # keep one of the two; the other is removed
+        msg = expect(cfg, "reactivate", "kim", "done", "--params",
+                     '{"keep_groups":"staff"}',
+                     contains=["pwdAccountLockedTime",
+                               "groups removed: vpn-users",
+                               "kept: staff"])
+        assert d.can_bind("kim", "Kim-pw-1")
+        assert kim in d.group_members("staff")
+        assert kim not in d.group_members("vpn-users")
+        # without keep_groups: member of none
+        msg = expect(cfg, "reactivate", "lee", "done",
+                     contains=["kept: none"])
+        assert "staff" in msg and "vpn-users" in msg, msg
+        assert d.can_bind("lee", "Lee-pw-1")
+        assert lee not in d.group_members("staff")
+        assert lee not in d.group_members("vpn-users")
+        # nobody else was touched
+        assert bob in d.group_members("staff")
+        assert bob in d.group_members("vpn-users")
+        assert d.can_bind("bob", "Bob-pw-1")
+        # a kept group the user is not in is not added (never grants);
+        # names compare case-insensitively, blanks around commas ignored
+        msg = expect(cfg, "reactivate", "kim", "done", "--params",
+                     '{"keep_groups":" STAFF , payroll,"}',
+                     contains=["groups removed: none", "kept: staff",
+                               "not a member of payroll", "not added",
+                               "role_grant"])
+        assert kim not in d.group_members("payroll")
+        assert kim in d.group_members("staff")
+        # status: enabled means the groups went first
+        expect(cfg, "reactivate", "kim", "done", "--status")
+        # a malformed keep_groups: nothing is sent
+        expect(cfg, "disable", "kim", "done")
+        expect(cfg, "reactivate", "kim", "failed", "--params",
+               '{"keep_groups":["staff"]}',
+               contains=["keep_groups", "nothing was sent"])
+        assert not d.can_bind("kim", "Kim-pw-1")
+        assert kim in d.group_members("staff")
+
+
+def test_ldap_reactivate_memberuid_groups(ctx):
+    with Slapd() as d:
+        d.add_group("devs", posix=True)
+        d.add_group("ops", posix=True)
+        d.add_user("mia", "Mia-pw-1", groups=["devs", "ops"])
+        cfg = write_config(ctx, d, group_member_attr="memberUid")
+        expect(cfg, "disable", "mia", "done")
+        expect(cfg, "reactivate", "mia", "done", "--params",
+               '{"keep_groups":"ops"}',
+               contains=["groups removed: devs", "kept: ops"])
+        assert d.group_members("devs") == []
+        assert d.group_members("ops") == ["mia"]
+        assert d.can_bind("mia", "Mia-pw-1")
+
+
+def test_ldap_reactivate_group_removal_refused_stays_disabled(ctx):
+    # groups go first: a refused removal leaves the account disabled
+    with Slapd() as d:
+        d.add_group("staff")
+        d.add_group("solo")
+        ned = d.add_user("ned", "Ned-pw-1", groups=["staff", "solo"])
+        # ned is solo's only member: groupOfNames refuses to lose him
+        d.ldap_modify("dn: %s\nchangetype: modify\ndelete: member\n"
+                      "member: %s\n" % (d.group_dn("solo"), d.bind_dn))
+        cfg = write_config(ctx, d)
+        expect(cfg, "disable", "ned", "done")
+        msg = expect(cfg, "reactivate", "ned", "failed",
+                     contains=["Object class violation", "solo",
+                               "not enabled"])
+        assert not d.can_bind("ned", "Ned-pw-1")
+        assert d.attrs("ned", "pwdAccountLockedTime") == \
+            {"pwdAccountLockedTime": ["000001010000Z"]}
+        assert d.group_members("solo") == [ned]
+        expect(cfg, "reactivate", "ned", "failed", "--status")
+        # keeping that group, it works; staff goes (if it was not
+        # already removed before the refusal)
+        expect(cfg, "reactivate", "ned", "done", "--params",
+               '{"keep_groups":"solo"}', contains=["kept: solo"])
+        assert d.can_bind("ned", "Ned-pw-1")
+        assert ned not in d.group_members("staff")
+        assert d.group_members("solo") == [ned]
+        assert "staff" in msg or "no other group" in msg, msg
+
+
+def test_ldap_credential_expire_unused(ctx):
+    with Slapd() as d:
+        d.add_user("amy", "Amy-old-1")
+        cfg = write_config(ctx, d)
+        expect(cfg, "password_reset", "amy", "done", "--secret",
+               "Temp-Ab3-q77")
+        assert d.can_bind("amy", "Temp-Ab3-q77")
+        msg = expect(cfg, "credential_expire", "amy", "done",
+                     contains=["temporary password expired unused",
+                               "a new reset is needed"])
+        # the temporary password no longer works, nor the old one, and
+        # the must-change flag stays
+        assert not d.can_bind("amy", "Temp-Ab3-q77")
+        assert not d.can_bind("amy", "Amy-old-1")
+        assert d.attrs("amy", "pwdReset") == {"pwdReset": ["TRUE"]}
+        assert "Temp-Ab3-q77" not in msg
+        # the random password is not in the message (nothing that looks
+        # like base64 of 32 bytes)
+        assert not [w for w in msg.split() if len(w) >= 40], msg
+        # status cannot tell, and says running again is safe
+        expect(cfg, "credential_expire", "amy", "unknown", "--status",
+               contains=["safe to run again"])
+        # a new reset works as usual
+        expect(cfg, "password_reset", "amy", "done", "--secret",
+               "Temp-Zz1-p44")
+        assert d.must_change("amy", "Temp-Zz1-p44")
+
+
+def test_ldap_credential_expire_already_changed(ctx):
+    with Slapd() as d:
+        d.add_user("ben", "Ben-old-1")
+        d.add_user("cat", "Cat-pw-1")
+        cfg = write_config(ctx, d)
+        expect(cfg, "password_reset", "ben", "done", "--secret",
+               "Temp-Cd4-r88")
+        d.change_own_password("ben", "Temp-Cd4-r88", "Ben-new-2")
+        expect(cfg, "credential_expire", "ben", "done",
+               contains=["already changed at first use",
+                         "nothing to do"])
+        assert d.can_bind("ben", "Ben-new-2")
+        assert not d.must_change("ben", "Ben-new-2")
+        # never reset at all: nothing to do either
+        expect(cfg, "credential_expire", "cat", "done",
+               contains=["nothing to do"])
+        assert d.can_bind("cat", "Cat-pw-1")
+        # undeclared: refused before anything is sent
+        cfg2 = write_config(ctx, d, name="nox", can=["password_reset"])
+        expect(cfg2, "credential_expire", "ben", "failed",
+               contains=["does not declare"])
+
+
 def test_ldap_unlock_after_failed_binds(ctx):
     with Slapd() as d:
         d.add_user("dave", "Dave-pw-1")
@@ -539,6 +688,7 @@ def test_ldap_bad_configurations(ctx):
         ({"surprise": "1"}, "unknown ldap option surprise"),
         ({"ca_file": "/etc/hostname"}, "not TLS"),
         ({"flavor": "ad"}, "only over TLS"),
+        ({"group_filter": "(cn=g-%s)"}, "ATTR=%s"),
     ]
     for i, (opts, words) in enumerate(cases):
         cfg = config_at(ctx, url, name="bad%d" % i, opts=opts)

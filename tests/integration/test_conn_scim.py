@@ -170,6 +170,107 @@ def test_scim_disable_then_reactivate(ctx):
         w.close()
 
 
+REACT_SEED = {
+    "users": [{"userName": "kim", "active": False},
+              {"userName": "lee", "active": False},
+              {"userName": "bob", "active": True}],
+    "groups": [{"displayName": "staff", "members": ["kim", "lee", "bob"]},
+               {"displayName": "vpn-users", "members": ["kim", "lee", "bob"]},
+               {"displayName": "payroll", "members": ["bob"]}],
+}
+
+
+def test_scim_reactivate_keeps_only_approved_groups(ctx):
+    # invariant 11: a restored account does not silently regain old
+    # entitlements; params.keep_groups names what the case approved
+    w = World(seed=REACT_SEED)
+    try:
+        kim = w.srv.user("kim")["id"]
+        lee = w.srv.user("lee")["id"]
+        bob = w.srv.user("bob")["id"]
+
+        def members(g):
+            return [m["value"] for m in w.srv.group(g).get("members", [])]
+
+        n = len(w.srv.requests())
+        r = w.run("reactivate", "kim", "--params", '{"keep_groups":"staff"}')
+        assert r.outcome == "done", r
+        assert "groups removed: vpn-users" in r.message, r
+        assert "kept: staff" in r.message, r
+        assert w.srv.user("kim")["active"] is True
+        assert kim in members("staff") and kim not in members("vpn-users")
+        # the group removal went before the user was enabled
+        patches = [q for q in w.srv.requests()[n:] if q["method"] == "PATCH"]
+        assert [p["url"].split("/")[-2] for p in patches] == \
+            ["Groups", "Users"], patches
+        assert patches[0]["body"]["Operations"] == [
+            {"op": "remove", "path": 'members[value eq "%s"]' % kim}], patches
+        # without keep_groups: member of none
+        r = w.run("reactivate", "lee")
+        assert r.outcome == "done" and "kept: none" in r.message, r
+        assert "staff" in r.message and "vpn-users" in r.message, r
+        assert w.srv.user("lee")["active"] is True
+        assert lee not in members("staff") and lee not in members("vpn-users")
+        # nobody else was touched
+        assert bob in members("staff") and bob in members("vpn-users")
+        assert members("payroll") == [bob]
+        # a kept group the user is not in is not added (never grants)
+        r = w.run("reactivate", "kim", "--params",
+                  '{"keep_groups":"Staff, payroll"}')
+        assert r.outcome == "done", r
+        assert "groups removed: none" in r.message, r
+        assert "not a member of payroll" in r.message, r
+        assert "not added" in r.message and "role_grant" in r.message, r
+        assert kim not in members("payroll") and kim in members("staff")
+        # a malformed keep_groups: nothing is sent
+        n = len(w.srv.requests())
+        r = w.run("reactivate", "kim", "--params", '{"keep_groups":7}')
+        assert r.outcome == "failed" and "nothing was sent" in r.message, r
+        assert len(w.srv.requests()) == n
+    finally:
+        w.close()
+
+
+def test_scim_reactivate_group_removal_fails_stays_inactive(ctx):
+    w = World(seed=REACT_SEED)
+    try:
+        kim = w.srv.user("kim")["id"]
+        w.srv.fault(method="PATCH", status=500, detail="group store down",
+                    times=1)
+        r = w.run("reactivate", "kim")
+        assert r.outcome == "failed", r
+        assert "group store down" in r.message, r
+        assert "not reactivated" in r.message, r
+        assert w.srv.user("kim")["active"] is False
+        # a PATCH that gets no answer: unknown, and still inactive
+        w.srv.fault(method="PATCH", hang=True, times=1)
+        r = w.run("reactivate", "kim", config=w.config(timeout_ms=1500))
+        assert r.outcome == "unknown", r
+        assert w.srv.user("kim")["active"] is False
+        w.srv.fault()
+        # the group listing refused (the user lookup passes): nothing
+        # changed at all
+        n = len(w.srv.requests())
+        w.srv.fault(method="GET", status=500, detail="no listing", skip=1,
+                    times=1)
+        r = w.run("reactivate", "kim")
+        assert r.outcome == "failed", r
+        assert "list the groups" in r.message and "no listing" in \
+            r.message and "nothing was changed" in r.message, r
+        assert not [q for q in w.srv.requests()[n:]
+                    if q["method"] == "PATCH"]
+        w.srv.fault()
+        assert w.srv.user("kim")["active"] is False
+        r = w.run("reactivate", "kim")
+        assert r.outcome == "done", r
+        assert w.srv.user("kim")["active"] is True
+        for g in ("staff", "vpn-users"):
+            assert kim not in [m["value"] for m in
+                               w.srv.group(g).get("members", [])]
+    finally:
+        w.close()
+
+
 def test_scim_password_reset(ctx):
     w = World()
     try:
@@ -322,5 +423,11 @@ def test_scim_config_refusals(ctx):
         r = w.run("secret_rotate", "alice",
                   config=w.config(can=["secret_rotate"]))
         assert r.rc == 3 and "cannot do secret_rotate" in r.stderr, r
+        # nor credential_expire: SCIM cannot tell whether a temporary
+        # password was changed, so it does not offer to expire one
+        r = w.run("credential_expire", "alice",
+                  config=w.config(can=["credential_expire"]))
+        assert r.rc == 3 and "cannot do credential_expire" in r.stderr, r
+        assert "remove it from" in r.stderr, r
     finally:
         w.close()

@@ -15,9 +15,11 @@
 //   GET  /_test/groups/:name     the stored group (members as ids)
 //   GET  /_test/requests         [{method, url, filter, body}] seen under /scim/v2
 //   POST /_test/fault            {status: 500|400|..., detail, scimType,
-//                                 hang: true, times: N, method: "PATCH"}
+//                                 hang: true, times: N, method: "PATCH",
+//                                 skip: N}
 //                                 makes SCIM requests (of that method only,
-//                                 when given) fail or never answer; {}
+//                                 when given; after letting skip of them
+//                                 through) fail or never answer; {}
 //                                 clears it.
 "use strict";
 
@@ -119,7 +121,15 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User, {
 });
 
 SCIMMY.Resources.declare(SCIMMY.Resources.Group, {
-    egress: (resource) => listOrOne(groups, resource, g => structuredClone(g)),
+    // a group without members still has an empty list, so a filter on
+    // members (members[value eq "ID"], as reactivate lists a user's
+    // groups) does not trip over it
+    egress: (resource) => listOrOne(groups, resource, g => {
+        const c = structuredClone(g);
+        if (!Array.isArray(c.members))
+            c.members = [];
+        return c;
+    }),
     ingress: (resource, instance) => {
         const data = JSON.parse(JSON.stringify(instance));
         for (const m of data.members ?? [])
@@ -187,6 +197,10 @@ app.use("/scim/v2", express.json({type: ["application/scim+json", "application/j
             requests.shift();
         if (fault === null || (fault.method && fault.method !== req.method))
             return next();
+        if (typeof fault.skip === "number" && fault.skip > 0) {
+            fault.skip--;
+            return next();
+        }
         if (typeof fault.times === "number") {
             if (fault.times <= 0) {
                 fault = null;
