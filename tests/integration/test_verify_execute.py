@@ -86,7 +86,7 @@ def _directory(ctx, smtp=None, sms=None, ldap=None, hook=None,
                                                         "ldap.secret"))
         lines += ["  - name: corp-ldap", "    kind: ldap",
                   "    can: [password_reset, unlock, reactivate, disable, "
-                  "group_add, group_remove, mfa_reset]",
+                  "group_add, group_remove, mfa_reset, credential_expire]",
                   "    timeout: %s" % ldap_timeout,
                   "    url: %s" % ldap.url,
                   "    bind_dn: %s" % ldap.bind_dn,
@@ -411,6 +411,14 @@ def test_ldap_password_reset_end_to_end(ctx):
                     with open(os.path.join(ctx.data, f), "rb") as fh:
                         assert temp.encode() not in fh.read(), f
             assert len(smtp.messages()) == 1
+            assert "stops working at" in msgs[0]["body"]
+            # unused after its TTL (24 h): the sweep disables it
+            ctx.advance(25 * HOUR)
+            _wait(lambda: not ldap.can_bind("jsmith", temp), timeout=20,
+                  what="the unused temporary password to expire")
+            c = _wait(lambda: events_of(ctx.case("ivan", cid),
+                                        "credential.expired") and
+                      ctx.case("ivan", cid), what="credential.expired")
             r = ctx.twokey("audit", "verify", "--db", ctx.db)
             assert r.returncode == 0, r.stdout + r.stderr
         finally:
