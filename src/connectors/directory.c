@@ -12,12 +12,13 @@
  * the file instead of a *_file option), and error messages of the form
  * "FILE:LINE:COL: what is wrong; what to write instead". A parsed
  * tk_directory is plain data and may be shared by threads for reading.
+ * Walking the YAML tree (typed access, bounded copies, allowed keys, the
+ * message prefix) is core/yaml_walk.c's, shared with the org file.
  */
 #include "connectors/directory.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 #include <unistd.h>
 
 #include <yaml.h>
+
+#include "core/yaml_walk.h"
 
 #define DIR_TEXT_MAX (1024u * 1024)  /* bytes of YAML we accept */
 #define DIR_TIMEOUT_DEFAULT 10000    /* ms */
@@ -39,144 +42,13 @@ struct route_at {
 };
 
 struct ctx {
-	const char *file;
-	tk_error *err;
+	tk_yaml_walk w;
 	yaml_document_t doc;
 	tk_directory *d;
 	yaml_mark_t conn_at[TK_DIR_CONNECTORS_MAX];  /* name values */
 	yaml_mark_t can_at[TK_DIR_CONNECTORS_MAX];   /* can lists */
 	struct route_at rt[TK_DIR_ROUTES_MAX];
 };
-
-/* ------------------------------------------------------------------ */
-/* errors */
-
-static int
-fail_at(struct ctx *c, yaml_mark_t m, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail_at(struct ctx *c, yaml_mark_t m, const char *fmt, ...)
-{
-	char what[440];
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	tk_utf8_trim(what);
-	(void)tk_fail(c->err, TK_ERR_INVALID, "%.60s:%zu:%zu: %s", c->file,
-	    m.line + 1, m.column + 1, what);
-	return -1;
-}
-
-/* ------------------------------------------------------------------ */
-/* YAML node access (the same conventions as the org file) */
-
-static yaml_node_t *
-node(struct ctx *c, int id)
-{
-	return yaml_document_get_node(&c->doc, id);
-}
-
-static const char *
-kind_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE: return "a single value";
-	case YAML_SEQUENCE_NODE: return "a list";
-	case YAML_MAPPING_NODE: return "a mapping";
-	default: return "nothing";
-	}
-}
-
-static size_t
-seq_len(const yaml_node_t *n)
-{
-	return (size_t)(n->data.sequence.items.top -
-	    n->data.sequence.items.start);
-}
-
-static int
-want(struct ctx *c, const yaml_node_t *n, yaml_node_type_t t,
-    const char *what)
-{
-	if (n->type == t)
-		return 0;
-	return fail_at(c, n->start_mark, "%s must be %s, not %s", what,
-	    t == YAML_SEQUENCE_NODE ? "a list" :
-	    t == YAML_MAPPING_NODE ? "a mapping" : "a single value",
-	    kind_name(n));
-}
-
-/* True for a plain empty or null scalar ("key:" with nothing after). */
-static bool
-is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	v = (const char *)n->data.scalar.value;
-	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
-	    strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
-}
-
-/* Copies a scalar into dst; a plain null reads as "". */
-static int
-scalar(struct ctx *c, const yaml_node_t *n, const char *key, char *dst,
-    size_t size)
-{
-	const char *v;
-	size_t len;
-
-	if (n->type != YAML_SCALAR_NODE)
-		return fail_at(c, n->start_mark, "%s must be a single value, "
-		    "not %s", key, kind_name(n));
-	v = (const char *)n->data.scalar.value;
-	len = n->data.scalar.length;
-	if (strlen(v) != len)
-		return fail_at(c, n->start_mark, "%s contains a NUL character; "
-		    "remove it", key);
-	if (is_null(n)) {
-		v = "";
-		len = 0;
-	}
-	if (len >= size)
-		return fail_at(c, n->start_mark, "%s is %zu characters long; "
-		    "the limit is %zu", key, len, size - 1);
-	memcpy(dst, v, len + 1);
-	return 0;
-}
-
-/* Checks that a mapping key is one of `keys` (NULL-terminated) and not
- * seen before; returns its index via *idx. */
-static int
-map_key(struct ctx *c, const yaml_node_pair_t *p, const char *const *keys,
-    unsigned *seen, const char *where, const char *expected, int *idx)
-{
-	yaml_node_t *k = node(c, p->key);
-	const char *name;
-	int i;
-
-	if (k == NULL || k->type != YAML_SCALAR_NODE)
-		return fail_at(c, k != NULL ? k->start_mark : c->doc.start_mark,
-		    "keys in %s must be plain names", where);
-	name = (const char *)k->data.scalar.value;
-	for (i = 0; keys[i] != NULL; i++)
-		if (strcmp(keys[i], name) == 0)
-			break;
-	if (keys[i] == NULL)
-		return fail_at(c, k->start_mark, "unknown key \"%.64s\" in %s; "
-		    "expected %s", name, where, expected);
-	if (*seen & (1u << i))
-		return fail_at(c, k->start_mark, "key \"%s\" appears twice in "
-		    "%s; keep one", name, where);
-	*seen |= 1u << i;
-	*idx = i;
-	return 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* small validators */
@@ -287,12 +159,12 @@ timeout_value(struct ctx *c, const yaml_node_t *n, int *ms)
 {
 	char v[32];
 
-	if (scalar(c, n, "timeout", v, sizeof(v)) != 0)
+	if (tk_yw_scalar(&c->w, n, "timeout", v, sizeof(v)) != 0)
 		return -1;
 	if (parse_timeout(v, ms) != 0)
-		return fail_at(c, n->start_mark, "timeout \"%s\" is not a "
-		    "duration between 1ms and 10m; write a whole number and a "
-		    "unit, e.g. 500ms, 5s or 2m", v);
+		return tk_yw_fail_at(&c->w, n->start_mark, "timeout \"%s\" is "
+		    "not a duration between 1ms and 10m; write a whole number "
+		    "and a unit, e.g. 500ms, 5s or 2m", v);
 	return 0;
 }
 
@@ -343,13 +215,14 @@ check_url(struct ctx *c, const yaml_node_t *n, const char *key,
 
 	for (i = 0; url[i] != '\0'; i++)
 		if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f)
-			return fail_at(c, n->start_mark, "%s \"%.200s\" holds a "
-			    "blank or control character; write the URL without "
-			    "them (percent-encode if needed)", key, url);
+			return tk_yw_fail_at(&c->w, n->start_mark, "%s "
+			    "\"%.200s\" holds a blank or control character; "
+			    "write the URL without them (percent-encode if "
+			    "needed)", key, url);
 	if (sep == NULL || sep == url)
-		return fail_at(c, n->start_mark, "%s \"%.200s\" is not a URL; "
-		    "write SCHEME://HOST[:PORT][/PATH] with scheme %s", key,
-		    url, schemes);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%s \"%.200s\" is "
+		    "not a URL; write SCHEME://HOST[:PORT][/PATH] with scheme "
+		    "%s", key, url, schemes);
 	slen = (size_t)(sep - url);
 	for (s = schemes; *s != '\0';) {
 		size_t k = strcspn(s, ",");
@@ -361,18 +234,19 @@ check_url(struct ctx *c, const yaml_node_t *n, const char *key,
 			s++;
 	}
 	if (*s == '\0')
-		return fail_at(c, n->start_mark, "%s \"%.200s\" has scheme "
-		    "\"%.*s\"; use %s", key, url, (int)(slen > 20 ? 20 : slen),
-		    url, schemes);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%s \"%.200s\" has "
+		    "scheme \"%.*s\"; use %s", key, url,
+		    (int)(slen > 20 ? 20 : slen), url, schemes);
 	auth = sep + 3;
 	alen = strcspn(auth, "/?#");
 	if (alen == 0)
-		return fail_at(c, n->start_mark, "%s \"%.200s\" has no host; "
-		    "write SCHEME://HOST[:PORT]", key, url);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%s \"%.200s\" has "
+		    "no host; write SCHEME://HOST[:PORT]", key, url);
 	if (memchr(auth, '@', alen) != NULL)
-		return fail_at(c, n->start_mark, "%s \"%.200s\" carries a user "
-		    "name or password; secrets never go in the directory file: "
-		    "use the user and *_file keys instead", key, url);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%s \"%.200s\" "
+		    "carries a user name or password; secrets never go in the "
+		    "directory file: use the user and *_file keys instead", key,
+		    url);
 	return 0;
 }
 
@@ -381,15 +255,15 @@ bool_value(struct ctx *c, const yaml_node_t *n, const char *key, bool *out)
 {
 	char v[16];
 
-	if (scalar(c, n, key, v, sizeof(v)) != 0)
+	if (tk_yw_scalar(&c->w, n, key, v, sizeof(v)) != 0)
 		return -1;
 	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0)
 		*out = true;
 	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
 		*out = false;
 	else
-		return fail_at(c, n->start_mark, "%s \"%s\" is not a boolean; "
-		    "write true or false", key, v);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%s \"%s\" is not a "
+		    "boolean; write true or false", key, v);
 	return 0;
 }
 
@@ -405,16 +279,16 @@ ops_value(struct ctx *c, const yaml_node_t *n, const char *key,
 	int op, i;
 
 	if (n->type != YAML_SEQUENCE_NODE)
-		return fail_at(c, n->start_mark, "%s must be a list of "
-		    "operations, e.g. [password_reset, unlock], not %s", key,
-		    kind_name(n));
-	if (seq_len(n) == 0)
-		return fail_at(c, n->start_mark, "%s is empty; list at least "
-		    "one operation, e.g. [password_reset]", key);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%s must be a list "
+		    "of operations, e.g. [password_reset, unlock], not %s", key,
+		    tk_yw_kind(n));
+	if (tk_yw_seq_len(n) == 0)
+		return tk_yw_fail_at(&c->w, n->start_mark, "%s is empty; list "
+		    "at least one operation, e.g. [password_reset]", key);
 	for (it = n->data.sequence.items.start;
 	    it < n->data.sequence.items.top; it++) {
-		o = node(c, *it);
-		if (o == NULL || scalar(c, o, "an operation", v,
+		o = tk_yw_node(&c->w, *it);
+		if (o == NULL || tk_yw_scalar(&c->w, o, "an operation", v,
 		    sizeof(v)) != 0)
 			return -1;
 		op = tk_conn_op_parse(v);
@@ -432,12 +306,13 @@ ops_value(struct ctx *c, const yaml_node_t *n, const char *key,
 					break;
 				len += (size_t)k;
 			}
-			return fail_at(c, o->start_mark, "unknown operation "
-			    "\"%s\" in %s; operations are %s", v, key, list);
+			return tk_yw_fail_at(&c->w, o->start_mark, "unknown "
+			    "operation \"%s\" in %s; operations are %s", v, key,
+			    list);
 		}
 		if (*ops & (1u << op))
-			return fail_at(c, o->start_mark, "operation %s is "
-			    "listed twice in %s; keep one", v, key);
+			return tk_yw_fail_at(&c->w, o->start_mark, "operation "
+			    "%s is listed twice in %s; keep one", v, key);
 		*ops |= 1u << op;
 		if (marks != NULL)
 			marks[op] = o->start_mark;
@@ -465,25 +340,26 @@ opt_list(struct ctx *c, const yaml_node_t *n, const char *key, char *dst,
 	dst[0] = '\0';
 	for (it = n->data.sequence.items.start;
 	    it < n->data.sequence.items.top; it++) {
-		e = node(c, *it);
+		e = tk_yw_node(&c->w, *it);
 		if (e == NULL)
-			return fail_at(c, n->start_mark, "missing item in %s",
-			    key);
+			return tk_yw_fail_at(&c->w, n->start_mark, "missing "
+			    "item in %s", key);
 		if (e->type != YAML_SCALAR_NODE)
-			return fail_at(c, e->start_mark, "option %s: list items "
-			    "must be single values, not %s", key, kind_name(e));
-		if (scalar(c, e, key, item, sizeof(item)) != 0)
+			return tk_yw_fail_at(&c->w, e->start_mark, "option %s: "
+			    "list items must be single values, not %s", key,
+			    tk_yw_kind(e));
+		if (tk_yw_scalar(&c->w, e, key, item, sizeof(item)) != 0)
 			return -1;
 		if (strchr(item, ',') != NULL)
-			return fail_at(c, e->start_mark, "option %s: item "
-			    "\"%.100s\" contains ','; list items are joined with "
-			    "',', so write the value as one string instead", key,
-			    item);
+			return tk_yw_fail_at(&c->w, e->start_mark, "option %s: "
+			    "item \"%.100s\" contains ','; list items are "
+			    "joined with ',', so write the value as one string "
+			    "instead", key, item);
 		k = strlen(item);
 		if (len + (len > 0) + k >= size)
-			return fail_at(c, n->start_mark, "option %s is longer "
-			    "than %zu characters once its items are joined; "
-			    "shorten it", key, size - 1);
+			return tk_yw_fail_at(&c->w, n->start_mark, "option %s "
+			    "is longer than %zu characters once its items are "
+			    "joined; shorten it", key, size - 1);
 		if (len > 0)
 			dst[len++] = ',';
 		memcpy(dst + len, item, k + 1);
@@ -500,35 +376,38 @@ parse_option(struct ctx *c, tk_conn_config *cf, const yaml_node_t *k,
 	int i;
 
 	if (!valid_opt_key(key) || strlen(key) >= TK_CONN_OPT_KEY_MAX)
-		return fail_at(c, k->start_mark, "option name \"%.64s\" is not "
-		    "valid; use 1-%d lower-case letters, digits or '_', "
-		    "starting with a letter", key, TK_CONN_OPT_KEY_MAX - 1);
+		return tk_yw_fail_at(&c->w, k->start_mark, "option name "
+		    "\"%.64s\" is not valid; use 1-%d lower-case letters, "
+		    "digits or '_', starting with a letter", key,
+		    TK_CONN_OPT_KEY_MAX - 1);
 	for (i = 0; i < cf->nopt; i++)
 		if (strcmp(cf->opt[i].key, key) == 0)
-			return fail_at(c, k->start_mark, "key \"%s\" appears "
-			    "twice in connector %s; keep one", key, cf->name);
+			return tk_yw_fail_at(&c->w, k->start_mark, "key \"%s\" "
+			    "appears twice in connector %s; keep one", key,
+			    cf->name);
 	if (cf->nopt >= TK_CONN_OPTS_MAX)
-		return fail_at(c, k->start_mark, "more than %d options in one "
-		    "connector; remove the ones it does not use",
+		return tk_yw_fail_at(&c->w, k->start_mark, "more than %d "
+		    "options in one connector; remove the ones it does not use",
 		    TK_CONN_OPTS_MAX);
 	memcpy(cf->opt[cf->nopt].key, key, strlen(key) + 1);
 	if (v->type == YAML_MAPPING_NODE)
-		return fail_at(c, v->start_mark, "option %s is a mapping; "
-		    "options are single values or lists of single values", key);
+		return tk_yw_fail_at(&c->w, v->start_mark, "option %s is a "
+		    "mapping; options are single values or lists of single "
+		    "values", key);
 	if (v->type == YAML_SEQUENCE_NODE) {
 		if (opt_list(c, v, key, cf->opt[cf->nopt].value,
 		    sizeof(cf->opt[0].value)) != 0)
 			return -1;
-	} else if (scalar(c, v, key, cf->opt[cf->nopt].value,
+	} else if (tk_yw_scalar(&c->w, v, key, cf->opt[cf->nopt].value,
 	    sizeof(cf->opt[0].value)) != 0) {
 		return -1;
 	}
 	/* a flag about a secret (send_secret: false) is not one */
 	if (secret_key(key) && !is_bool_text(cf->opt[cf->nopt].value))
-		return fail_at(c, k->start_mark, "option \"%s\" would put a "
-		    "secret in the directory file; write it to a file readable "
-		    "only by twokey (chmod 600) and name that file with "
-		    "%s_file", key, key);
+		return tk_yw_fail_at(&c->w, k->start_mark, "option \"%s\" "
+		    "would put a secret in the directory file; write it to a "
+		    "file readable only by twokey (chmod 600) and name that "
+		    "file with %s_file", key, key);
 	cf->nopt++;
 	return 0;
 }
@@ -538,8 +417,7 @@ static int
 check_conn_url(struct ctx *c, const tk_conn_config *cf,
     const yaml_node_t *n)
 {
-	yaml_node_pair_t *p;
-	yaml_node_t *k;
+	yaml_node_t *v;
 	const char *url = tk_conn_opt(cf, "url"), *schemes = NULL;
 
 	if (url == NULL)
@@ -551,20 +429,16 @@ check_conn_url(struct ctx *c, const tk_conn_config *cf,
 		schemes = "http,https";
 	if (schemes == NULL)
 		return 0;
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-	    p++) {
-		k = node(c, p->key);
-		if (k != NULL && k->type == YAML_SCALAR_NODE &&
-		    strcmp((const char *)k->data.scalar.value, "url") == 0)
-			return check_url(c, node(c, p->value), "url", url,
-			    schemes);
-	}
-	return 0;
+	v = tk_yw_get(&c->w, n, "url");
+	if (v == NULL)
+		return 0;
+	return check_url(c, v, "url", url, schemes);
 }
 
 static int
-parse_conn_one(struct ctx *c, const yaml_node_t *n)
+parse_conn_one(void *arg, const yaml_node_t *n)
 {
+	struct ctx *c = arg;
 	tk_directory *d = c->d;
 	tk_conn_config *cf;
 	yaml_node_pair_t *p;
@@ -573,11 +447,11 @@ parse_conn_one(struct ctx *c, const yaml_node_t *n)
 	unsigned seen = 0;
 	int ki, i, rc;
 
-	if (want(c, n, YAML_MAPPING_NODE, "each connector") != 0)
+	if (tk_yw_want(&c->w, n, YAML_MAPPING_NODE, "each connector") != 0)
 		return -1;
 	if (d->nconn >= TK_DIR_CONNECTORS_MAX)
-		return fail_at(c, n->start_mark, "more than %d connectors; "
-		    "the limit is %d", TK_DIR_CONNECTORS_MAX,
+		return tk_yw_fail_at(&c->w, n->start_mark, "more than %d "
+		    "connectors; the limit is %d", TK_DIR_CONNECTORS_MAX,
 		    TK_DIR_CONNECTORS_MAX);
 	cf = &d->conn[d->nconn];
 	memset(cf, 0, sizeof(*cf));
@@ -587,39 +461,41 @@ parse_conn_one(struct ctx *c, const yaml_node_t *n)
 	/* name first, so messages about the rest can say which connector */
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		k = node(c, p->key);
-		v = node(c, p->value);
+		k = tk_yw_node(&c->w, p->key);
+		v = tk_yw_node(&c->w, p->value);
 		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE ||
 		    strcmp((const char *)k->data.scalar.value, "name") != 0)
 			continue;
-		if (scalar(c, v, "name", cf->name, sizeof(cf->name)) != 0)
+		if (tk_yw_scalar(&c->w, v, "name", cf->name,
+		    sizeof(cf->name)) != 0)
 			return -1;
 		if (!valid_name(cf->name))
-			return fail_at(c, v->start_mark, "connector name "
-			    "\"%s\" is not valid; use 1-%d characters: "
+			return tk_yw_fail_at(&c->w, v->start_mark, "connector "
+			    "name \"%s\" is not valid; use 1-%d characters: "
 			    "lower-case letters, digits, '.', '_' or '-', "
 			    "starting with a letter or digit", cf->name,
 			    TK_NAME_MAX - 1);
 		c->conn_at[d->nconn] = v->start_mark;
 	}
 	if (cf->name[0] == '\0')
-		return fail_at(c, n->start_mark, "connector has no name; add "
-		    "name: NAME (routes refer to it)");
+		return tk_yw_fail_at(&c->w, n->start_mark, "connector has no "
+		    "name; add name: NAME (routes refer to it)");
 	for (i = 0; i < d->nconn; i++)
 		if (strcmp(d->conn[i].name, cf->name) == 0)
-			return fail_at(c, c->conn_at[d->nconn], "connector name "
-			    "\"%s\" appears twice (first at line %zu); names "
-			    "must be unique", cf->name,
+			return tk_yw_fail_at(&c->w, c->conn_at[d->nconn],
+			    "connector name \"%s\" appears twice (first at "
+			    "line %zu); names must be unique", cf->name,
 			    c->conn_at[i].line + 1);
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		k = node(c, p->key);
-		v = node(c, p->value);
+		k = tk_yw_node(&c->w, p->key);
+		v = tk_yw_node(&c->w, p->value);
 		if (k == NULL || v == NULL)
-			return fail_at(c, n->start_mark, "missing key or value");
+			return tk_yw_fail_at(&c->w, n->start_mark, "missing "
+			    "key or value");
 		if (k->type != YAML_SCALAR_NODE)
-			return fail_at(c, k->start_mark, "keys in a connector "
-			    "must be plain names");
+			return tk_yw_fail_at(&c->w, k->start_mark, "keys in a "
+			    "connector must be plain names");
 		kn = (const char *)k->data.scalar.value;
 		for (ki = 0; conn_keys[ki] != NULL; ki++)
 			if (strcmp(conn_keys[ki], kn) == 0)
@@ -630,19 +506,22 @@ parse_conn_one(struct ctx *c, const yaml_node_t *n)
 			continue;
 		}
 		if (seen & (1u << ki))
-			return fail_at(c, k->start_mark, "key \"%s\" appears "
-			    "twice in connector %s; keep one", kn, cf->name);
+			return tk_yw_fail_at(&c->w, k->start_mark, "key \"%s\" "
+			    "appears twice in connector %s; keep one", kn,
+			    cf->name);
 		seen |= 1u << ki;
 		rc = 0;
 		switch (ki) {
 		case CK_NAME:
 			break;
 		case CK_KIND:
-			rc = scalar(c, v, "kind", cf->kind, sizeof(cf->kind));
+			rc = tk_yw_scalar(&c->w, v, "kind", cf->kind,
+			    sizeof(cf->kind));
 			if (rc == 0 && tk_conn_kind(cf->kind) == NULL)
-				rc = fail_at(c, v->start_mark, "unknown kind "
-				    "\"%s\" for connector %s; use ldap, scim, "
-				    "webhook or exec", cf->kind, cf->name);
+				rc = tk_yw_fail_at(&c->w, v->start_mark,
+				    "unknown kind \"%s\" for connector %s; use "
+				    "ldap, scim, webhook or exec", cf->kind,
+				    cf->name);
 			break;
 		case CK_CAN:
 			c->can_at[d->nconn] = v->start_mark;
@@ -658,11 +537,11 @@ parse_conn_one(struct ctx *c, const yaml_node_t *n)
 			return -1;
 	}
 	if (!(seen & (1u << CK_KIND)))
-		return fail_at(c, n->start_mark, "connector %s has no kind; "
-		    "add kind: ldap, scim, webhook or exec", cf->name);
+		return tk_yw_fail_at(&c->w, n->start_mark, "connector %s has "
+		    "no kind; add kind: ldap, scim, webhook or exec", cf->name);
 	if (!(seen & (1u << CK_CAN)))
-		return fail_at(c, n->start_mark, "connector %s does not say "
-		    "what it can do; add can: [OPERATION, ...], e.g. "
+		return tk_yw_fail_at(&c->w, n->start_mark, "connector %s does "
+		    "not say what it can do; add can: [OPERATION, ...], e.g. "
 		    "can: [password_reset, unlock]", cf->name);
 	if (check_conn_url(c, cf, n) != 0)
 		return -1;
@@ -678,8 +557,9 @@ static const char *const route_keys[] = {"ops", "kind", "label",
 enum { RK_OPS, RK_KIND, RK_LABEL, RK_CONNECTOR };
 
 static int
-parse_route_one(struct ctx *c, const yaml_node_t *n)
+parse_route_one(void *arg, const yaml_node_t *n)
 {
+	struct ctx *c = arg;
 	tk_directory *d = c->d;
 	struct route_at *at;
 	tk_route *r;
@@ -688,11 +568,12 @@ parse_route_one(struct ctx *c, const yaml_node_t *n)
 	unsigned seen = 0;
 	int k, rc;
 
-	if (want(c, n, YAML_MAPPING_NODE, "each route") != 0)
+	if (tk_yw_want(&c->w, n, YAML_MAPPING_NODE, "each route") != 0)
 		return -1;
 	if (d->nroute >= TK_DIR_ROUTES_MAX)
-		return fail_at(c, n->start_mark, "more than %d routes; the "
-		    "limit is %d", TK_DIR_ROUTES_MAX, TK_DIR_ROUTES_MAX);
+		return tk_yw_fail_at(&c->w, n->start_mark, "more than %d "
+		    "routes; the limit is %d", TK_DIR_ROUTES_MAX,
+		    TK_DIR_ROUTES_MAX);
 	r = &d->route[d->nroute];
 	at = &c->rt[d->nroute];
 	memset(r, 0, sizeof(*r));
@@ -701,40 +582,42 @@ parse_route_one(struct ctx *c, const yaml_node_t *n)
 	at->conn_at = n->start_mark;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		if (map_key(c, p, route_keys, &seen, "a route",
-		    "ops, kind, label or connector", &k) != 0)
+		if (tk_yw_pair(&c->w, n, p, route_keys, &seen, "a route",
+		    "ops, kind, label or connector", &k, &v) != 0)
 			return -1;
-		v = node(c, p->value);
-		if (v == NULL)
-			return fail_at(c, n->start_mark, "missing value");
 		rc = 0;
 		switch (k) {
 		case RK_OPS:
 			rc = ops_value(c, v, "ops", &r->ops, at->op_at);
 			break;
 		case RK_KIND:
-			rc = scalar(c, v, "kind", r->kind, sizeof(r->kind));
+			rc = tk_yw_scalar(&c->w, v, "kind", r->kind,
+			    sizeof(r->kind));
 			if (rc == 0 && strcmp(r->kind, "person") != 0 &&
 			    strcmp(r->kind, "nhi") != 0)
-				rc = fail_at(c, v->start_mark, "route kind "
-				    "\"%s\" is not a subject kind; use person "
-				    "or nhi, or leave kind out to match both",
-				    r->kind);
+				rc = tk_yw_fail_at(&c->w, v->start_mark,
+				    "route kind \"%s\" is not a subject kind; "
+				    "use person or nhi, or leave kind out to "
+				    "match both", r->kind);
 			break;
 		case RK_LABEL:
-			rc = scalar(c, v, "label", r->label, sizeof(r->label));
+			rc = tk_yw_scalar(&c->w, v, "label", r->label,
+			    sizeof(r->label));
 			if (rc == 0 && r->label[0] != '\0' &&
 			    !valid_name(r->label))
-				rc = fail_at(c, v->start_mark, "label \"%s\" is "
-				    "not a valid label name; use lower-case "
-				    "letters, digits, '.', '_' or '-'", r->label);
+				rc = tk_yw_fail_at(&c->w, v->start_mark,
+				    "label \"%s\" is not a valid label name; "
+				    "use lower-case letters, digits, '.', '_' "
+				    "or '-'", r->label);
 			break;
 		case RK_CONNECTOR:
 			at->conn_at = v->start_mark;
-			rc = scalar(c, v, "connector", at->conn, sizeof(at->conn));
+			rc = tk_yw_scalar(&c->w, v, "connector", at->conn,
+			    sizeof(at->conn));
 			if (rc == 0 && at->conn[0] == '\0')
-				rc = fail_at(c, v->start_mark, "connector is "
-				    "empty; name one of the connectors");
+				rc = tk_yw_fail_at(&c->w, v->start_mark,
+				    "connector is empty; name one of the "
+				    "connectors");
 			break;
 		default:
 			rc = -1;
@@ -743,11 +626,11 @@ parse_route_one(struct ctx *c, const yaml_node_t *n)
 			return -1;
 	}
 	if (!(seen & (1u << RK_OPS)))
-		return fail_at(c, n->start_mark, "route has no ops; add ops: "
-		    "[OPERATION, ...]");
+		return tk_yw_fail_at(&c->w, n->start_mark, "route has no ops; "
+		    "add ops: [OPERATION, ...]");
 	if (!(seen & (1u << RK_CONNECTOR)))
-		return fail_at(c, n->start_mark, "route has no connector; add "
-		    "connector: NAME");
+		return tk_yw_fail_at(&c->w, n->start_mark, "route has no "
+		    "connector; add connector: NAME");
 	d->nroute++;
 	return 0;
 }
@@ -780,24 +663,24 @@ resolve_routes(struct ctx *c)
 					break;
 				len += (size_t)k;
 			}
-			return fail_at(c, at->conn_at, "route names connector "
-			    "\"%s\", which is not defined under connectors; "
-			    "%s%s", at->conn, d->nconn ? "use one of: " :
-			    "define it under connectors", names);
+			return tk_yw_fail_at(&c->w, at->conn_at, "route names "
+			    "connector \"%s\", which is not defined under "
+			    "connectors; %s%s", at->conn, d->nconn ? "use one "
+			    "of: " : "define it under connectors", names);
 		}
 		r->connector = j;
 		for (op = 0; op < TK_OP__COUNT; op++)
 			if ((r->ops & (1u << op)) &&
 			    !(d->conn[j].caps & (1u << op)))
-				return fail_at(c, at->op_at[op], "route sends "
-				    "%s to connector %s, which does not declare "
-				    "it; add %s to its can list (line %zu) or "
-				    "route %s to another connector",
+				return tk_yw_fail_at(&c->w, at->op_at[op],
+				    "route sends %s to connector %s, which "
+				    "does not declare it; add %s to its can "
+				    "list (line %zu) or route %s to another "
+				    "connector", tk_conn_op_name((enum
+				    tk_conn_op)op), d->conn[j].name,
 				    tk_conn_op_name((enum tk_conn_op)op),
-				    d->conn[j].name,
-				    tk_conn_op_name((enum tk_conn_op)op),
-				    c->can_at[j].line + 1,
-				    tk_conn_op_name((enum tk_conn_op)op));
+				    c->can_at[j].line + 1, tk_conn_op_name((enum
+				    tk_conn_op)op));
 	}
 	return 0;
 }
@@ -818,20 +701,17 @@ parse_smtp(struct ctx *c, const yaml_node_t *n)
 	unsigned seen = 0;
 	int k, rc;
 
-	if (want(c, n, YAML_MAPPING_NODE, "smtp") != 0)
+	if (tk_yw_want(&c->w, n, YAML_MAPPING_NODE, "smtp") != 0)
 		return -1;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		if (map_key(c, p, smtp_keys, &seen, "notify.smtp",
-		    "url, from, starttls, user or password_file", &k) != 0)
+		if (tk_yw_pair(&c->w, n, p, smtp_keys, &seen, "notify.smtp",
+		    "url, from, starttls, user or password_file", &k, &v) != 0)
 			return -1;
-		v = node(c, p->value);
-		if (v == NULL)
-			return fail_at(c, n->start_mark, "missing value");
 		switch (k) {
 		case SMK_URL:
 			url_n = v;
-			rc = scalar(c, v, "smtp url", nc->smtp_url,
+			rc = tk_yw_scalar(&c->w, v, "smtp url", nc->smtp_url,
 			    sizeof(nc->smtp_url));
 			if (rc == 0)
 				rc = check_url(c, v, "smtp url", nc->smtp_url,
@@ -839,24 +719,24 @@ parse_smtp(struct ctx *c, const yaml_node_t *n)
 			break;
 		case SMK_FROM:
 			from_n = v;
-			rc = scalar(c, v, "from", nc->smtp_from,
+			rc = tk_yw_scalar(&c->w, v, "from", nc->smtp_from,
 			    sizeof(nc->smtp_from));
 			if (rc == 0 && !valid_email(nc->smtp_from))
-				rc = fail_at(c, v->start_mark, "from \"%s\" is "
-				    "not an e-mail address; write one plain "
-				    "address, e.g. twokey@example.com",
-				    nc->smtp_from);
+				rc = tk_yw_fail_at(&c->w, v->start_mark, "from "
+				    "\"%s\" is not an e-mail address; write "
+				    "one plain address, e.g. "
+				    "twokey@example.com", nc->smtp_from);
 			break;
 		case SMK_STARTTLS:
 			rc = bool_value(c, v, "starttls", &nc->smtp_starttls);
 			break;
 		case SMK_USER:
 			user_n = v;
-			rc = scalar(c, v, "user", nc->smtp_user,
+			rc = tk_yw_scalar(&c->w, v, "user", nc->smtp_user,
 			    sizeof(nc->smtp_user));
 			break;
 		case SMK_PASSWORD_FILE:
-			rc = scalar(c, v, "password_file",
+			rc = tk_yw_scalar(&c->w, v, "password_file",
 			    nc->smtp_password_file,
 			    sizeof(nc->smtp_password_file));
 			break;
@@ -867,26 +747,27 @@ parse_smtp(struct ctx *c, const yaml_node_t *n)
 			return -1;
 	}
 	if (url_n == NULL || nc->smtp_url[0] == '\0')
-		return fail_at(c, n->start_mark, "smtp has no url; add url: "
-		    "\"smtp://HOST:PORT\" (or smtps://), or remove smtp to send "
-		    "no e-mail");
+		return tk_yw_fail_at(&c->w, n->start_mark, "smtp has no url; "
+		    "add url: \"smtp://HOST:PORT\" (or smtps://), or remove "
+		    "smtp to send no e-mail");
 	if (from_n == NULL || nc->smtp_from[0] == '\0')
-		return fail_at(c, n->start_mark, "smtp has no from address; "
-		    "add from: twokey@YOUR-DOMAIN");
+		return tk_yw_fail_at(&c->w, n->start_mark, "smtp has no from "
+		    "address; add from: twokey@YOUR-DOMAIN");
 	if (nc->smtp_starttls && strncmp(nc->smtp_url, "smtps:", 6) == 0)
-		return fail_at(c, url_n->start_mark, "starttls is set but the "
-		    "url is smtps://, which is TLS from the start; use "
-		    "smtp:// with starttls: true, or smtps:// without starttls");
+		return tk_yw_fail_at(&c->w, url_n->start_mark, "starttls is "
+		    "set but the url is smtps://, which is TLS from the start; "
+		    "use smtp:// with starttls: true, or smtps:// without "
+		    "starttls");
 	if ((nc->smtp_user[0] != '\0') != (nc->smtp_password_file[0] != '\0'))
-		return fail_at(c, n->start_mark, "smtp user and password_file "
-		    "go together; set both (the password in a chmod 600 file) "
-		    "or neither");
+		return tk_yw_fail_at(&c->w, n->start_mark, "smtp user and "
+		    "password_file go together; set both (the password in a "
+		    "chmod 600 file) or neither");
 	if (nc->smtp_user[0] != '\0' && !nc->smtp_starttls &&
 	    strncmp(nc->smtp_url, "smtp:", 5) == 0 &&
 	    !loopback_url(nc->smtp_url))
-		return fail_at(c, user_n->start_mark, "smtp user is set but "
-		    "%s is not encrypted, so the password would cross the "
-		    "network in clear; set starttls: true or use smtps://",
+		return tk_yw_fail_at(&c->w, user_n->start_mark, "smtp user is "
+		    "set but %s is not encrypted, so the password would cross "
+		    "the network in clear; set starttls: true or use smtps://",
 		    nc->smtp_url);
 	return 0;
 }
@@ -903,32 +784,30 @@ parse_sms(struct ctx *c, const yaml_node_t *n)
 	unsigned seen = 0;
 	int k, rc;
 
-	if (want(c, n, YAML_MAPPING_NODE, "sms") != 0)
+	if (tk_yw_want(&c->w, n, YAML_MAPPING_NODE, "sms") != 0)
 		return -1;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		if (map_key(c, p, sms_keys, &seen, "notify.sms",
-		    "url or token_file", &k) != 0)
+		if (tk_yw_pair(&c->w, n, p, sms_keys, &seen, "notify.sms",
+		    "url or token_file", &k, &v) != 0)
 			return -1;
-		v = node(c, p->value);
-		if (v == NULL)
-			return fail_at(c, n->start_mark, "missing value");
 		if (k == SSK_URL) {
-			rc = scalar(c, v, "sms url", nc->sms_url,
+			rc = tk_yw_scalar(&c->w, v, "sms url", nc->sms_url,
 			    sizeof(nc->sms_url));
 			if (rc == 0)
 				rc = check_url(c, v, "sms url", nc->sms_url,
 				    "http,https");
 		} else {
-			rc = scalar(c, v, "token_file", nc->sms_token_file,
-			    sizeof(nc->sms_token_file));
+			rc = tk_yw_scalar(&c->w, v, "token_file",
+			    nc->sms_token_file, sizeof(nc->sms_token_file));
 		}
 		if (rc != 0)
 			return -1;
 	}
 	if (nc->sms_url[0] == '\0')
-		return fail_at(c, n->start_mark, "sms has no url; add url: "
-		    "\"https://GATEWAY/PATH\", or remove sms to send no SMS");
+		return tk_yw_fail_at(&c->w, n->start_mark, "sms has no url; "
+		    "add url: \"https://GATEWAY/PATH\", or remove sms to send "
+		    "no SMS");
 	return 0;
 }
 
@@ -945,22 +824,19 @@ parse_notify(struct ctx *c, const yaml_node_t *n)
 	unsigned seen = 0;
 	int k, rc;
 
-	if (is_null(n))
+	if (tk_yw_is_null(n))
 		return 0;
-	if (want(c, n, YAML_MAPPING_NODE, "notify") != 0)
+	if (tk_yw_want(&c->w, n, YAML_MAPPING_NODE, "notify") != 0)
 		return -1;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		if (map_key(c, p, notify_keys, &seen, "notify",
-		    "public_url, smtp, sms or timeout", &k) != 0)
+		if (tk_yw_pair(&c->w, n, p, notify_keys, &seen, "notify",
+		    "public_url, smtp, sms or timeout", &k, &v) != 0)
 			return -1;
-		v = node(c, p->value);
-		if (v == NULL)
-			return fail_at(c, n->start_mark, "missing value");
 		switch (k) {
 		case NK_PUBLIC_URL:
-			rc = scalar(c, v, "public_url", nc->public_url,
-			    sizeof(nc->public_url));
+			rc = tk_yw_scalar(&c->w, v, "public_url",
+			    nc->public_url, sizeof(nc->public_url));
 			if (rc == 0 && nc->public_url[0] != '\0')
 				rc = check_url(c, v, "public_url",
 				    nc->public_url, "http,https");
@@ -986,27 +862,14 @@ parse_notify(struct ctx *c, const yaml_node_t *n)
 /* ------------------------------------------------------------------ */
 /* whole file */
 
+/* "routes:" with nothing after it (or ~, null) is an empty list. */
 static int
 parse_list(struct ctx *c, const yaml_node_t *n, const char *what,
-    int (*one)(struct ctx *, const yaml_node_t *))
+    int (*one)(void *, const yaml_node_t *))
 {
-	yaml_node_item_t *it;
-	yaml_node_t *e;
-
-	if (is_null(n))
-		return 0; /* "routes:" with nothing after it */
-	if (want(c, n, YAML_SEQUENCE_NODE, what) != 0)
-		return -1;
-	for (it = n->data.sequence.items.start;
-	    it < n->data.sequence.items.top; it++) {
-		e = node(c, *it);
-		if (e == NULL)
-			return fail_at(c, n->start_mark, "missing %s entry",
-			    what);
-		if (one(c, e) != 0)
-			return -1;
-	}
-	return 0;
+	if (tk_yw_is_null(n))
+		return 0;
+	return tk_yw_each(&c->w, n, what, one, c);
 }
 
 static const char *const top_keys[] = {"version", "connectors", "routes",
@@ -1024,27 +887,27 @@ parse_top(struct ctx *c)
 
 	root = yaml_document_get_root_node(&c->doc);
 	if (root == NULL)
-		return fail_at(c, c->doc.start_mark, "the directory file is "
-		    "empty; it needs version: 1 and connectors, routes or "
-		    "notify");
+		return tk_yw_fail_at(&c->w, c->doc.start_mark, "the directory "
+		    "file is empty; it needs version: 1 and connectors, routes "
+		    "or notify");
 	if (root->type != YAML_MAPPING_NODE)
-		return fail_at(c, root->start_mark, "the directory file must "
-		    "be a mapping with version, connectors, routes and notify");
+		return tk_yw_fail_at(&c->w, root->start_mark, "the directory "
+		    "file must be a mapping with version, connectors, routes "
+		    "and notify");
 	for (p = root->data.mapping.pairs.start;
 	    p < root->data.mapping.pairs.top; p++) {
-		if (map_key(c, p, top_keys, &seen, "the directory file",
-		    "version, connectors, routes or notify", &k) != 0)
+		if (tk_yw_pair(&c->w, root, p, top_keys, &seen,
+		    "the directory file", "version, connectors, routes or "
+		    "notify", &k, &v) != 0)
 			return -1;
-		v = node(c, p->value);
-		if (v == NULL)
-			return fail_at(c, root->start_mark, "missing value");
 		switch (k) {
 		case DK_VERSION:
-			rc = scalar(c, v, "version", ver, sizeof(ver));
+			rc = tk_yw_scalar(&c->w, v, "version", ver,
+			    sizeof(ver));
 			if (rc == 0 && strcmp(ver, "1") != 0)
-				rc = fail_at(c, v->start_mark, "unsupported "
-				    "version \"%s\"; this twokey reads directory "
-				    "files of version 1", ver);
+				rc = tk_yw_fail_at(&c->w, v->start_mark,
+				    "unsupported version \"%s\"; this twokey "
+				    "reads directory files of version 1", ver);
 			break;
 		case DK_CONNECTORS:
 			rc = parse_list(c, v, "connectors", parse_conn_one);
@@ -1062,8 +925,8 @@ parse_top(struct ctx *c)
 			return -1;
 	}
 	if (!(seen & (1u << DK_VERSION)))
-		return fail_at(c, root->start_mark, "the directory file has no "
-		    "version; add version: 1 at the top");
+		return tk_yw_fail_at(&c->w, root->start_mark, "the directory "
+		    "file has no version; add version: 1 at the top");
 	return resolve_routes(c);
 }
 
@@ -1071,7 +934,6 @@ int
 tk_directory_parse(const char *text, size_t len, const char *name,
     tk_directory *d, tk_error *err)
 {
-	yaml_parser_t parser;
 	yaml_mark_t m0 = {0, 0, 0};
 	struct ctx *c;
 	int rc;
@@ -1082,34 +944,30 @@ tk_directory_parse(const char *text, size_t len, const char *name,
 	if (c == NULL)
 		return tk_fail(err, TK_ERR_INTERNAL, "out of memory reading "
 		    "%.60s", name != NULL ? name : "directory"), -1;
-	c->file = name != NULL ? name : "directory";
-	c->err = err;
+	c->w.file = name != NULL ? name : "directory";
+	c->w.file_max = 60;
+	c->w.utf8_trim = true;
+	c->w.err = err;
+	c->w.doc = &c->doc;
 	c->d = d;
 	if (text == NULL || len > DIR_TEXT_MAX) {
-		rc = fail_at(c, m0, "the directory file is larger than %u "
-		    "bytes", DIR_TEXT_MAX);
+		rc = tk_yw_fail_at(&c->w, m0, "the directory file is larger "
+		    "than %u bytes", DIR_TEXT_MAX);
 		free(c);
 		return rc;
 	}
-	if (!yaml_parser_initialize(&parser)) {
+	rc = tk_yw_parse(&c->w, text, len);
+	if (rc == -2) {
 		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory reading "
-		    "%.60s", c->file);
+		    "%.60s", c->w.file);
 		free(c);
 		return -1;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
-	    len);
-	if (!yaml_parser_load(&parser, &c->doc)) {
-		(void)fail_at(c, parser.problem_mark, "YAML syntax error: "
-		    "%s%s%s", parser.problem != NULL ? parser.problem :
-		    "unknown", parser.context != NULL ? " " : "",
-		    parser.context != NULL ? parser.context : "");
-		yaml_parser_delete(&parser);
+	if (rc != 0) {
 		free(c);
 		memset(d, 0, sizeof(*d));
 		return -1;
 	}
-	yaml_parser_delete(&parser);
 	rc = parse_top(c);
 	yaml_document_delete(&c->doc);
 	free(c);

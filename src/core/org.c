@@ -9,17 +9,19 @@
  * management cycles, malformed logins and ids, caps), error messages of
  * the form "FILE:LINE:COL: what and how to fix", and the sorted arrays
  * that lookups bsearch. A loaded tk_org is immutable and may be shared
- * by threads for reading.
+ * by threads for reading. Walking the YAML tree (typed access, bounded
+ * copies, allowed keys, the message prefix) is core/yaml_walk.c's.
  */
 #include "core/org.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <yaml.h>
+
+#include "core/yaml_walk.h"
 
 #define ORG_TEXT_MAX (16u * 1024 * 1024) /* bytes of YAML we accept */
 #define ORG_STAFF_MAX 100000
@@ -43,35 +45,13 @@ struct subject_ent {
 };
 
 struct ctx {
-	const char *file;
-	tk_error *err;
+	tk_yaml_walk w;
 	yaml_document_t doc;
 	struct staff_ent *staff;
 	size_t nstaff, capstaff;
 	struct subject_ent *subj;
 	size_t nsubj, capsubj;
 };
-
-/* ------------------------------------------------------------------ */
-/* errors */
-
-static int
-fail_at(struct ctx *c, yaml_mark_t m, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail_at(struct ctx *c, yaml_mark_t m, const char *fmt, ...)
-{
-	char what[440];
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	(void)tk_fail(c->err, TK_ERR_INVALID, "%.60s:%zu:%zu: %s", c->file,
-	    m.line + 1, m.column + 1, what);
-	return -1;
-}
 
 /* ------------------------------------------------------------------ */
 /* small validators */
@@ -135,66 +115,19 @@ valid_phone(const char *v)
 /* ------------------------------------------------------------------ */
 /* YAML node access */
 
-static yaml_node_t *
-node(struct ctx *c, int id)
-{
-	return yaml_document_get_node(&c->doc, id);
-}
-
-static const char *
-kind_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE: return "a single value";
-	case YAML_SEQUENCE_NODE: return "a list";
-	case YAML_MAPPING_NODE: return "a mapping";
-	default: return "nothing";
-	}
-}
-
-/* Copies a scalar into dst. A plain null (~, null, or nothing) reads as
- * the empty string. */
-static int
-scalar(struct ctx *c, const yaml_node_t *n, const char *key, char *dst,
-    size_t size)
-{
-	const char *v;
-	size_t len;
-
-	if (n->type != YAML_SCALAR_NODE)
-		return fail_at(c, n->start_mark, "%s must be a single value, "
-		    "not %s", key, kind_name(n));
-	v = (const char *)n->data.scalar.value;
-	len = n->data.scalar.length;
-	if (strlen(v) != len)
-		return fail_at(c, n->start_mark, "%s contains a NUL character; "
-		    "remove it", key);
-	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	    (strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
-	    strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0)) {
-		v = "";
-		len = 0;
-	}
-	if (len >= size)
-		return fail_at(c, n->start_mark, "%s is %zu characters long; "
-		    "the limit is %zu", key, len, size - 1);
-	memcpy(dst, v, len + 1);
-	return 0;
-}
-
 static int
 scalar_id(struct ctx *c, const yaml_node_t *n, const char *key, char *dst,
     size_t size, bool allow_empty)
 {
-	if (scalar(c, n, key, dst, size) != 0)
+	if (tk_yw_scalar(&c->w, n, key, dst, size) != 0)
 		return -1;
 	if (dst[0] == '\0' && allow_empty)
 		return 0;
 	if (!valid_id(dst))
-		return fail_at(c, n->start_mark, "%s \"%s\" is not a valid "
-		    "name; use 1-63 characters: lower-case letters, digits, "
-		    "'.', '_' or '-', starting with a letter or digit", key,
-		    dst);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%s \"%s\" is not a "
+		    "valid name; use 1-63 characters: lower-case letters, "
+		    "digits, '.', '_' or '-', starting with a letter or digit",
+		    key, dst);
 	return 0;
 }
 
@@ -202,56 +135,16 @@ static int
 scalar_name(struct ctx *c, const yaml_node_t *n, const char *key,
     char *dst, bool allow_empty)
 {
-	if (scalar(c, n, key, dst, TK_NAME_MAX) != 0)
+	if (tk_yw_scalar(&c->w, n, key, dst, TK_NAME_MAX) != 0)
 		return -1;
 	if (dst[0] == '\0' && allow_empty)
 		return 0;
 	if (!valid_name(dst))
-		return fail_at(c, n->start_mark, "%s \"%s\" is not a valid "
-		    "name; use 1-%d characters: lower-case letters, digits, "
-		    "'.', '_' or '-', starting with a letter or digit", key,
-		    dst, TK_NAME_MAX - 1);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%s \"%s\" is not a "
+		    "valid name; use 1-%d characters: lower-case letters, "
+		    "digits, '.', '_' or '-', starting with a letter or digit",
+		    key, dst, TK_NAME_MAX - 1);
 	return 0;
-}
-
-/* Checks that a mapping key is one of `keys` (NULL-terminated) and not
- * seen before; returns its index via *idx. */
-static int
-map_key(struct ctx *c, const yaml_node_pair_t *p, const char *const *keys,
-    unsigned *seen, const char *where, const char *expected, int *idx)
-{
-	yaml_node_t *k = node(c, p->key);
-	const char *name;
-	int i;
-
-	if (k == NULL || k->type != YAML_SCALAR_NODE)
-		return fail_at(c, k != NULL ? k->start_mark : c->doc.start_mark,
-		    "keys in %s must be plain names", where);
-	name = (const char *)k->data.scalar.value;
-	for (i = 0; keys[i] != NULL; i++)
-		if (strcmp(keys[i], name) == 0)
-			break;
-	if (keys[i] == NULL)
-		return fail_at(c, k->start_mark, "unknown key \"%.64s\" in %s; "
-		    "expected %s", name, where, expected);
-	if (*seen & (1u << i))
-		return fail_at(c, k->start_mark, "key \"%s\" appears twice in "
-		    "%s; keep one", name, where);
-	*seen |= 1u << i;
-	*idx = i;
-	return 0;
-}
-
-static int
-want(struct ctx *c, const yaml_node_t *n, yaml_node_type_t t,
-    const char *what)
-{
-	if (n->type == t)
-		return 0;
-	return fail_at(c, n->start_mark, "%s must be %s, not %s", what,
-	    t == YAML_SEQUENCE_NODE ? "a list" :
-	    t == YAML_MAPPING_NODE ? "a mapping" : "a single value",
-	    kind_name(n));
 }
 
 /* ------------------------------------------------------------------ */
@@ -270,51 +163,53 @@ parse_roles(struct ctx *c, const yaml_node_t *n, unsigned *roles)
 	char v[TK_NAME_MAX];
 	size_t count;
 
-	if (want(c, n, YAML_SEQUENCE_NODE, "roles") != 0)
+	if (tk_yw_want(&c->w, n, YAML_SEQUENCE_NODE, "roles") != 0)
 		return -1;
-	count = (size_t)(n->data.sequence.items.top -
-	    n->data.sequence.items.start);
+	count = tk_yw_seq_len(n);
 	if (count > ORG_ROLES_MAX)
-		return fail_at(c, n->start_mark, "roles lists %zu entries; "
-		    "the limit is %d (admin, auditor)", count, ORG_ROLES_MAX);
+		return tk_yw_fail_at(&c->w, n->start_mark, "roles lists %zu "
+		    "entries; the limit is %d (admin, auditor)", count,
+		    ORG_ROLES_MAX);
 	for (it = n->data.sequence.items.start;
 	    it < n->data.sequence.items.top; it++) {
-		r = node(c, *it);
-		if (r == NULL || scalar(c, r, "role", v, sizeof(v)) != 0)
+		r = tk_yw_node(&c->w, *it);
+		if (r == NULL ||
+		    tk_yw_scalar(&c->w, r, "role", v, sizeof(v)) != 0)
 			return -1;
 		if (strcmp(v, "admin") == 0)
 			*roles |= TK_ROLE_ADMIN;
 		else if (strcmp(v, "auditor") == 0)
 			*roles |= TK_ROLE_AUDITOR;
 		else
-			return fail_at(c, r->start_mark, "unknown role \"%s\"; "
-			    "roles are admin and auditor (a person's function "
-			    "goes under function)", v);
+			return tk_yw_fail_at(&c->w, r->start_mark, "unknown "
+			    "role \"%s\"; roles are admin and auditor (a "
+			    "person's function goes under function)", v);
 	}
 	return 0;
 }
 
 static int
-parse_staff_one(struct ctx *c, const yaml_node_t *n)
+parse_staff_one(void *arg, const yaml_node_t *n)
 {
+	struct ctx *c = arg;
 	struct staff_ent *e, *ns;
 	yaml_node_pair_t *p;
 	yaml_node_t *v;
 	unsigned seen = 0;
 	int k, rc = 0;
 
-	if (want(c, n, YAML_MAPPING_NODE, "each staff entry") != 0)
+	if (tk_yw_want(&c->w, n, YAML_MAPPING_NODE, "each staff entry") != 0)
 		return -1;
 	if (c->nstaff >= ORG_STAFF_MAX)
-		return fail_at(c, n->start_mark, "more than %d staff; split "
-		    "the organisation", ORG_STAFF_MAX);
+		return tk_yw_fail_at(&c->w, n->start_mark, "more than %d "
+		    "staff; split the organisation", ORG_STAFF_MAX);
 	if (c->nstaff == c->capstaff) {
 		size_t ncap = c->capstaff ? c->capstaff * 2 : 16;
 
 		ns = realloc(c->staff, ncap * sizeof(*ns));
 		if (ns == NULL)
-			return tk_fail(c->err, TK_ERR_INTERNAL, "out of memory "
-			    "loading %s", c->file), -1;
+			return tk_fail(c->w.err, TK_ERR_INTERNAL, "out of "
+			    "memory loading %s", c->w.file), -1;
 		c->staff = ns;
 		c->capstaff = ncap;
 	}
@@ -323,12 +218,10 @@ parse_staff_one(struct ctx *c, const yaml_node_t *n)
 	e->at = n->start_mark;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		if (map_key(c, p, staff_keys, &seen, "a staff entry",
-		    "login, name, function, team, manager or roles", &k) != 0)
+		if (tk_yw_pair(&c->w, n, p, staff_keys, &seen, "a staff entry",
+		    "login, name, function, team, manager or roles", &k,
+		    &v) != 0)
 			return -1;
-		v = node(c, p->value);
-		if (v == NULL)
-			return fail_at(c, n->start_mark, "missing value");
 		switch (k) {
 		case SK_LOGIN:
 			e->at = v->start_mark;
@@ -336,7 +229,8 @@ parse_staff_one(struct ctx *c, const yaml_node_t *n)
 			    sizeof(e->s.login), false);
 			break;
 		case SK_NAME:
-			rc = scalar(c, v, "name", e->s.name, sizeof(e->s.name));
+			rc = tk_yw_scalar(&c->w, v, "name", e->s.name,
+			    sizeof(e->s.name));
 			break;
 		case SK_FUNCTION:
 			rc = scalar_name(c, v, "function", e->s.function, true);
@@ -359,8 +253,8 @@ parse_staff_one(struct ctx *c, const yaml_node_t *n)
 			return -1;
 	}
 	if (!(seen & (1u << SK_LOGIN)))
-		return fail_at(c, n->start_mark, "staff entry has no login; "
-		    "add login: NAME");
+		return tk_yw_fail_at(&c->w, n->start_mark, "staff entry has no "
+		    "login; add login: NAME");
 	c->nstaff++;
 	return 0;
 }
@@ -383,23 +277,22 @@ parse_labels(struct ctx *c, const yaml_node_t *n, tk_subject *s)
 	size_t count;
 	int i;
 
-	if (want(c, n, YAML_SEQUENCE_NODE, "labels") != 0)
+	if (tk_yw_want(&c->w, n, YAML_SEQUENCE_NODE, "labels") != 0)
 		return -1;
-	count = (size_t)(n->data.sequence.items.top -
-	    n->data.sequence.items.start);
+	count = tk_yw_seq_len(n);
 	if (count > TK_MAX_LABELS)
-		return fail_at(c, n->start_mark, "%zu labels; the limit is %d "
-		    "per subject", count, TK_MAX_LABELS);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%zu labels; the "
+		    "limit is %d per subject", count, TK_MAX_LABELS);
 	for (it = n->data.sequence.items.start;
 	    it < n->data.sequence.items.top; it++) {
-		l = node(c, *it);
+		l = tk_yw_node(&c->w, *it);
 		if (l == NULL || scalar_name(c, l, "label",
 		    s->labels[s->nlabels], false) != 0)
 			return -1;
 		for (i = 0; i < s->nlabels; i++)
 			if (strcmp(s->labels[i], s->labels[s->nlabels]) == 0)
-				return fail_at(c, l->start_mark, "label \"%s\" "
-				    "is listed twice; keep one",
+				return tk_yw_fail_at(&c->w, l->start_mark,
+				    "label \"%s\" is listed twice; keep one",
 				    s->labels[i]);
 		s->nlabels++;
 	}
@@ -416,29 +309,31 @@ parse_contacts(struct ctx *c, const yaml_node_t *n, tk_subject *s)
 	const char *kn;
 	size_t count;
 
-	if (want(c, n, YAML_SEQUENCE_NODE, "contacts") != 0)
+	if (tk_yw_want(&c->w, n, YAML_SEQUENCE_NODE, "contacts") != 0)
 		return -1;
-	count = (size_t)(n->data.sequence.items.top -
-	    n->data.sequence.items.start);
+	count = tk_yw_seq_len(n);
 	if (count > TK_MAX_CONTACTS)
-		return fail_at(c, n->start_mark, "%zu contacts; the limit is "
-		    "%d per subject", count, TK_MAX_CONTACTS);
+		return tk_yw_fail_at(&c->w, n->start_mark, "%zu contacts; the "
+		    "limit is %d per subject", count, TK_MAX_CONTACTS);
 	for (it = n->data.sequence.items.start;
 	    it < n->data.sequence.items.top; it++) {
-		m = node(c, *it);
+		m = tk_yw_node(&c->w, *it);
 		if (m == NULL)
-			return fail_at(c, n->start_mark, "missing contact");
+			return tk_yw_fail_at(&c->w, n->start_mark, "missing "
+			    "contact");
 		if (m->type != YAML_MAPPING_NODE ||
 		    m->data.mapping.pairs.top - m->data.mapping.pairs.start
 		    != 1)
-			return fail_at(c, m->start_mark, "each contact must be "
-			    "one {phone: NUMBER} or {email: ADDRESS}");
+			return tk_yw_fail_at(&c->w, m->start_mark, "each "
+			    "contact must be one {phone: NUMBER} or {email: "
+			    "ADDRESS}");
 		p = m->data.mapping.pairs.start;
-		k = node(c, p->key);
-		v = node(c, p->value);
+		k = tk_yw_node(&c->w, p->key);
+		v = tk_yw_node(&c->w, p->value);
 		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
-			return fail_at(c, m->start_mark, "each contact must "
-			    "be one {phone: NUMBER} or {email: ADDRESS}");
+			return tk_yw_fail_at(&c->w, m->start_mark, "each "
+			    "contact must be one {phone: NUMBER} or {email: "
+			    "ADDRESS}");
 		kn = (const char *)k->data.scalar.value;
 		ct = &s->contacts[s->ncontacts];
 		if (strcmp(kn, "phone") == 0)
@@ -446,29 +341,32 @@ parse_contacts(struct ctx *c, const yaml_node_t *n, tk_subject *s)
 		else if (strcmp(kn, "email") == 0)
 			ct->kind = TK_CONTACT_EMAIL;
 		else
-			return fail_at(c, k->start_mark, "unknown contact kind "
-			    "\"%.64s\"; use phone or email", kn);
-		if (scalar(c, v, kn, ct->value, sizeof(ct->value)) != 0)
+			return tk_yw_fail_at(&c->w, k->start_mark, "unknown "
+			    "contact kind \"%.64s\"; use phone or email", kn);
+		if (tk_yw_scalar(&c->w, v, kn, ct->value,
+		    sizeof(ct->value)) != 0)
 			return -1;
 		if (ct->kind == TK_CONTACT_PHONE && !valid_phone(ct->value))
-			return fail_at(c, v->start_mark, "phone \"%s\" is not a "
-			    "phone number; use digits with an optional leading "
-			    "'+' and spaces, dashes, dots or parentheses",
-			    ct->value);
+			return tk_yw_fail_at(&c->w, v->start_mark, "phone "
+			    "\"%s\" is not a phone number; use digits with an "
+			    "optional leading '+' and spaces, dashes, dots or "
+			    "parentheses", ct->value);
 		if (ct->kind == TK_CONTACT_EMAIL && !valid_email(ct->value))
-			return fail_at(c, v->start_mark, "email \"%s\" is not an "
-			    "e-mail address; use NAME@DOMAIN", ct->value);
+			return tk_yw_fail_at(&c->w, v->start_mark, "email "
+			    "\"%s\" is not an e-mail address; use NAME@DOMAIN",
+			    ct->value);
 		if (tk_subject_has_contact(s, ct->value))
-			return fail_at(c, v->start_mark, "contact \"%s\" is "
-			    "listed twice; keep one", ct->value);
+			return tk_yw_fail_at(&c->w, v->start_mark, "contact "
+			    "\"%s\" is listed twice; keep one", ct->value);
 		s->ncontacts++;
 	}
 	return 0;
 }
 
 static int
-parse_subject_one(struct ctx *c, const yaml_node_t *n)
+parse_subject_one(void *arg, const yaml_node_t *n)
 {
+	struct ctx *c = arg;
 	struct subject_ent *e, *ns;
 	yaml_node_pair_t *p;
 	yaml_node_t *v;
@@ -476,18 +374,18 @@ parse_subject_one(struct ctx *c, const yaml_node_t *n)
 	unsigned seen = 0;
 	int k, rc = 0;
 
-	if (want(c, n, YAML_MAPPING_NODE, "each subject") != 0)
+	if (tk_yw_want(&c->w, n, YAML_MAPPING_NODE, "each subject") != 0)
 		return -1;
 	if (c->nsubj >= ORG_SUBJECTS_MAX)
-		return fail_at(c, n->start_mark, "more than %d subjects; split "
-		    "the organisation", ORG_SUBJECTS_MAX);
+		return tk_yw_fail_at(&c->w, n->start_mark, "more than %d "
+		    "subjects; split the organisation", ORG_SUBJECTS_MAX);
 	if (c->nsubj == c->capsubj) {
 		size_t ncap = c->capsubj ? c->capsubj * 2 : 16;
 
 		ns = realloc(c->subj, ncap * sizeof(*ns));
 		if (ns == NULL)
-			return tk_fail(c->err, TK_ERR_INTERNAL, "out of memory "
-			    "loading %s", c->file), -1;
+			return tk_fail(c->w.err, TK_ERR_INTERNAL, "out of "
+			    "memory loading %s", c->w.file), -1;
 		c->subj = ns;
 		c->capsubj = ncap;
 	}
@@ -496,14 +394,10 @@ parse_subject_one(struct ctx *c, const yaml_node_t *n)
 	e->at = n->start_mark;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		if (map_key(c, p, subject_keys, &seen, "a subject",
+		if (tk_yw_pair(&c->w, n, p, subject_keys, &seen, "a subject",
 		    "id, kind, name, labels, manager, owner, contacts or "
-		    "held_by",
-		    &k) != 0)
+		    "held_by", &k, &v) != 0)
 			return -1;
-		v = node(c, p->value);
-		if (v == NULL)
-			return fail_at(c, n->start_mark, "missing value");
 		switch (k) {
 		case BK_ID:
 			e->at = v->start_mark;
@@ -511,7 +405,7 @@ parse_subject_one(struct ctx *c, const yaml_node_t *n)
 			    false);
 			break;
 		case BK_KIND:
-			rc = scalar(c, v, "kind", kind, sizeof(kind));
+			rc = tk_yw_scalar(&c->w, v, "kind", kind, sizeof(kind));
 			if (rc != 0)
 				break;
 			if (strcmp(kind, "person") == 0)
@@ -519,12 +413,13 @@ parse_subject_one(struct ctx *c, const yaml_node_t *n)
 			else if (strcmp(kind, "nhi") == 0)
 				e->s.kind = TK_SUBJECT_NHI;
 			else
-				rc = fail_at(c, v->start_mark, "unknown kind "
-				    "\"%s\"; use person or nhi (a non-human "
-				    "identity)", kind);
+				rc = tk_yw_fail_at(&c->w, v->start_mark,
+				    "unknown kind \"%s\"; use person or nhi (a "
+				    "non-human identity)", kind);
 			break;
 		case BK_NAME:
-			rc = scalar(c, v, "name", e->s.name, sizeof(e->s.name));
+			rc = tk_yw_scalar(&c->w, v, "name", e->s.name,
+			    sizeof(e->s.name));
 			break;
 		case BK_LABELS:
 			rc = parse_labels(c, v, &e->s);
@@ -554,17 +449,18 @@ parse_subject_one(struct ctx *c, const yaml_node_t *n)
 			return -1;
 	}
 	if (!(seen & (1u << BK_ID)))
-		return fail_at(c, n->start_mark, "subject has no id; add id: "
-		    "NAME");
+		return tk_yw_fail_at(&c->w, n->start_mark, "subject has no id; "
+		    "add id: NAME");
 	if (!(seen & (1u << BK_KIND)))
-		return fail_at(c, n->start_mark, "subject %s has no kind; add "
-		    "kind: person or kind: nhi", e->s.id);
+		return tk_yw_fail_at(&c->w, n->start_mark, "subject %s has no "
+		    "kind; add kind: person or kind: nhi", e->s.id);
 	if (e->s.kind == TK_SUBJECT_PERSON && e->s.owner[0] != '\0')
-		return fail_at(c, e->own_at, "subject %s is a person: give it "
-		    "a manager, not an owner", e->s.id);
+		return tk_yw_fail_at(&c->w, e->own_at, "subject %s is a "
+		    "person: give it a manager, not an owner", e->s.id);
 	if (e->s.kind == TK_SUBJECT_NHI && e->s.manager[0] != '\0')
-		return fail_at(c, e->mgr_at, "subject %s is a non-human "
-		    "identity: give it an owner, not a manager", e->s.id);
+		return tk_yw_fail_at(&c->w, e->mgr_at, "subject %s is a "
+		    "non-human identity: give it an owner, not a manager",
+		    e->s.id);
 	c->nsubj++;
 	return 0;
 }
@@ -576,28 +472,16 @@ static const char *const top_keys[] = {"version", "staff", "subjects",
 	NULL};
 enum { TK_VERSION_KEY, TK_STAFF_KEY, TK_SUBJECTS_KEY };
 
+/* staff: or subjects: with nothing after it (but not ~ or null) is an
+ * empty list. */
 static int
 parse_list(struct ctx *c, const yaml_node_t *n, const char *what,
-    int (*one)(struct ctx *, const yaml_node_t *))
+    int (*one)(void *, const yaml_node_t *))
 {
-	yaml_node_item_t *it;
-	yaml_node_t *e;
-
 	if (n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0 &&
 	    n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
-		return 0; /* "staff:" with nothing after it */
-	if (want(c, n, YAML_SEQUENCE_NODE, what) != 0)
-		return -1;
-	for (it = n->data.sequence.items.start;
-	    it < n->data.sequence.items.top; it++) {
-		e = node(c, *it);
-		if (e == NULL)
-			return fail_at(c, n->start_mark, "missing %s entry",
-			    what);
-		if (one(c, e) != 0)
-			return -1;
-	}
-	return 0;
+		return 0;
+	return tk_yw_each(&c->w, n, what, one, c);
 }
 
 static int
@@ -611,26 +495,24 @@ parse_top(struct ctx *c)
 
 	root = yaml_document_get_root_node(&c->doc);
 	if (root == NULL)
-		return fail_at(c, c->doc.start_mark, "the org file is empty; "
-		    "it needs version: 1, staff and subjects");
+		return tk_yw_fail_at(&c->w, c->doc.start_mark, "the org file "
+		    "is empty; it needs version: 1, staff and subjects");
 	if (root->type != YAML_MAPPING_NODE)
-		return fail_at(c, root->start_mark, "the org file must be a "
-		    "mapping with version, staff and subjects");
+		return tk_yw_fail_at(&c->w, root->start_mark, "the org file "
+		    "must be a mapping with version, staff and subjects");
 	for (p = root->data.mapping.pairs.start;
 	    p < root->data.mapping.pairs.top; p++) {
-		if (map_key(c, p, top_keys, &seen, "the org file",
-		    "version, staff or subjects", &k) != 0)
+		if (tk_yw_pair(&c->w, root, p, top_keys, &seen, "the org file",
+		    "version, staff or subjects", &k, &v) != 0)
 			return -1;
-		v = node(c, p->value);
-		if (v == NULL)
-			return fail_at(c, root->start_mark, "missing value");
 		if (k == TK_VERSION_KEY) {
-			if (scalar(c, v, "version", ver, sizeof(ver)) != 0)
+			if (tk_yw_scalar(&c->w, v, "version", ver,
+			    sizeof(ver)) != 0)
 				return -1;
 			if (strcmp(ver, "1") != 0)
-				return fail_at(c, v->start_mark, "unsupported "
-				    "version \"%s\"; this twokey reads org "
-				    "files of version 1", ver);
+				return tk_yw_fail_at(&c->w, v->start_mark,
+				    "unsupported version \"%s\"; this twokey "
+				    "reads org files of version 1", ver);
 		} else if (k == TK_STAFF_KEY) {
 			if (parse_list(c, v, "staff", parse_staff_one) != 0)
 				return -1;
@@ -639,8 +521,8 @@ parse_top(struct ctx *c)
 		}
 	}
 	if (!(seen & (1u << TK_VERSION_KEY)))
-		return fail_at(c, root->start_mark, "the org file has no "
-		    "version; add version: 1 at the top");
+		return tk_yw_fail_at(&c->w, root->start_mark, "the org file "
+		    "has no version; add version: 1 at the top");
 	return 0;
 }
 
@@ -704,40 +586,42 @@ check_refs(struct ctx *c)
 
 	for (i = 1; i < c->nstaff; i++)
 		if (strcmp(c->staff[i].s.login, c->staff[i - 1].s.login) == 0)
-			return fail_at(c, c->staff[i].at, "staff login \"%s\" "
-			    "appears twice (first at line %zu); logins must be "
-			    "unique", c->staff[i].s.login,
+			return tk_yw_fail_at(&c->w, c->staff[i].at, "staff "
+			    "login \"%s\" appears twice (first at line %zu); "
+			    "logins must be unique", c->staff[i].s.login,
 			    c->staff[i - 1].at.line + 1);
 	for (i = 1; i < c->nsubj; i++)
 		if (strcmp(c->subj[i].s.id, c->subj[i - 1].s.id) == 0)
-			return fail_at(c, c->subj[i].at, "subject id \"%s\" "
-			    "appears twice (first at line %zu); ids must be "
-			    "unique", c->subj[i].s.id,
+			return tk_yw_fail_at(&c->w, c->subj[i].at, "subject id "
+			    "\"%s\" appears twice (first at line %zu); ids "
+			    "must be unique", c->subj[i].s.id,
 			    c->subj[i - 1].at.line + 1);
 	for (i = 0; i < c->nstaff; i++) {
 		const struct staff_ent *e = &c->staff[i];
 
 		if (e->s.manager[0] != '\0' && find_ent(c, e->s.manager) == NULL)
-			return fail_at(c, e->mgr_at, "manager \"%s\" of %s is "
-			    "not a staff login; add them under staff or fix the "
-			    "name", e->s.manager, e->s.login);
+			return tk_yw_fail_at(&c->w, e->mgr_at, "manager \"%s\" "
+			    "of %s is not a staff login; add them under staff "
+			    "or fix the name", e->s.manager, e->s.login);
 	}
 	for (i = 0; i < c->nsubj; i++) {
 		const struct subject_ent *e = &c->subj[i];
 
 		if (e->s.manager[0] != '\0' && find_ent(c, e->s.manager) == NULL)
-			return fail_at(c, e->mgr_at, "manager \"%s\" of subject "
-			    "%s is not a staff login; add them under staff or "
-			    "fix the name", e->s.manager, e->s.id);
+			return tk_yw_fail_at(&c->w, e->mgr_at, "manager \"%s\" "
+			    "of subject %s is not a staff login; add them "
+			    "under staff or fix the name", e->s.manager,
+			    e->s.id);
 		if (e->s.owner[0] != '\0' && find_ent(c, e->s.owner) == NULL)
-			return fail_at(c, e->own_at, "owner \"%s\" of subject %s "
-			    "is not a staff login; add them under staff or fix "
-			    "the name", e->s.owner, e->s.id);
+			return tk_yw_fail_at(&c->w, e->own_at, "owner \"%s\" "
+			    "of subject %s is not a staff login; add them "
+			    "under staff or fix the name", e->s.owner, e->s.id);
 		if (e->s.held_by[0] != '\0' &&
 		    find_ent(c, e->s.held_by) == NULL)
-			return fail_at(c, e->held_at, "held_by \"%s\" of subject "
-			    "%s is not a staff login; name the staff member "
-			    "who uses this account", e->s.held_by, e->s.id);
+			return tk_yw_fail_at(&c->w, e->held_at, "held_by "
+			    "\"%s\" of subject %s is not a staff login; name "
+			    "the staff member who uses this account",
+			    e->s.held_by, e->s.id);
 	}
 	/* Cycles: from each staff member, climb at most nstaff managers. */
 	for (i = 0; i < c->nstaff; i++) {
@@ -754,9 +638,10 @@ check_refs(struct ctx *c)
 				n += snprintf(path + n, sizeof(path) - (size_t)n,
 				    " -> %s", m->s.login);
 			if (m == e)
-				return fail_at(c, e->mgr_at, "management cycle "
-				    "%.200s; nobody may manage themselves, "
-				    "directly or through others", path);
+				return tk_yw_fail_at(&c->w, e->mgr_at,
+				    "management cycle %.200s; nobody may "
+				    "manage themselves, directly or through "
+				    "others", path);
 		}
 	}
 	return 0;
@@ -766,7 +651,6 @@ int
 tk_org_load(tk_org *org, const char *text, size_t len,
     const char *filename, tk_error *err)
 {
-	yaml_parser_t parser;
 	struct ctx c;
 	yaml_mark_t m0 = {0, 0, 0};
 	size_t i;
@@ -774,25 +658,20 @@ tk_org_load(tk_org *org, const char *text, size_t len,
 
 	memset(org, 0, sizeof(*org));
 	memset(&c, 0, sizeof(c));
-	c.file = filename != NULL ? filename : "org";
-	c.err = err;
+	c.w.file = filename != NULL ? filename : "org";
+	c.w.file_max = 60;
+	c.w.err = err;
+	c.w.doc = &c.doc;
 	if (len > ORG_TEXT_MAX)
-		return fail_at(&c, m0, "the org file is larger than %u bytes",
-		    ORG_TEXT_MAX);
-	if (!yaml_parser_initialize(&parser))
+		return tk_yw_fail_at(&c.w, m0, "the org file is larger than %u "
+		    "bytes", ORG_TEXT_MAX);
+	rc = tk_yw_parse(&c.w, text, len);
+	if (rc == -2)
 		return tk_fail(err, TK_ERR_INTERNAL, "out of memory loading %s",
-		    c.file), -1;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
-	    len);
-	if (!yaml_parser_load(&parser, &c.doc)) {
-		(void)fail_at(&c, parser.problem_mark, "YAML syntax error: %s%s%s",
-		    parser.problem != NULL ? parser.problem : "unknown",
-		    parser.context != NULL ? " " : "",
-		    parser.context != NULL ? parser.context : "");
-		yaml_parser_delete(&parser);
+		    c.w.file), -1;
+	if (rc != 0)
 		return -1;
-	}
-	yaml_parser_delete(&parser);
+	rc = -1;
 
 	if (parse_top(&c) != 0)
 		goto out;
@@ -824,7 +703,7 @@ tk_org_load(tk_org *org, const char *text, size_t len,
 oom:
 	tk_org_free(org);
 	(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory loading %s",
-	    c.file);
+	    c.w.file);
 out:
 	yaml_document_delete(&c.doc);
 	free(c.staff);

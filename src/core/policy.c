@@ -10,7 +10,9 @@
  * The loader is strict on purpose: unknown or duplicate keys, unknown
  * names, malformed durations and out-of-range counts are refused, because
  * a typo in a control must not silently weaken it. A failed load leaves
- * the caller's policy zeroed and nothing allocated.
+ * the caller's policy zeroed and nothing allocated. Node access and the
+ * "FILE:LINE:COL: " prefix come from core/yaml_walk.c; the wording of
+ * this file's type and key checks is its own.
  */
 #include "core/policy.h"
 
@@ -20,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+
+#include "core/yaml_walk.h"
 
 #define POLICY_MAX_BYTES (1024 * 1024)
 #define POLICY_MAX_COUNT 32
@@ -125,11 +129,8 @@ tk_cap_parse(const char *name)
 /* ---- loader context and messages --------------------------------------- */
 
 struct pctx {
-	const char *file;
-	tk_error *err;
-	yaml_document_t *doc;
+	tk_yaml_walk w;         /* keeps the first error only */
 	tk_policy *p;
-	bool failed;
 };
 
 static bool perr_at(struct pctx *x, size_t line, size_t col,
@@ -139,17 +140,11 @@ static bool perr_at(struct pctx *x, size_t line, size_t col,
 static bool
 perr_at(struct pctx *x, size_t line, size_t col, const char *fmt, ...)
 {
-	char what[440];
 	va_list ap;
 
-	if (x->failed)
-		return false;
-	x->failed = true;
 	va_start(ap, fmt);
-	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	(void)tk_yw_vfail(&x->w, line, col, fmt, ap);
 	va_end(ap);
-	(void)tk_fail(x->err, TK_ERR_INVALID, "%s:%zu:%zu: %s", x->file, line,
-	    col, what);
 	return false;
 }
 
@@ -159,31 +154,13 @@ static bool perr(struct pctx *x, const yaml_node_t *n, const char *fmt, ...)
 static bool
 perr(struct pctx *x, const yaml_node_t *n, const char *fmt, ...)
 {
-	char what[440];
 	va_list ap;
 
 	va_start(ap, fmt);
-	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	(void)tk_yw_vfail(&x->w, n->start_mark.line + 1,
+	    n->start_mark.column + 1, fmt, ap);
 	va_end(ap);
-	return perr_at(x, n->start_mark.line + 1, n->start_mark.column + 1,
-	    "%s", what);
-}
-
-static yaml_node_t *
-node_at(struct pctx *x, int id)
-{
-	return yaml_document_get_node(x->doc, id);
-}
-
-static const char *
-kind_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE: return "a single value";
-	case YAML_SEQUENCE_NODE: return "a list";
-	case YAML_MAPPING_NODE: return "a mapping";
-	default: return "nothing";
-	}
+	return false;
 }
 
 static const char *
@@ -197,7 +174,7 @@ is_scalar(struct pctx *x, const yaml_node_t *n, const char *key)
 {
 	if (n->type != YAML_SCALAR_NODE)
 		return perr(x, n, "`%s` must be a single value, got %s", key,
-		    kind_name(n));
+		    tk_yw_kind(n));
 	if (strlen(sval(n)) != n->data.scalar.length)
 		return perr(x, n, "`%s` contains a NUL character", key);
 	return true;
@@ -208,7 +185,7 @@ is_seq(struct pctx *x, const yaml_node_t *n, const char *key)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
 		return perr(x, n, "`%s` must be a list ([a, b] or one `- item`"
-		    " per line), got %s", key, kind_name(n));
+		    " per line), got %s", key, tk_yw_kind(n));
 	return true;
 }
 
@@ -217,7 +194,7 @@ is_map(struct pctx *x, const yaml_node_t *n, const char *key)
 {
 	if (n->type != YAML_MAPPING_NODE)
 		return perr(x, n, "`%s` must be a mapping (`key: value` lines or"
-		    " {key: value, ...}), got %s", key, kind_name(n));
+		    " {key: value, ...}), got %s", key, tk_yw_kind(n));
 	return true;
 }
 
@@ -284,7 +261,7 @@ check_keys(struct pctx *x, const yaml_node_t *map, const char *const *allowed,
 	const yaml_node_pair_t *e = map->data.mapping.pairs.top;
 
 	for (const yaml_node_pair_t *pr = b; pr < e; pr++) {
-		const yaml_node_t *k = node_at(x, pr->key);
+		const yaml_node_t *k = tk_yw_node(&x->w, pr->key);
 		size_t i;
 
 		if (k == NULL || k->type != YAML_SCALAR_NODE)
@@ -312,7 +289,7 @@ check_keys(struct pctx *x, const yaml_node_t *map, const char *const *allowed,
 			    " are: %s", sval(k), where, hint, list);
 		}
 		for (const yaml_node_pair_t *q = b; q < pr; q++) {
-			const yaml_node_t *k2 = node_at(x, q->key);
+			const yaml_node_t *k2 = tk_yw_node(&x->w, q->key);
 
 			if (k2 != NULL && k2->type == YAML_SCALAR_NODE &&
 			    strcmp(sval(k2), sval(k)) == 0)
@@ -324,26 +301,11 @@ check_keys(struct pctx *x, const yaml_node_t *map, const char *const *allowed,
 	return true;
 }
 
-/* The value node of key in map, or NULL. Keys were checked already. */
-static yaml_node_t *
-get(struct pctx *x, const yaml_node_t *map, const char *key)
-{
-	for (const yaml_node_pair_t *pr = map->data.mapping.pairs.start;
-	    pr < map->data.mapping.pairs.top; pr++) {
-		const yaml_node_t *k = node_at(x, pr->key);
-
-		if (k != NULL && k->type == YAML_SCALAR_NODE &&
-		    strcmp(sval(k), key) == 0)
-			return node_at(x, pr->value);
-	}
-	return NULL;
-}
-
 static bool
 need(struct pctx *x, const yaml_node_t *map, const char *key,
     const char *where, const char *example, yaml_node_t **out)
 {
-	*out = get(x, map, key);
+	*out = tk_yw_get(&x->w, map, key);
 	if (*out == NULL)
 		return perr(x, map, "%s is missing `%s`: add e.g. `%s`", where,
 		    key, example);
@@ -484,7 +446,8 @@ load_functions(struct pctx *x, const yaml_node_t *n)
 		return perr(x, n, "out of memory");
 	for (size_t i = 0; i < count; i++) {
 		const yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
-		yaml_node_t *k = node_at(x, pr->key), *v = node_at(x, pr->value);
+		yaml_node_t *k = tk_yw_node(&x->w, pr->key);
+		yaml_node_t *v = tk_yw_node(&x->w, pr->value);
 		tk_function_caps *fc = &p->functions[i];
 
 		if (k == NULL || v == NULL)
@@ -499,7 +462,7 @@ load_functions(struct pctx *x, const yaml_node_t *n)
 			return false;
 		for (yaml_node_item_t *it = v->data.sequence.items.start;
 		    it < v->data.sequence.items.top; it++) {
-			yaml_node_t *c = node_at(x, *it);
+			yaml_node_t *c = tk_yw_node(&x->w, *it);
 			int bit;
 
 			if (c == NULL || !is_scalar(x, c, fc->function))
@@ -532,7 +495,8 @@ load_reason_codes(struct pctx *x, const yaml_node_t *n)
 	if (p->reason_codes == NULL)
 		return perr(x, n, "out of memory");
 	for (size_t i = 0; i < count; i++) {
-		yaml_node_t *c = node_at(x, n->data.sequence.items.start[i]);
+		yaml_node_t *c = tk_yw_node(&x->w,
+		    n->data.sequence.items.start[i]);
 
 		if (c == NULL || !read_name(x, c, "reason_codes",
 		    p->reason_codes[i], TK_NAME_MAX, false))
@@ -575,7 +539,7 @@ read_function_list(struct pctx *x, const yaml_node_t *n, const char *key,
 		return false;
 	for (yaml_node_item_t *it = n->data.sequence.items.start;
 	    it < n->data.sequence.items.top; it++) {
-		yaml_node_t *c = node_at(x, *it);
+		yaml_node_t *c = tk_yw_node(&x->w, *it);
 
 		if (c == NULL)
 			return perr(x, n, "malformed `%s`", key);
@@ -708,13 +672,13 @@ load_evidence(struct pctx *x, const yaml_node_t *n, tk_require *r)
 	    !read_int(x, v, "count", POLICY_MAX_COUNT, &r->ev_count))
 		return false;
 	r->ev_methods = (1u << TK_METHOD__COUNT) - 1;
-	if ((v = get(x, n, "methods")) != NULL) {
+	if ((v = tk_yw_get(&x->w, n, "methods")) != NULL) {
 		if (!is_seq(x, v, "methods"))
 			return false;
 		r->ev_methods = 0;
 		for (yaml_node_item_t *it = v->data.sequence.items.start;
 		    it < v->data.sequence.items.top; it++) {
-			yaml_node_t *c = node_at(x, *it);
+			yaml_node_t *c = tk_yw_node(&x->w, *it);
 			int m;
 
 			if (c == NULL || !is_scalar(x, c, "methods"))
@@ -729,7 +693,7 @@ load_evidence(struct pctx *x, const yaml_node_t *n, tk_require *r)
 			return perr(x, v, "`methods` is empty: list the accepted"
 			    " methods or remove the key to accept all");
 	}
-	if ((v = get(x, n, "by_other_than_requester")) != NULL) {
+	if ((v = tk_yw_get(&x->w, n, "by_other_than_requester")) != NULL) {
 		if (!read_int(x, v, "by_other_than_requester",
 		    POLICY_MAX_COUNT, &r->ev_by_other))
 			return false;
@@ -756,10 +720,10 @@ load_approvals(struct pctx *x, const yaml_node_t *n, tk_require *r)
 	    !need(x, n, "count", "`approvals`", "count: 1", &v) ||
 	    !read_int(x, v, "count", POLICY_MAX_COUNT, &r->ap_count))
 		return false;
-	if ((v = get(x, n, "distinct_functions")) != NULL &&
+	if ((v = tk_yw_get(&x->w, n, "distinct_functions")) != NULL &&
 	    !read_bool(x, v, "distinct_functions", &r->ap_distinct_functions))
 		return false;
-	if ((v = get(x, n, "from_any")) != NULL) {
+	if ((v = tk_yw_get(&x->w, n, "from_any")) != NULL) {
 		if (!read_function_list(x, v, "from_any", r->ap_from_any,
 		    TK_MAX_FROM, &r->ap_nfrom_any, TK_CAP_APPROVE))
 			return false;
@@ -767,7 +731,7 @@ load_approvals(struct pctx *x, const yaml_node_t *n, tk_require *r)
 			return perr(x, v, "`from_any` needs at least one approval:"
 			    " raise `count` or remove `from_any`");
 	}
-	if ((v = get(x, n, "outside_support_chain")) != NULL) {
+	if ((v = tk_yw_get(&x->w, n, "outside_support_chain")) != NULL) {
 		if (!read_int(x, v, "outside_support_chain", POLICY_MAX_COUNT,
 		    &r->ap_outside_chain))
 			return false;
@@ -776,7 +740,7 @@ load_approvals(struct pctx *x, const yaml_node_t *n, tk_require *r)
 			    " than the approvals `count` (%d): lower it or raise"
 			    " the count", r->ap_outside_chain, r->ap_count);
 	}
-	if ((v = get(x, n, "owner")) != NULL) {
+	if ((v = tk_yw_get(&x->w, n, "owner")) != NULL) {
 		if (!read_bool(x, v, "owner", &r->ap_owner))
 			return false;
 		if (r->ap_owner && r->ap_count == 0)
@@ -802,10 +766,10 @@ load_require(struct pctx *x, const yaml_node_t *n, tk_require *r,
 	if (!is_map(x, n, "require") ||
 	    !check_keys(x, n, require_keys, 9, where))
 		return false;
-	if ((v = get(x, n, "ticket")) != NULL &&
+	if ((v = tk_yw_get(&x->w, n, "ticket")) != NULL &&
 	    !read_bool(x, v, "ticket", &r->ticket))
 		return false;
-	if ((v = get(x, n, "reason_code")) != NULL) {
+	if ((v = tk_yw_get(&x->w, n, "reason_code")) != NULL) {
 		if (!read_bool(x, v, "reason_code", &r->reason_code))
 			return false;
 		if (r->reason_code && x->p->nreason_codes == 0)
@@ -819,11 +783,11 @@ load_require(struct pctx *x, const yaml_node_t *n, tk_require *r,
 	if (!need(x, n, "approvals", where, "approvals: {count: 1}", &v) ||
 	    !load_approvals(x, v, r))
 		return false;
-	if ((v = get(x, n, "hold")) != NULL &&
+	if ((v = tk_yw_get(&x->w, n, "hold")) != NULL &&
 	    !read_duration(x, v, "hold", &r->hold))
 		return false;
 	r->hold_extension = r->hold;
-	if ((v = get(x, n, "hold_extension")) != NULL &&
+	if ((v = tk_yw_get(&x->w, n, "hold_extension")) != NULL &&
 	    !read_duration(x, v, "hold_extension", &r->hold_extension))
 		return false;
 	if (!need(x, n, "approval_ttl", where, "approval_ttl: 1h", &v) ||
@@ -832,12 +796,12 @@ load_require(struct pctx *x, const yaml_node_t *n, tk_require *r,
 	if (r->approval_ttl == 0)
 		return perr(x, v, "`approval_ttl` must be more than 0: approvals"
 		    " and evidence would never count");
-	if ((v = get(x, n, "revoke")) != NULL) {
+	if ((v = tk_yw_get(&x->w, n, "revoke")) != NULL) {
 		if (!is_seq(x, v, "revoke"))
 			return false;
 		for (yaml_node_item_t *it = v->data.sequence.items.start;
 		    it < v->data.sequence.items.top; it++) {
-			yaml_node_t *c = node_at(x, *it);
+			yaml_node_t *c = tk_yw_node(&x->w, *it);
 			int bit;
 
 			if (c == NULL || !is_scalar(x, c, "revoke"))
@@ -849,7 +813,7 @@ load_require(struct pctx *x, const yaml_node_t *n, tk_require *r,
 			r->revoke |= (unsigned)bit;
 		}
 	}
-	if ((v = get(x, n, "post_review")) != NULL &&
+	if ((v = tk_yw_get(&x->w, n, "post_review")) != NULL &&
 	    !read_duration(x, v, "post_review", &r->post_review))
 		return false;
 	return true;
@@ -866,7 +830,7 @@ load_tier(struct pctx *x, const yaml_node_t *n, tk_tier *t, size_t index)
 
 	if (!is_map(x, n, "tiers entry"))
 		return false;
-	v = get(x, n, "name");
+	v = tk_yw_get(&x->w, n, "name");
 	if (v != NULL && v->type == YAML_SCALAR_NODE)
 		(void)snprintf(where, sizeof(where), "tier `%.40s`", sval(v));
 	else
@@ -882,7 +846,7 @@ load_tier(struct pctx *x, const yaml_node_t *n, tk_tier *t, size_t index)
 			    p->tiers[i].line);
 	(void)snprintf(where, sizeof(where), "tier `%s`", t->name);
 	t->line = (int)n->start_mark.line + 1;
-	if ((v = get(x, n, "owner")) != NULL) {
+	if ((v = tk_yw_get(&x->w, n, "owner")) != NULL) {
 		if (!read_name(x, v, "owner", t->owner, sizeof(t->owner), true))
 			return false;
 	} else if (p->owner[0] != '\0') {
@@ -918,7 +882,8 @@ load_tiers(struct pctx *x, const yaml_node_t *n)
 	if (p->tiers == NULL)
 		return perr(x, n, "out of memory");
 	for (size_t i = 0; i < count; i++) {
-		yaml_node_t *c = node_at(x, n->data.sequence.items.start[i]);
+		yaml_node_t *c = tk_yw_node(&x->w,
+		    n->data.sequence.items.start[i]);
 
 		if (c == NULL)
 			return perr(x, n, "malformed `tiers`");
@@ -950,7 +915,8 @@ load_deny(struct pctx *x, const yaml_node_t *n)
 	if (p->denies == NULL)
 		return perr(x, n, "out of memory");
 	for (size_t i = 0; i < count; i++) {
-		yaml_node_t *c = node_at(x, n->data.sequence.items.start[i]);
+		yaml_node_t *c = tk_yw_node(&x->w,
+		    n->data.sequence.items.start[i]);
 		tk_deny_rule *d = &p->denies[i];
 		struct tier_check tc;
 		char where[40];
@@ -964,7 +930,7 @@ load_deny(struct pctx *x, const yaml_node_t *n)
 		if (!is_map(x, c, "deny entry") ||
 		    !check_keys(x, c, deny_keys, 3, where))
 			return false;
-		if ((v = get(x, c, "owner")) != NULL) {
+		if ((v = tk_yw_get(&x->w, c, "owner")) != NULL) {
 			if (!read_name(x, v, "owner", d->owner, sizeof(d->owner),
 			    true))
 				return false;
@@ -1041,7 +1007,7 @@ load_root(struct pctx *x, const yaml_node_t *root)
 
 	if (root->type != YAML_MAPPING_NODE)
 		return perr(x, root, "the policy must be a mapping with `version:`,"
-		    " `tiers:` and so on, got %s", kind_name(root));
+		    " `tiers:` and so on, got %s", tk_yw_kind(root));
 	if (!check_keys(x, root, top_keys, 7, "the policy"))
 		return false;
 	if (!need(x, root, "version", "the policy", "version: 1", &v) ||
@@ -1050,20 +1016,21 @@ load_root(struct pctx *x, const yaml_node_t *root)
 	if (p->version != 1)
 		return perr(x, v, "unsupported policy `version: %d`: this twokey"
 		    " reads version 1", p->version);
-	if ((v = get(x, root, "owner")) != NULL &&
+	if ((v = tk_yw_get(&x->w, root, "owner")) != NULL &&
 	    !read_name(x, v, "owner", p->owner, sizeof(p->owner), true))
 		return false;
-	if ((v = get(x, root, "functions")) != NULL && !load_functions(x, v))
+	if ((v = tk_yw_get(&x->w, root, "functions")) != NULL &&
+	    !load_functions(x, v))
 		return false;
-	if ((v = get(x, root, "reason_codes")) != NULL &&
+	if ((v = tk_yw_get(&x->w, root, "reason_codes")) != NULL &&
 	    !load_reason_codes(x, v))
 		return false;
 	if (!need(x, root, "tiers", "the policy", "tiers: [...]", &v) ||
 	    !load_tiers(x, v))
 		return false;
-	if ((v = get(x, root, "deny")) != NULL && !load_deny(x, v))
+	if ((v = tk_yw_get(&x->w, root, "deny")) != NULL && !load_deny(x, v))
 		return false;
-	if ((v = get(x, root, "break_glass")) != NULL &&
+	if ((v = tk_yw_get(&x->w, root, "break_glass")) != NULL &&
 	    !load_break_glass(x, v))
 		return false;
 	return true;
@@ -1096,10 +1063,10 @@ tk_policy_load(tk_policy *p, const char *text, size_t len,
 
 	memset(&tmp, 0, sizeof(tmp));
 	memset(&x, 0, sizeof(x));
-	x.file = filename != NULL ? filename : "policy";
-	x.err = err;
+	x.w.file = filename != NULL ? filename : "policy";
+	x.w.err = err;
+	x.w.doc = &doc;
 	x.p = &tmp;
-	x.doc = &doc;
 	if (p != NULL)
 		memset(p, 0, sizeof(*p));
 	if (p == NULL || text == NULL) {
@@ -1145,7 +1112,7 @@ tk_policy_load(tk_policy *p, const char *text, size_t len,
 				    " more than one YAML document: keep one");
 			yaml_document_delete(&extra);
 		}
-		ok = !x.failed && digest(&x, text, len);
+		ok = !x.w.failed && digest(&x, text, len);
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
