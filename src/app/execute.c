@@ -412,12 +412,15 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 	tk_error e;
 	enum tk_status st;
 	char secret[CRED_LEN + 1], group[TK_NAME_MAX * 2], why[1024];
+	char handover[CRED_LEN + 1];
+	bool in_person;
 	char msg[1024];
 	const char *to = "";
 	tk_time ttl = 0;
 	int op;
 
 	group[0] = '\0';
+	handover[0] = '\0';
 	c = malloc(sizeof(*c));
 	if (c == NULL)
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "out of memory");
@@ -446,7 +449,12 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 		st = err->e.status;
 		goto out;
 	}
-	if (op_issues_secret((enum tk_conn_op)op)) {
+	/* a walk-in, where the tier allows it: the executor hands the
+	 * credential over in person (it is shown once, never stored) */
+	in_person = op >= 0 && op_issues_secret((enum tk_conn_op)op) &&
+	    c->req.cred_in_person && (strcmp(c->channel, "walk_in") == 0 ||
+	    strcmp(c->channel, "in_person") == 0);
+	if (op_issues_secret((enum tk_conn_op)op) && !in_person) {
 		to = cred_contact(c, &s);
 		if (to[0] == '\0' || tk_notify_channel_of(to) == TK_NOTIFY_NONE) {
 			st = tk_fail(&err->e, TK_ERR_POLICY_DENIED, "%s has no "
@@ -488,7 +496,11 @@ execute_connector(tk_app *a, const char *actor, const char *id,
 		ch.secret = secret;
 	}
 	tk_connector_apply(k, &ch, &r);
-	if (r.outcome == TK_CONN_DONE && secret[0] != '\0') {
+	if (r.outcome == TK_CONN_DONE && secret[0] != '\0' && in_person) {
+		(void)tk_strlcpy(handover, secret, sizeof(handover));
+		ea.res.cred_to = TK_CRED_IN_PERSON;
+		ea.res.cred_until = b.cred_expire ? c->updated + CRED_TTL : 0;
+	} else if (r.outcome == TK_CONN_DONE && secret[0] != '\0') {
 		tk_time until = b.cred_expire ? c->updated + CRED_TTL : 0;
 
 		if (cred_deliver(a, c, to, secret, until, &e) == 0) {
@@ -517,7 +529,19 @@ record:
 	}
 	st = app_case_op(a, actor, id, "execute", op_exec_end, &ea, false,
 	    out, err, NULL);
+	if (st == TK_OK && out != NULL && *out != NULL && handover[0] != '\0' &&
+	    json_object_set_new(*out, "credential", json_pack("{s:s, s:s}",
+	    "value", handover, "hand_over", "shown once, to you only: give it "
+	    "to the subject in person now; it is not stored and cannot be "
+	    "shown again")) != 0) {
+		json_decref(*out);
+		*out = NULL;
+		st = tk_fail(&err->e, TK_ERR_INTERNAL, "the change was made but "
+		    "the temporary credential could not be shown (out of "
+		    "memory) and is lost: open a new case");
+	}
 out:
+	OPENSSL_cleanse(handover, sizeof(handover));
 	free(c);
 	return st;
 }

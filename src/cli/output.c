@@ -296,6 +296,10 @@ tk_out_case(const json_t *c, bool with_events)
 		    str(a, "reason"));
 	print_missing(c);
 	print_contacts(c);
+	a = json_object_get(c, "credential");
+	if (json_is_object(a))
+		(void)printf("\nTEMPORARY CREDENTIAL (%s):\n\n    %s\n\n",
+		    str(a, "hand_over"), str(a, "value"));
 	if (!with_events)
 		return;
 	a = json_object_get(c, "timeline");

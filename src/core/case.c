@@ -170,7 +170,8 @@ tk_require_to_json(const tk_require *r)
 	ap = json_pack("{s:i, s:b, s:o, s:i, s:b}", "count", r->ap_count,
 	    "distinct_functions", r->ap_distinct_functions, "from_any", from,
 	    "outside_support_chain", r->ap_outside_chain, "owner", r->ap_owner);
-	j = json_pack("{s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	j = json_pack("{s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	    "credential_in_person", r->cred_in_person,
 	    "ticket", r->ticket, "reason_code", r->reason_code,
 	    "evidence", ev, "approvals", ap, "hold", jdur(r->hold),
 	    "hold_extension", jdur(r->hold_extension),
@@ -441,6 +442,8 @@ rd_require(rd *r, const json_t *o, tk_require *q)
 	}
 	rd_dur(r, o, "hold", &q->hold);
 	q->hold_extension = q->hold; /* absent before signals extended holds */
+	if (json_object_get(o, "credential_in_person") != NULL)
+		rd_bool(r, o, "credential_in_person", &q->cred_in_person);
 	if (json_object_get(o, "hold_extension") != NULL)
 		rd_dur(r, o, "hold_extension", &q->hold_extension);
 	rd_dur(r, o, "approval_ttl", &q->approval_ttl);

@@ -1122,7 +1122,12 @@ tk_engine_execute_end(const tk_ctx *x, tk_case *c, const tk_exec_result *r,
 	c->cred_until = r->cred_until;
 	emit(ev, "execution.done", "system", false, "connector %s made the "
 	    "change%s: %s", c->connector, how, c->exec_note);
-	if (c->cred_to[0] != '\0' && c->cred_until > 0) {
+	if (strcmp(c->cred_to, TK_CRED_IN_PERSON) == 0)
+		emit(ev, "credential.delivered", "system", false, "a temporary "
+		    "credential was shown once to %s to hand to %s in person "
+		    "(walk-in; the tier allows it); it was not stored and must "
+		    "be changed at first use", c->executor, c->subject);
+	else if (c->cred_to[0] != '\0' && c->cred_until > 0) {
 		tk_time_format(c->cred_until, when, sizeof(when));
 		emit(ev, "credential.delivered", "system", false, "a temporary "
 		    "credential went to %s (contact on file); it must be "

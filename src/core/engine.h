@@ -96,6 +96,8 @@ enum tk_status tk_engine_execute_begin(const tk_ctx *x, tk_case *c,
     const char *actor, const char *connector, tk_events *ev, tk_error *err);
 
 enum tk_exec_outcome { TK_EXEC_DONE = 0, TK_EXEC_FAILED, TK_EXEC_UNKNOWN };
+/* cred_to of a credential shown once to the executor for a walk-in. */
+#define TK_CRED_IN_PERSON "in person"
 typedef struct tk_exec_result {
 	enum tk_exec_outcome outcome;
 	const char *message;     /* the target's own words */

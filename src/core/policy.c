@@ -753,6 +753,7 @@ load_approvals(struct pctx *x, const yaml_node_t *n, tk_require *r)
 static const char *const require_keys[] = {
 	"ticket", "reason_code", "evidence", "approvals", "hold",
 	"approval_ttl", "revoke", "post_review", "hold_extension",
+	"credential_in_person",
 };
 
 static bool
@@ -764,7 +765,7 @@ load_require(struct pctx *x, const yaml_node_t *n, tk_require *r,
 
 	(void)snprintf(where, sizeof(where), "`require` of tier `%s`", tier);
 	if (!is_map(x, n, "require") ||
-	    !check_keys(x, n, require_keys, 9, where))
+	    !check_keys(x, n, require_keys, 10, where))
 		return false;
 	if ((v = tk_yw_get(&x->w, n, "ticket")) != NULL &&
 	    !read_bool(x, v, "ticket", &r->ticket))
@@ -789,6 +790,9 @@ load_require(struct pctx *x, const yaml_node_t *n, tk_require *r,
 	r->hold_extension = r->hold;
 	if ((v = tk_yw_get(&x->w, n, "hold_extension")) != NULL &&
 	    !read_duration(x, v, "hold_extension", &r->hold_extension))
+		return false;
+	if ((v = tk_yw_get(&x->w, n, "credential_in_person")) != NULL &&
+	    !read_bool(x, v, "credential_in_person", &r->cred_in_person))
 		return false;
 	if (!need(x, n, "approval_ttl", where, "approval_ttl: 1h", &v) ||
 	    !read_duration(x, v, "approval_ttl", &r->approval_ttl))

@@ -63,6 +63,8 @@ typedef struct tk_require {
 	bool ap_owner;        /* NHI: the subject's owner must approve */
 	tk_time hold;         /* seconds between last approval and ready */
 	tk_time hold_extension; /* added per risk signal during the hold */
+	bool cred_in_person;  /* a walk-in's temporary credential may be
+	                         shown once to the executor to hand over */
 	tk_time approval_ttl; /* how long evidence and approvals count */
 	unsigned revoke;      /* TK_REVOKE_* bits */
 	tk_time post_review;  /* review deadline after execution, 0 = none */

@@ -608,3 +608,60 @@ def test_scim_reactivation_and_server_error(ctx):
 
 
 test_scim_reactivation_and_server_error.timeout = 180
+
+
+def test_walk_in_credential_shown_once_to_executor(ctx):
+    """Where the tier allows it (credential_in_person), a walk-in's
+    temporary password is shown once to the executor, nowhere else."""
+    from harness import DEMO_ORG, DEMO_POLICY
+    with open(DEMO_POLICY) as f:
+        text = f.read()
+    text = text.replace("      hold: 0s\n      approval_ttl: 4h\n",
+                        "      hold: 0s\n      approval_ttl: 4h\n"
+                        "      credential_in_person: true\n", 1)
+    assert "credential_in_person" in text
+    pol = os.path.join(ctx.data, "policy-walk-in.yaml")
+    with open(pol, "w") as f:
+        f.write(text)
+    w = ctx.sibling(org=DEMO_ORG, policy=pol, start=False)
+    with Slapd() as ldap, SmtpSink() as smtp:
+        ldap.add_user("jsmith", "old-Passw0rd!")
+        _directory(w, smtp=smtp, ldap=ldap)
+        # by phone: the usual e-mail to the address on file
+        c = w.open_case("alice", "jsmith", "password_reset",
+                        channel="phone", ticket="INC-20")
+        w.decide("carol", c["id"])
+        st, c = w.api("frank", "POST", "/v1/cases/%s/execute" % c["id"],
+                      {})
+        assert st == 200 and "credential" not in c, c
+        assert len(smtp.wait_messages(1)) == 1
+        # (no revocation route here: settle the pending session revocation)
+        st, c = w.api("frank", "POST", "/v1/cases/%s/resolve" % c["id"],
+                      {"outcome": "done", "note": "sessions ended by hand"})
+        assert st == 200 and c["state"] == "executed", c
+        # walk-in: shown once to frank, not mailed, not stored
+        c = w.open_case("alice", "jsmith", "password_reset",
+                        channel="walk_in", ticket="INC-21")
+        cid = c["id"]
+        w.decide("carol", cid)
+        st, c = w.api("frank", "POST", "/v1/cases/%s/execute" % cid, {})
+        assert st == 200 and c["state"] == "executed_revocation_pending", c
+        temp = c["credential"]["value"]
+        assert len(temp) == 20 and ldap.can_bind("jsmith", temp)
+        assert c["execution"]["credential_to"] == "in person", c
+        time.sleep(0.5)
+        assert len(smtp.messages()) == 1
+        for user in ("alice", "frank", "ivan"):
+            _, view = w.api(user, "GET", "/v1/cases/" + cid)
+            assert temp not in json.dumps(view)
+        _, evs = w.api("ivan", "GET", "/v1/events?limit=1000")
+        assert temp not in json.dumps(evs)
+        for f in os.listdir(w.data):
+            if f.startswith("twokey.db"):
+                with open(os.path.join(w.data, f), "rb") as fh:
+                    assert temp.encode() not in fh.read(), f
+        with open(w.stderr_path, "rb") as f:
+            assert temp.encode() not in f.read()
+
+
+test_walk_in_credential_shown_once_to_executor.timeout = 180
