@@ -761,12 +761,6 @@ excerpt(const char *body, const char *text, char *dst, size_t size)
 	const char *p;
 	size_t tl = strlen(text), k = 0, i, n = strlen(body);
 
-	if (echoes(body, text)) {
-		(void)tk_strlcpy(dst, "[answer withheld: it repeats the "
-		    "message]", size);
-		return;
-	}
-
 	for (i = 0; i < n && k + 1 < sizeof(tmp);) {
 		if (tl >= 4 && n - i >= tl && memcmp(body + i, text, tl) == 0) {
 			p = "[text]";
@@ -779,7 +773,13 @@ excerpt(const char *body, const char *text, char *dst, size_t size)
 		i++;
 	}
 	tmp[k] = '\0';
-	(void)tk_strlcpy(dst, tmp, size);
+	/* an echo in another form (escaped, cut up) still repeats part of
+	 * the message: then nothing of the answer is quoted */
+	if (echoes(tmp, text))
+		(void)tk_strlcpy(dst, "[answer withheld: it repeats the "
+		    "message]", size);
+	else
+		(void)tk_strlcpy(dst, tmp, size);
 	OPENSSL_cleanse(tmp, sizeof(tmp));
 }
 

@@ -282,6 +282,19 @@ def test_sms_gateway_500(ctx):
         assert len(g.messages()) == 1
 
 
+def test_sms_gateway_escaped_echo_withheld(ctx):
+    """A gateway echoing its JSON request escapes the message's line
+    breaks, so the exact cut cannot find it: the answer is withheld."""
+    with SmsGateway(fail_status=500, echo=True) as g:
+        d = notify_dir(ctx, sms={"url": g.url})
+        rc, out, err, dt = send(d, "555 0100", "s",
+                                "Your password:\n  Zq8-hunter2-Lp\nChange it")
+        assert rc == 1, (rc, out, err)
+        msg = out["message"]
+        assert "500" in msg and "withheld" in msg, msg
+        assert "hunter2" not in msg and "hunter2" not in err, msg
+
+
 def test_sms_gateway_down(ctx):
     port = harness.free_port()
     d = notify_dir(ctx, sms={"url": "http://127.0.0.1:%d/send" % port})
