@@ -3585,6 +3585,17 @@ app_case_read(tk_app *a, const char *id, tk_case *out, tk_app_err *err)
 	return st;
 }
 
+int
+app_read(tk_app *a, app_tx_fn fn, void *arg, tk_error *err)
+{
+	int rc;
+
+	(void)pthread_mutex_lock(&a->mu);
+	rc = fn(a, now_locked(a), arg, err);
+	(void)pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
 struct tx_job {
 	app_tx_fn fn;
 	void *arg;

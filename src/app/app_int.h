@@ -50,7 +50,11 @@ enum tk_status app_case_op(tk_app *a, const char *actor, const char *id,
 typedef int (*app_tx_fn)(tk_app *a, tk_time now, void *arg, tk_error *err);
 int app_tx(tk_app *a, app_tx_fn fn, void *arg, tk_error *err);
 
-/* Only inside app_case_op's fn or app_tx's fn. */
+/* fn reads the store under the mutex, outside any transaction (it sees
+ * committed data only); returns fn's result. */
+int app_read(tk_app *a, app_tx_fn fn, void *arg, tk_error *err);
+
+/* Only inside app_case_op's, app_tx's or app_read's fn. */
 tk_store *app_store(tk_app *a);
 int app_event(tk_app *a, tk_time now, const char *case_id, const char *kind,
     const char *actor, bool alert, json_t *data, tk_error *err);

@@ -662,7 +662,7 @@ exec_list_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 	if (tk_store_case_list(app_store(a), &f, exec_list_cb, arg,
 	    &l->e) != 0)
 		l->failed = true;
-	return -1; /* read only */
+	return 0;
 }
 
 int
@@ -689,7 +689,7 @@ tk_app_reconcile(tk_app *a, tk_error *err)
 		    TK_OK ? 0 : -1;
 	}
 	e.status = TK_OK;
-	(void)app_tx(a, exec_list_tx, &l, &e);
+	(void)app_read(a, exec_list_tx, &l, &e);
 	if (l.failed) {
 		free(l.ids);
 		free(c);
@@ -763,10 +763,8 @@ expiry_due_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 {
 	struct expiry_job *j = arg;
 
-	if (tk_store_expiry_due(app_store(a), now, EXPIRY_ATTEMPTS, j->rows,
-	    EXPIRY_BATCH, &j->n, err) != 0)
-		return -1;
-	return -1; /* read only */
+	return tk_store_expiry_due(app_store(a), now, EXPIRY_ATTEMPTS, j->rows,
+	    EXPIRY_BATCH, &j->n, err);
 }
 
 struct expiry_mark_arg {
@@ -827,7 +825,7 @@ expiries_sweep(tk_app *a, tk_error *err)
 	if (j == NULL)
 		return tk_fail(err, TK_ERR_INTERNAL, "out of memory") ==
 		    TK_OK ? 0 : -1;
-	(void)app_tx(a, expiry_due_tx, j, &e);
+	(void)app_read(a, expiry_due_tx, j, &e);
 	for (int i = 0; i < j->n; i++) {
 		const tk_expiry_row *g = &j->rows[i];
 		tk_connector *k = conn_named(a, g->connector);

@@ -550,7 +550,7 @@ confirm_read_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 		r->found = 1;
 	else
 		r->found = r->e.status == TK_ERR_NOT_FOUND ? 0 : -1;
-	return -1; /* read only: undo the (empty) savepoint */
+	return 0;
 }
 
 static enum tk_status
@@ -565,7 +565,7 @@ confirm_lookup(tk_app *a, const char *token, struct confirm_read *r,
 		return tk_fail(&err->e, TK_ERR_NOT_FOUND, "this confirmation "
 		    "link is not valid; use the link in the latest message");
 	r->found = -1;
-	(void)app_tx(a, confirm_read_tx, r, &e);
+	(void)app_read(a, confirm_read_tx, r, &e);
 	if (r->found < 0)
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot read the "
 		    "confirmation: %.400s", r->e.msg);
@@ -748,10 +748,8 @@ outbox_read_tx(tk_app *a, tk_time now, void *arg, tk_error *err)
 	struct outbox_job *j = arg;
 
 	(void)now;
-	if (tk_store_outbox_pending(app_store(a), OUTBOX_MAX_ATTEMPTS,
-	    j->rows, OUTBOX_BATCH, &j->n, err) != 0)
-		return -1;
-	return -1; /* read only */
+	return tk_store_outbox_pending(app_store(a), OUTBOX_MAX_ATTEMPTS,
+	    j->rows, OUTBOX_BATCH, &j->n, err);
 }
 
 struct notice_tx {
@@ -833,7 +831,7 @@ app_outbox_flush(tk_app *a)
 	t.c = malloc(sizeof(*t.c));
 	if (j == NULL || t.c == NULL)
 		goto out;
-	(void)app_tx(a, outbox_read_tx, j, &e);
+	(void)app_read(a, outbox_read_tx, j, &e);
 	for (int i = 0; i < j->n; i++) {
 		t.row = &j->rows[i];
 		t.stage = 0;

@@ -31,33 +31,16 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static int
-suffix_path(const char *db, const char *suffix, char *out, size_t size,
-    tk_error *err)
-{
-	int n;
-
-	if (db == NULL || db[0] == '\0' || strcmp(db, ":memory:") == 0)
-		return tk_fail(err, TK_ERR_INVALID, "the audit key and "
-		    "checkpoint files live next to a database file; give "
-		    "--db PATH"), -1;
-	n = snprintf(out, size, "%s%s", db, suffix);
-	if (n < 0 || (size_t)n >= size)
-		return tk_fail(err, TK_ERR_INVALID, "database path too long"),
-		    -1;
-	return 0;
-}
-
 int
 tk_audit_key_path(const char *db, char *out, size_t size, tk_error *err)
 {
-	return suffix_path(db, ".audit-key", out, size, err);
+	return tk_db_file_path(db, ".audit-key", out, size, err);
 }
 
 int
 tk_audit_mirror_path(const char *db, char *out, size_t size, tk_error *err)
 {
-	return suffix_path(db, ".checkpoints", out, size, err);
+	return tk_db_file_path(db, ".checkpoints", out, size, err);
 }
 
 /* base64 of n bytes as a malloc'd string, or NULL (out of memory). */

@@ -226,7 +226,6 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	const char *origin = NULL;
 	char origin_buf[TK_NOTE_NAME_MAX], key_path[4096], mirror[4096];
 	char seal_path[4096];
-	int n;
 	char vkey[TK_NOTE_VKEY_MAX];
 	tk_note_signer signer;
 	int64_t signed_size = -1;
@@ -280,9 +279,9 @@ tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv)
 	if (tk_audit_key_path(db, key_path, sizeof(key_path), &err) != 0 ||
 	    tk_audit_mirror_path(db, mirror, sizeof(mirror), &err) != 0)
 		return tk_cli_print_err(&err);
-	n = snprintf(seal_path, sizeof(seal_path), "%s.seal-key", db);
-	if (n < 0 || (size_t)n >= sizeof(seal_path))
-		return tk_cli_usage_error(cmd, "--db path too long");
+	if (tk_db_file_path(db, ".seal-key", seal_path, sizeof(seal_path),
+	    &err) != 0)
+		return tk_cli_print_err(&err);
 	if (!force && stat(seal_path, &st) == 0) {
 		(void)fprintf(stderr, "error: %s is left from an earlier "
 		    "database; move it away or use --force to replace "
@@ -440,7 +439,7 @@ tk_cmd_factor_enroll(const tk_cli_cmd *cmd, int argc, char **argv)
 	enum tk_status st;
 	char *qr;
 	tk_app *a;
-	int c, n;
+	int c;
 
 	optind = 0;
 	while ((c = tk_cli_next_opt(cmd, argc, argv, lo)) != 0) {
@@ -458,9 +457,8 @@ tk_cmd_factor_enroll(const tk_cli_cmd *cmd, int argc, char **argv)
 		    "required");
 	if (tk_cli_need_db(db) != 0)
 		return TK_EXIT_FAIL;
-	n = snprintf(seal, sizeof(seal), "%s.seal-key", db);
-	if (n < 0 || (size_t)n >= sizeof(seal))
-		return tk_cli_usage_error(cmd, "--db path too long");
+	if (tk_db_file_path(db, ".seal-key", seal, sizeof(seal), &err) != 0)
+		return tk_cli_print_err(&err);
 	a = tk_app_open(db, &err);
 	if (a == NULL)
 		return tk_cli_print_err(&err);
@@ -498,7 +496,7 @@ tk_cmd_factor_seal_key(const tk_cli_cmd *cmd, int argc, char **argv)
 	const char *db = NULL;
 	char seal[4096];
 	tk_error err = {0};
-	int c, n;
+	int c;
 	static const struct option lo[] = {LO_HELP, LO_DB, LO_END};
 
 	optind = 0;
@@ -513,9 +511,8 @@ tk_cmd_factor_seal_key(const tk_cli_cmd *cmd, int argc, char **argv)
 		return tk_cli_usage_error(cmd, "--db is required");
 	if (tk_cli_need_db(db) != 0)
 		return TK_EXIT_FAIL;
-	n = snprintf(seal, sizeof(seal), "%s.seal-key", db);
-	if (n < 0 || (size_t)n >= sizeof(seal))
-		return tk_cli_usage_error(cmd, "--db path too long");
+	if (tk_db_file_path(db, ".seal-key", seal, sizeof(seal), &err) != 0)
+		return tk_cli_print_err(&err);
 	if (tk_seal_key_create(seal, &err) != 0)
 		return tk_cli_print_err(&err);
 	(void)printf("created %s (keep it 0600 and back it up with the "

@@ -121,6 +121,23 @@ tk_utf8_trim(char *s)
 		s[j] = '\0';
 }
 
+int
+tk_db_file_path(const char *db, const char *suffix, char *out, size_t size,
+    tk_error *err)
+{
+	int n;
+
+	if (db == NULL || db[0] == '\0' || strcmp(db, ":memory:") == 0)
+		return tk_fail(err, TK_ERR_INVALID, "the audit and seal keys "
+		    "and the checkpoint copy live next to a database file; "
+		    "give --db PATH"), -1;
+	n = snprintf(out, size, "%s%s", db, suffix);
+	if (n < 0 || (size_t)n >= size)
+		return tk_fail(err, TK_ERR_INVALID, "database path too long"),
+		    -1;
+	return 0;
+}
+
 void
 tk_hex_encode(const unsigned char *in, size_t n, char *out)
 {

@@ -73,6 +73,12 @@ int tk_strlcpy(char *dst, const char *src, size_t size);
  * truncating snprintf), so text stays valid UTF-8 for JSON. */
 void tk_utf8_trim(char *s);
 
+/* The path of a file kept next to the database: db + suffix (".audit-key",
+ * ".checkpoints", ".seal-key") into out. -1 with err when db is not a
+ * file path or the result does not fit. */
+int tk_db_file_path(const char *db, const char *suffix, char *out,
+    size_t size, tk_error *err);
+
 /* Writes n bytes as 2n lowercase hex digits and a NUL into out, which
  * must hold 2n + 1 bytes. */
 void tk_hex_encode(const unsigned char *in, size_t n, char *out);

@@ -554,13 +554,17 @@ done:
 	json_decref(root);
 }
 
+/* A case operation whose body is one required string field, passed to
+ * fn (cancel's reason, a signal, a confirmation's contact). */
+typedef enum tk_status (*one_field_fn)(tk_app *, const char *, const char *,
+    const char *, json_t **, tk_app_err *);
+
 static void
-h_confirmations(tk_app *app, const char *login, const char *id,
-    const tk_http_req *req, tk_http_resp *resp)
+h_one_field(tk_app *app, const char *login, const char *id,
+    const tk_http_req *req, tk_http_resp *resp, const char *field,
+    size_t max, one_field_fn fn, int ok_status)
 {
-	static const tk_jfield spec[] = {
-		{"contact", TK_JSTR, TK_CONTACT_MAX, 0, true},
-	};
+	const tk_jfield spec[] = {{field, TK_JSTR, max, 0, true}};
 	tk_jval v[NSPEC(spec)];
 	json_t *root, *out = NULL;
 	tk_app_err err;
@@ -568,8 +572,8 @@ h_confirmations(tk_app *app, const char *login, const char *id,
 
 	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
 		return;
-	st = tk_app_confirm_send(app, login, id, v[0].s, &out, &err);
-	reply(resp, st, 201, out, &err);
+	st = fn(app, login, id, v[0].s, &out, &err);
+	reply(resp, st, ok_status, out, &err);
 	tk_json_vals_free(v, NSPEC(spec));
 	json_decref(root);
 }
@@ -597,26 +601,6 @@ h_resolve(tk_app *app, const char *login, const char *id,
 		    strcmp(v[0].s, "done") == 0, v[1].s, &out, &err);
 		reply(resp, st, 200, out, &err);
 	}
-	tk_json_vals_free(v, NSPEC(spec));
-	json_decref(root);
-}
-
-static void
-h_signal(tk_app *app, const char *login, const char *id,
-    const tk_http_req *req, tk_http_resp *resp)
-{
-	static const tk_jfield spec[] = {
-		{"signal", TK_JSTR, TK_NAME_MAX, 0, true},
-	};
-	tk_jval v[NSPEC(spec)];
-	json_t *root, *out = NULL;
-	tk_app_err err;
-	enum tk_status st;
-
-	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
-		return;
-	st = tk_app_case_signal(app, login, id, v[0].s, &out, &err);
-	reply(resp, st, 201, out, &err);
 	tk_json_vals_free(v, NSPEC(spec));
 	json_decref(root);
 }
@@ -747,26 +731,6 @@ fail:
 	}
 	text = tk_page_message("This link cannot be used", err.e.msg, &len);
 	page_reply(resp, tk_status_http(st), text, len);
-}
-
-static void
-h_cancel(tk_app *app, const char *login, const char *id,
-    const tk_http_req *req, tk_http_resp *resp)
-{
-	static const tk_jfield spec[] = {
-		{"reason", TK_JSTR, TK_TEXT_MAX, 0, true},
-	};
-	tk_jval v[NSPEC(spec)];
-	json_t *root, *out = NULL;
-	tk_app_err err;
-	enum tk_status st;
-
-	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
-		return;
-	st = tk_app_case_cancel(app, login, id, v[0].s, &out, &err);
-	reply(resp, st, 200, out, &err);
-	tk_json_vals_free(v, NSPEC(spec));
-	json_decref(root);
 }
 
 static void
@@ -1189,7 +1153,8 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 		h_execute(app, login, id, req, resp);
 		break;
 	case R_CASE_CANCEL:
-		h_cancel(app, login, id, req, resp);
+		h_one_field(app, login, id, req, resp, "reason", TK_TEXT_MAX,
+		    tk_app_case_cancel, 200);
 		break;
 	case R_CASE_BREAK_GLASS:
 		h_break_glass(app, login, id, req, resp);
@@ -1198,13 +1163,15 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 		h_review(app, login, id, req, resp);
 		break;
 	case R_CASE_CONFIRMATIONS:
-		h_confirmations(app, login, id, req, resp);
+		h_one_field(app, login, id, req, resp, "contact",
+		    TK_CONTACT_MAX, tk_app_confirm_send, 201);
 		break;
 	case R_CASE_RESOLVE:
 		h_resolve(app, login, id, req, resp);
 		break;
 	case R_CASE_SIGNALS:
-		h_signal(app, login, id, req, resp);
+		h_one_field(app, login, id, req, resp, "signal", TK_NAME_MAX,
+		    tk_app_case_signal, 201);
 		break;
 	case R_EVENTS:
 		h_events(app, login, req, resp);

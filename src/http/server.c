@@ -313,10 +313,9 @@ attach_fx(server *s, const tk_server_opts *o, tk_error *err)
 	struct stat st;
 	int n;
 
-	n = snprintf(path, sizeof(path), "%s.seal-key", o->db_path);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return tk_fail(err, TK_ERR_INVALID, "database path too long") ==
-		    TK_OK ? 0 : -1;
+	if (tk_db_file_path(o->db_path, ".seal-key", path, sizeof(path),
+	    err) != 0)
+		return -1;
 	if (stat(path, &st) == 0) {
 		if (tk_app_seal_attach(s->app, path, err) != 0)
 			return -1;
