@@ -30,7 +30,14 @@ typedef struct tk_http_req {
 	size_t nquery;
 	bool query_overflow;  /* more than TK_QUERY_MAX parameters */
 	bool query_dup;       /* a parameter given twice */
+	/* For the console (src/web): */
+	const char *cookie;   /* Cookie header value or NULL */
+	const char *content_type; /* Content-Type header value or NULL */
+	char remote[64];      /* client address ("127.0.0.1", "::1"), "" unknown */
+	bool tls;             /* served over TLS by twokey itself */
 } tk_http_req;
+
+#define TK_RESP_COOKIES 3 /* Set-Cookie headers one response may carry */
 
 typedef struct tk_http_resp {
 	int status;           /* HTTP status */
@@ -40,6 +47,14 @@ typedef struct tk_http_resp {
 	size_t text_len;
 	bool html;            /* text is an HTML page, not JSON */
 	char login[TK_ID_MAX];/* authenticated login, "" when none */
+	/* For the console (src/web): */
+	const char *ctype;    /* Content-Type of text when not JSON or the
+	                         default HTML (static string), or NULL */
+	bool console;         /* add the console's security headers: CSP,
+	                         frame, referrer and nosniff, no-store */
+	bool cacheable;       /* static asset: may be cached (not no-store) */
+	char location[1024];  /* Location header ("" none); status 302/303 */
+	char set_cookie[TK_RESP_COOKIES][320]; /* Set-Cookie values, "" none */
 } tk_http_resp;
 
 /* Handles one request. Always fills resp (on out-of-memory body is NULL
