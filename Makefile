@@ -7,7 +7,7 @@
 
 MODE ?= release
 CC ?= cc
-PKGS := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto libcurl ldap libqrencode
+PKGS := libmicrohttpd jansson yaml-0.1 sqlite3 libcrypto libcurl ldap libqrencode libargon2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -37,12 +37,15 @@ LDLIBS_ALL := $(MODE_LDFLAGS) $(PKG_LIBS) -lpthread $(LDLIBS)
 
 B := build/$(MODE)
 LIB_SRC := $(wildcard src/core/*.c src/audit/*.c src/store/*.c src/app/*.c src/http/*.c \
-	src/verify/*.c src/connectors/*.c)
+	src/verify/*.c src/connectors/*.c src/web/*.c)
+# the console's templates and assets, embedded by src/web/assets.S (.incbin)
+WEB_EMBED := $(wildcard src/web/templates/*.html src/web/assets/*)
+LIB_ASM := $(wildcard src/web/*.S)
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_ASM:%.S=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # test-only driver: runs one connector operation outside the engine
@@ -66,6 +69,10 @@ $(B)/twokey: $(CLI_OBJ) $(B)/libtwokey.a
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(B)/%.o: %.S $(WEB_EMBED)
+	@mkdir -p $(@D)
+	$(CC) -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c $(B)/libtwokey.a
 	@mkdir -p $(@D)

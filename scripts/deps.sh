@@ -4,7 +4,7 @@
 set -eu
 build="build-essential pkg-config libmicrohttpd-dev libjansson-dev \
 libyaml-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libcmocka-dev \
-sqlite3 python3 curl ca-certificates valgrind libldap2-dev libqrencode-dev"
+sqlite3 python3 curl ca-certificates valgrind libldap2-dev libqrencode-dev libargon2-dev"
 # real servers the integration tests start on loopback: slapd (with its
 # ppolicy overlay) and the npm test servers under tests/servers
 servers="slapd ldap-utils nodejs npm"
