@@ -40,7 +40,8 @@ typedef struct web_session {
 #define WEB_FORM_MAX 32
 
 typedef struct web_form {
-	char *buf;             /* decoded copy, owned */
+	char *buf;             /* decoded copy, owned; wiped when freed */
+	size_t cap;            /* bytes at buf */
 	struct { const char *key, *value; } f[WEB_FORM_MAX];
 	size_t n;
 } web_form;
