@@ -33,6 +33,9 @@ typedef struct web_session {
 	tk_time reauth_at;     /* last re-authentication (TOTP or fresh SSO
 	                          login), 0 = only the sign-in itself */
 	bool sso;              /* signed in through OIDC */
+	char token[64];        /* the session token (tk_session cookie), for
+	                          tk_app_session_reauth_totp before a
+	                          decision; wiped by console.c after use */
 } web_session;
 
 /* ---- form.c: request parsing ------------------------------------------ */
@@ -78,6 +81,10 @@ const char *web_query(const tk_http_req *req, const char *key);
  * err filled when the template is unknown or broken (a bug) or on OOM. */
 char *web_render(const char *name, const json_t *data, size_t *len,
     tk_error *err);
+/* Renders the template text src[0..srclen) (not embedded; partials
+ * name embedded templates) as web_render does: tests and tools. */
+char *web_render_string(const char *src, size_t srclen, const json_t *data,
+    size_t *len, tk_error *err);
 /* Renders name inside the page layout (layout.html): data gets "title",
  * "user" (login, name, function), "csrf" and "nav" (active section) added
  * by the caller. Fills resp as an HTML page with status. */
