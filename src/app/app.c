@@ -3551,6 +3551,12 @@ app_store(tk_app *a)
 	return a->store;
 }
 
+tk_ctx
+app_ctx(tk_app *a, tk_time now)
+{
+	return ctx_locked(a, now);
+}
+
 int
 app_event(tk_app *a, tk_time now, const char *case_id, const char *kind,
     const char *actor, bool alert, json_t *data, tk_error *err)

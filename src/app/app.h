@@ -101,6 +101,35 @@ typedef struct tk_app_list_req {
 enum tk_status tk_app_case_list(tk_app *a, const char *actor,
     const tk_app_list_req *r, json_t **out, tk_app_err *err);
 
+/* ---- lean reads for the console's queues (queue.c) ------------------ */
+
+typedef struct tk_app_queue_req {
+	const char *queue;   /* family or NULL: every queue */
+	const char *state;   /* state name, "open" or NULL (= "open") */
+	bool mine;           /* only cases where actor is eligible for
+	                        something still missing */
+	int limit;           /* rows, 1..500; <= 0 means 100 */
+	int64_t after;       /* paging cursor from a previous "next", or 0 */
+	int scan_max;        /* with mine: cases read at most per call
+	                        (<= 0: 2000); "next" then resumes the scan */
+} tk_app_queue_req;
+/* One row per case, without building case views: {"rows":[{id, subject,
+ * action, queue, tier, state, created, updated, hold_until, review_due,
+ * review_overdue, break_glass, mine, missing:[{group, need, mine}]}],
+ * "next": cursor|null, "scanned": n}; times are epoch seconds (0 none).
+ * Staff and auditors. */
+enum tk_status tk_app_queue(tk_app *a, const char *actor,
+    const tk_app_queue_req *r, json_t **out, tk_app_err *err);
+/* {"password": n, "mfa": n, ..., "all": n}: cases per queue in state (a
+ * state name, or NULL / "open" for any open state). One indexed count. */
+enum tk_status tk_app_queue_counts(tk_app *a, const char *actor,
+    const char *state, json_t **out, tk_app_err *err);
+/* The subject card: {"id","kind","name","labels":[..],"manager","owner",
+ * "held_by"} from the org in force (contacts are in the case view).
+ * Staff and auditors; TK_ERR_NOT_FOUND when the org has no such id. */
+enum tk_status tk_app_subject(tk_app *a, const char *actor, const char *id,
+    json_t **out, tk_app_err *err);
+
 /* {"events":[{seq,ts,case,kind,actor,alert,data}]}: auditor or admin. */
 enum tk_status tk_app_events(tk_app *a, const char *actor, int64_t from,
     int64_t limit, json_t **out, tk_app_err *err);

@@ -56,6 +56,8 @@ int app_read(tk_app *a, app_tx_fn fn, void *arg, tk_error *err);
 
 /* Only inside app_case_op's, app_tx's or app_read's fn. */
 tk_store *app_store(tk_app *a);
+/* The policy and org in force at now, for the engine (queue.c). */
+tk_ctx app_ctx(tk_app *a, tk_time now);
 int app_event(tk_app *a, tk_time now, const char *case_id, const char *kind,
     const char *actor, bool alert, json_t *data, tk_error *err);
 

@@ -97,6 +97,11 @@ int tk_store_case_find_open(tk_store *s, const char *subject,
     const char *family, char *id_out, size_t id_size, tk_error *err);
 int tk_store_case_list(tk_store *s, const tk_case_filter *f, tk_case_cb cb,
     void *arg, tk_error *err);
+/* Calls cb once per queue (family) holding cases in state (a state name,
+ * or NULL / "open" for any open state) with how many (store_queue.c). */
+typedef void (*tk_count_cb)(void *arg, const char *family, int64_t n);
+int tk_store_case_counts(tk_store *s, const char *state, tk_count_cb cb,
+    void *arg, tk_error *err);
 
 /* Appends one event to the chain; fills row->seq, ts, hash and body.
  * `data` is the event's JSON detail (borrowed). */
