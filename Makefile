@@ -54,7 +54,7 @@ CONN_DRIVER := $(B)/tests/conn_driver
 NOTIFY_DRIVER := $(B)/tests/notify_driver
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all build deps test units integration tsan demo bench valgrind-units clean lint
+.PHONY: all build deps test units integration e2e tsan demo bench valgrind-units clean lint
 
 all: build
 build: $(B)/twokey
@@ -95,13 +95,14 @@ deps:
 
 # The whole suite: style gate, sanitizer build, unit tests, integration
 # tests against the real binary, then the unit tests again under valgrind.
-# lint, ASan+UBSan units and integration tests, the server under
+# lint, ASan+UBSan units, integration and browser tests, the server under
 # ThreadSanitizer, 50 SIGKILLs under load (tests/stress/crash.py), and the
 # units again under valgrind.
 test: deps
 	@scripts/lint.sh
 	$(MAKE) MODE=asan build units
 	$(MAKE) MODE=asan integration
+	$(MAKE) MODE=asan e2e
 	$(MAKE) tsan
 	python3 tests/stress/crash.py build/asan/twokey
 	$(MAKE) valgrind-units
@@ -114,6 +115,15 @@ integration: $(B)/twokey $(CONN_DRIVER) $(NOTIFY_DRIVER)
 	TWOKEY_BIN=$(abspath $(B)/twokey) TWOKEY_CONN_DRIVER=$(abspath $(CONN_DRIVER)) \
 	    TWOKEY_NOTIFY_DRIVER=$(abspath $(NOTIFY_DRIVER)) \
 	    python3 tests/integration/run.py
+
+# The web console in a real browser: playwright-core drives Debian's
+# chromium headless against the server (tests/e2e; the OIDC test also
+# starts tests/servers' provider). TWOKEY_SCREENSHOTS=1 rewrites docs/img.
+e2e: $(B)/twokey
+	@scripts/deps.sh e2e
+	@scripts/deps.sh servers
+	TWOKEY_BIN=$(abspath $(B)/twokey) \
+	    node --test --test-concurrency=1 $(sort $(wildcard tests/e2e/*.test.js))
 
 # The server under concurrent mixed load, built with ThreadSanitizer.
 tsan:
