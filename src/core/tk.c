@@ -25,6 +25,7 @@ static const struct {
 	[TK_ERR_TOO_LARGE] = {"too_large", 413},
 	[TK_ERR_POLICY_DENIED] = {"policy_denied", 422},
 	[TK_ERR_INTERNAL] = {"internal", 500},
+	[TK_ERR_TOO_MANY] = {"rate_limited", 429},
 };
 
 const char *

@@ -42,7 +42,8 @@ enum tk_status {
 	TK_ERR_WRONG_STATE,   /* wrong_state 409 */
 	TK_ERR_TOO_LARGE,     /* too_large 413 */
 	TK_ERR_POLICY_DENIED, /* policy_denied 422 */
-	TK_ERR_INTERNAL       /* internal 500: store or system failure */
+	TK_ERR_INTERNAL,      /* internal 500: store or system failure */
+	TK_ERR_TOO_MANY       /* rate_limited 429: locked or throttled */
 };
 
 /* Filled by any call that fails. msg is for a person: what was wrong and

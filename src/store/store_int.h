@@ -14,5 +14,7 @@ sqlite3 *tk_store_sqlite(tk_store *s);
 /* Creates the factor, confirmation, outbox and grant tables when absent
  * (every schema version has them; they need no migration). */
 int tk_store_fx_schema(tk_store *s, tk_error *err);
+/* The same for the console's sign-in tables (store_signin.c). */
+int tk_store_signin_schema(tk_store *s, tk_error *err);
 
 #endif
