@@ -140,7 +140,8 @@ function totpAt(f, step) {
 
 class World {
 	// opts.users: staff given console accounts (default all demo staff);
-	// opts.serveArgs: extra `twokey serve` arguments.
+	// opts.serveArgs: extra `twokey serve` arguments; opts.port: the
+	// port to serve on; opts.accounts: false for no console accounts.
 	constructor(opts = {}) {
 		this.opts = opts;
 		this.users = opts.users || STAFF;
@@ -229,7 +230,10 @@ class World {
 	async start() {
 		let last = '';
 		for (let attempt = 0; attempt < 4; attempt++) {
-			this.port = await freePort();
+			// opts.port: a port chosen before (e.g. named in an
+			// OIDC redirect_uri), tried first
+			this.port = attempt === 0 && this.opts.port ?
+			    this.opts.port : await freePort();
 			this.base = `http://127.0.0.1:${this.port}`;
 			const args = ['serve', '--db', this.db, '--listen',
 				`127.0.0.1:${this.port}`, '--quiet',
