@@ -52,6 +52,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 CONN_DRIVER := $(B)/tests/conn_driver
 # test-only driver: sends one message through a directory file's notify section
 NOTIFY_DRIVER := $(B)/tests/notify_driver
+# test-only driver: runs the console's OIDC login (begin, finish) from stdin
+OIDC_DRIVER := $(B)/tests/oidc_driver
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all build deps test units integration e2e tsan demo bench valgrind-units clean lint
@@ -86,6 +88,10 @@ $(NOTIFY_DRIVER): tests/conn/notify_driver.c $(B)/libtwokey.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a $(LDLIBS_ALL)
 
+$(OIDC_DRIVER): tests/conn/oidc_driver.c $(B)/libtwokey.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a $(LDLIBS_ALL)
+
 $(B)/bench/%: bench/%.c $(B)/libtwokey.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libtwokey.a $(LDLIBS_ALL)
@@ -110,10 +116,11 @@ test: deps
 units: $(UNIT_BIN)
 	@scripts/run-units.sh $(UNIT_BIN)
 
-integration: $(B)/twokey $(CONN_DRIVER) $(NOTIFY_DRIVER)
+integration: $(B)/twokey $(CONN_DRIVER) $(NOTIFY_DRIVER) $(OIDC_DRIVER)
 	@scripts/deps.sh servers
 	TWOKEY_BIN=$(abspath $(B)/twokey) TWOKEY_CONN_DRIVER=$(abspath $(CONN_DRIVER)) \
 	    TWOKEY_NOTIFY_DRIVER=$(abspath $(NOTIFY_DRIVER)) \
+	    TWOKEY_OIDC_DRIVER=$(abspath $(OIDC_DRIVER)) \
 	    python3 tests/integration/run.py
 
 # The web console in a real browser: playwright-core drives Debian's

@@ -1,0 +1,110 @@
+/*
+ * oidc_driver.c - test-only: drives the console's OpenID Connect client
+ * (web/oidc.c) without a browser or a server, so the integration tests
+ * can run the whole login against a real provider.
+ *
+ * Usage: oidc_driver CONFIG.yaml [--skew SECONDS]
+ * Reads one JSON object per line on stdin and answers one per line:
+ *   {"begin": {"fresh": true, "next": "/queues"}}
+ *       -> {"ok": true, "url": "...", "binding": "..."}
+ *   {"state": "...", "code": "...", "error": "...", "binding": "..."}
+ *       -> {"ok": true, "login", "auth_time", "next", "fresh"}
+ * and {"ok": false, "status": "...", "message": "..."} on any failure.
+ * --skew moves the clock the client sees (seconds added to now).
+ * Exits 0 at the end of input, 3 on a usage or configuration error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "web/oidc.h"
+
+static void
+emit(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	if (s != NULL) {
+		printf("%s\n", s);
+		free(s);
+	}
+	(void)fflush(stdout);
+	json_decref(j);
+}
+
+static void
+fail(const tk_error *err)
+{
+	emit(json_pack("{s:b, s:s, s:s}", "ok", 0, "status",
+	    tk_status_code(err->status), "message", err->msg));
+}
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+int
+main(int argc, char **argv)
+{
+	char line[16384], url[8192], binding[128];
+	tk_oidc_result res;
+	tk_error err;
+	tk_oidc *o;
+	json_t *j, *b;
+	long skew = 0;
+	char *end;
+	tk_time now;
+
+	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--skew") == 0)) {
+		fprintf(stderr, "usage: oidc_driver CONFIG.yaml [--skew SECS]\n");
+		return 3;
+	}
+	if (argc == 4) {
+		skew = strtol(argv[3], &end, 10);
+		if (*end != '\0') {
+			fprintf(stderr, "oidc_driver: --skew wants seconds\n");
+			return 3;
+		}
+	}
+	memset(&err, 0, sizeof(err));
+	o = tk_oidc_load(argv[1], &err);
+	if (o == NULL) {
+		fail(&err);
+		return 3;
+	}
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		now = (tk_time)time(NULL) + skew;
+		memset(&err, 0, sizeof(err));
+		j = json_loads(line, 0, NULL);
+		if (!json_is_object(j)) {
+			json_decref(j);
+			(void)tk_fail(&err, TK_ERR_INVALID, "not a JSON object");
+			fail(&err);
+			continue;
+		}
+		if ((b = json_object_get(j, "begin")) != NULL) {
+			if (tk_oidc_begin(o, json_is_true(json_object_get(b,
+			    "fresh")), str(b, "next"), now, url, sizeof(url),
+			    binding, sizeof(binding), &err) != 0)
+				fail(&err);
+			else
+				emit(json_pack("{s:b, s:s, s:s}", "ok", 1,
+				    "url", url, "binding", binding));
+		} else if (tk_oidc_finish(o, str(j, "state"), str(j, "code"),
+		    str(j, "error"), str(j, "binding"), now, &res, &err) != 0)
+			fail(&err);
+		else
+			emit(json_pack("{s:b, s:s, s:I, s:s, s:b}", "ok", 1,
+			    "login", res.login, "auth_time",
+			    (json_int_t)res.auth_time, "next", res.next,
+			    "fresh", res.fresh));
+		json_decref(j);
+	}
+	tk_oidc_free(o);
+	return 0;
+}
