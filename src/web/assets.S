@@ -41,6 +41,7 @@ web_blobs:
 	BLOB t_policy, "policy.html", "src/web/templates/policy.html"
 	BLOB t_explain, "explain.html", "src/web/templates/explain.html"
 	BLOB t_notice, "notice.html", "src/web/templates/notice.html"
+	BLOB t_login, "login.html", "src/web/templates/login.html"
 	BLOB a_css, "/assets/console.css", "src/web/assets/console.css"
 	BLOB a_js, "/assets/console.js", "src/web/assets/console.js"
 

@@ -24,6 +24,8 @@ struct tk_web {
 	tk_oidc *oidc;         /* NULL when SSO is not configured */
 	bool tls;
 	int64_t idle_seconds, max_seconds;
+	struct web_tickets *tickets; /* console.c: fresh SSO logins waiting
+	                                for the session cookie */
 };
 
 /* The signed-in user a page is rendered for. */
