@@ -9,8 +9,9 @@
  *       -> {"ok": true, "url": "...", "binding": "..."}
  *   {"state": "...", "code": "...", "error": "...", "binding": "..."}
  *       -> {"ok": true, "login", "auth_time", "next", "fresh"}
+ *   {"skew": SECONDS}  -> {"ok": true}: moves the clock the client sees
  * and {"ok": false, "status": "...", "message": "..."} on any failure.
- * --skew moves the clock the client sees (seconds added to now).
+ * --skew sets the first skew (seconds added to now).
  * Exits 0 at the end of input, 3 on a usage or configuration error.
  */
 #include <stdio.h>
@@ -87,7 +88,11 @@ main(int argc, char **argv)
 			fail(&err);
 			continue;
 		}
-		if ((b = json_object_get(j, "begin")) != NULL) {
+		if (json_is_integer(json_object_get(j, "skew"))) {
+			skew = (long)json_integer_value(json_object_get(j,
+			    "skew"));
+			emit(json_pack("{s:b}", "ok", 1));
+		} else if ((b = json_object_get(j, "begin")) != NULL) {
 			if (tk_oidc_begin(o, json_is_true(json_object_get(b,
 			    "fresh")), str(b, "next"), now, url, sizeof(url),
 			    binding, sizeof(binding), &err) != 0)

@@ -57,7 +57,8 @@ def driver_bin():
 class Provider:
     """oidc_provider.js on a free loopback port; stop() always."""
 
-    def __init__(self, tmp, alg="RS256", secret=SECRET):
+    def __init__(self, tmp, alg="RS256", secret=SECRET, port=None,
+                 redirect_uri=None, kid="k1"):
         node = shutil.which("node")
         assert node, "node is not installed: run scripts/deps.sh servers"
         if not os.path.isdir(os.path.join(SERVERS, "node_modules",
@@ -66,13 +67,15 @@ class Provider:
                                  "is missing: run scripts/deps.sh servers")
         self.p = None
         self.port = None
-        self.redirect_uri = "http://127.0.0.1:%d/sso/callback" % free_port()
+        self.redirect_uri = redirect_uri or \
+            "http://127.0.0.1:%d/sso/callback" % free_port()
         line = ""
+        want = port
         for _ in range(3):
-            port = free_port()
+            port = want or free_port()
             cfg = {"port": port, "issuer": "http://127.0.0.1:%d" % port,
                    "client_id": CLIENT_ID, "redirect_uri": self.redirect_uri,
-                   "alg": alg, "accounts": ACCOUNTS}
+                   "alg": alg, "kid": kid, "accounts": ACCOUNTS}
             if secret is not None:
                 cfg["client_secret"] = secret
             path = os.path.join(tmp, "provider.json")
@@ -445,3 +448,33 @@ def test_oidc_discovery_errors(ctx):
         if prov:
             prov.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_oidc_key_rotation(ctx):
+    """A provider that rotates its signing key (new kid): twokey refetches
+    the JWKS on the unknown kid, but at most once a minute."""
+    w = World()
+    try:
+        b, cb = w.login()
+        assert w.drv.finish(state=cb["state"], code=cb["code"],
+                            binding=b["binding"])["ok"]
+        # the same provider restarted with a new key under a new kid
+        port, redirect = w.prov.port, w.prov.redirect_uri
+        w.prov.stop()
+        w.prov = Provider(w.tmp, port=port, redirect_uri=redirect,
+                          kid="k2")
+        w.browser = Browser(port)
+        # the keys were fetched moments ago: no refetch yet
+        b, cb = w.login()
+        r = w.drv.finish(state=cb["state"], code=cb["code"],
+                         binding=b["binding"])
+        _refused(r, 'key "k2", which the provider does not publish')
+        # a minute later (the driver's clock moved) the kid is looked up
+        assert w.drv.call({"skew": 61})["ok"]
+        w.browser = Browser(port)
+        b, cb = w.login()
+        r = w.drv.finish(state=cb["state"], code=cb["code"],
+                         binding=b["binding"])
+        assert r["ok"] and r["login"] == "carol", r
+    finally:
+        w.close()

@@ -8,11 +8,12 @@
 //   CONFIG.json: {"port": N, "issuer": "http://127.0.0.1:N",
 //     "client_id": "...", "client_secret": "..." (omit: public client,
 //     PKCE only), "redirect_uri": "...", "alg": "RS256" | "ES256",
+//     "kid": "k1" (the signing key's id; default k1),
 //     "accounts": {"LOGIN": {"password": "...", "claims": {...}}}}
 //   Listens on 127.0.0.1:port; prints "listening PORT" on stdout once it
 //   accepts connections. ID tokens are signed with a key made at start
-//   (kid "k1"), RS256 unless alg says ES256. ID tokens carry the account's
-//   claims (preferred_username ...) and always auth_time.
+//   (kid as configured), RS256 unless alg says ES256. ID tokens carry
+//   the account's claims (preferred_username ...) and always auth_time.
 //
 // Login interaction (no JavaScript, no consent screen):
 //   GET  /interaction/:uid        a form with fields login, password
@@ -55,12 +56,13 @@ const alg = cfg.alg ?? "RS256";
 if (alg !== "RS256" && alg !== "ES256")
     die("alg must be RS256 or ES256");
 const accounts = cfg.accounts ?? {};
+const kid = cfg.kid ?? "k1";
 
 function signingKey() {
     const {privateKey} = alg === "ES256"
         ? crypto.generateKeyPairSync("ec", {namedCurve: "P-256"})
         : crypto.generateKeyPairSync("rsa", {modulusLength: 2048});
-    return {...privateKey.export({format: "jwk"}), kid: "k1", use: "sig", alg};
+    return {...privateKey.export({format: "jwk"}), kid, use: "sig", alg};
 }
 
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) =>
