@@ -91,6 +91,8 @@ int tk_cmd_case_signal(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_case_resolve(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_factor_enroll(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_factor_seal_key(const tk_cli_cmd *cmd, int argc, char **argv);
+int tk_cmd_account_password(const tk_cli_cmd *cmd, int argc, char **argv); /* cmd_account.c */
+int tk_cmd_account_totp(const tk_cli_cmd *cmd, int argc, char **argv);
 int tk_cmd_me(const tk_cli_cmd *cmd, int argc, char **argv);
 
 /* ---- HTTP client (client.c) ---- */

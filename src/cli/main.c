@@ -51,6 +51,19 @@ static const tk_cli_cmd commands[] = {
 	    "create DB.seal-key for a database made before factors existed",
 	    "      --db PATH            database created by `twokey init`\n"
 	    OPT_HELP},
+	{"account", "password", tk_cmd_account_password,
+	    "--db PATH [--stdin] LOGIN",
+	    "set a staff member's console password (a generated one is printed "
+	    "once); ends their console sessions",
+	    "      --db PATH            database created by `twokey init`\n"
+	    "      --stdin              read the password (one line, 12 to 128\n"
+	    "                           characters) from standard input instead\n"
+	    OPT_HELP},
+	{"account", "totp", tk_cmd_account_totp, "--db PATH LOGIN",
+	    "enrol a staff member's console sign-in TOTP factor (prints the "
+	    "otpauth URI and a QR code once)",
+	    "      --db PATH            database created by `twokey init`\n"
+	    OPT_HELP},
 	{NULL, "serve", tk_cmd_serve,
 	    "--db PATH --listen ADDR:PORT [--threads N] [--sweep-interval S]\n"
 	    "       [--checkpoint-events N] [--checkpoint-interval S] "
