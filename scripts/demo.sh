@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh - starts a twokey demo server: a fresh ./demo-data/ with the demo
 # org and policy (examples/demo), an API token for every demo staff member
-# (also written to demo-data/tokens.env), the server on 127.0.0.1:8080, and
+# (also written to demo-data/tokens.env), a console password and sign-in
+# TOTP factor for each (demo-data/console.txt), the server on
+# 127.0.0.1:8080, and
 # a copy-paste walk-through of an admin MFA reset. Ctrl-C stops it.
 #
 # Usage: scripts/demo.sh PATH/TO/twokey   (what `make demo` runs)
@@ -48,6 +50,18 @@ for u in $logins; do
 	    >>"$data/tokens.env"
 done
 
+# Console sign-in for every staff member: a generated password and a
+# sign-in TOTP factor (URI in $data/console-LOGIN.txt for scripts/totp.py).
+: >"$data/console.txt"
+for u in $logins; do
+	pw=$("$bin" account password --db "$db" "$u" 2>/dev/null) ||
+	    die "could not set a console password for $u"
+	"$bin" account totp --db "$db" "$u" >"$data/console-$u.txt" \
+	    2>/dev/null || die "could not enrol a sign-in factor for $u"
+	uri=$(sed -n 1p "$data/console-$u.txt")
+	echo "$u $pw $uri" >>"$data/console.txt"
+done
+
 "$bin" serve --db "$db" --listen "$addr:$port" --quiet &
 server=$!
 stop() {
@@ -90,6 +104,17 @@ while IFS='=' read -r var tok; do
 	f=$(fn_of "$u")
 	printf '  %-7s %-9s %s\n' "$u" "${f:--}" "$tok"
 done <"$data/tokens.env"
+
+cat <<EOF
+
+Web console: open $url/ and sign in with a login, its password and the
+code from an authenticator app (scan the URI, or let scripts/totp.py
+play the app: python3 scripts/totp.py $data/console-LOGIN.txt).
+Also in $data/console.txt:
+EOF
+while read -r u pw uri; do
+	printf '  %-7s %s  %s\n' "$u" "$pw" "$uri"
+done <"$data/console.txt"
 
 cat <<EOF
 
