@@ -407,7 +407,11 @@ lookup(const struct rstate *r, const struct node *n)
 	}
 	for (int k = 1; v != NULL && k < n->nparts; k++) {
 		part += strlen(part) + 1;
-		v = json_is_object(v) ? json_object_get(v, part) : NULL;
+		if (json_is_array(v) && part[0] >= '0' && part[0] <= '9' &&
+		    strlen(part) < 5) /* "rows.0": an item by index */
+			v = json_array_get(v, (size_t)strtoul(part, NULL, 10));
+		else
+			v = json_is_object(v) ? json_object_get(v, part) : NULL;
 	}
 	return v;
 }

@@ -111,6 +111,9 @@ test_sections(void **state)
 	expect("{{a.b.c}}|{{a.b}}|{{a.x.c}}",
 	    "{\"a\": {\"b\": {\"c\": \"deep\"}}}", "deep||");
 	expect("{{#a.b}}{{c}}{{/a.b}}", "{\"a\": {\"b\": {\"c\": 1}}}", "1");
+	/* an array item by index: "has any" tests */
+	expect("{{#xs.0}}some:{{#xs}}{{.}}{{/xs}}{{/xs.0}}{{^ys.0}}none{{/ys.0}}"
+	    "{{xs.1}}", "{\"xs\": [\"a\", \"b\"], \"ys\": []}", "some:abnoneb");
 	/* nested arrays and the item's own fields shadowing outer ones */
 	expect("{{#rows}}{{id}}:{{#tags}}{{.}},{{/tags}};{{/rows}}",
 	    "{\"id\": \"outer\", \"rows\": [{\"id\": \"r1\", \"tags\": [\"x\","
