@@ -1,7 +1,7 @@
 /*
  * pages.c - web_pages, the signed-in console's dispatcher (URL map in
  * docs/console.md), and the helpers the page files share: the data every
- * page gets (user, CSRF token, active section), the notice and error
+ * page receives (user, CSRF token, active section), the notice and error
  * pages, and the formatting of times, ages, states and masked contacts.
  *
  * Owns: the path-to-handler table of the signed-in pages. console.c has
