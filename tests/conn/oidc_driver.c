@@ -10,10 +10,14 @@
  *   {"state": "...", "code": "...", "error": "...", "binding": "..."}
  *       -> {"ok": true, "login", "auth_time", "next", "fresh"}
  *   {"skew": SECONDS}  -> {"ok": true}: moves the clock the client sees
+ *   {"flood": N, "threads": T}  -> {"ok": true, "distinct": D}: N logins
+ *       begun from T threads at once (the in-flight table's bound and
+ *       its lock); D is how many different states they got
  * and {"ok": false, "status": "...", "message": "..."} on any failure.
  * --skew sets the first skew (seconds added to now).
  * Exits 0 at the end of input, 3 on a usage or configuration error.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +45,85 @@ fail(const tk_error *err)
 {
 	emit(json_pack("{s:b, s:s, s:s}", "ok", 0, "status",
 	    tk_status_code(err->status), "message", err->msg));
+}
+
+#define FLOOD_MAX 4096
+#define THREADS_MAX 16
+
+struct flood {
+	tk_oidc *o;
+	tk_time now;
+	int from, to;                  /* logins [from, to) */
+	char (*states)[64];
+	int failed;
+};
+
+static void *
+flood_one(void *arg)
+{
+	struct flood *f = arg;
+	char url[8192], binding[128];
+	const char *p;
+	tk_error err;
+	size_t n;
+	int i;
+
+	for (i = f->from; i < f->to; i++) {
+		if (tk_oidc_begin(f->o, false, "/", f->now, url, sizeof(url),
+		    binding, sizeof(binding), &err) != 0 ||
+		    (p = strstr(url, "&state=")) == NULL) {
+			f->failed = 1;
+			continue;
+		}
+		p += 7;
+		n = strcspn(p, "&");
+		if (n >= sizeof(f->states[i]))
+			n = sizeof(f->states[i]) - 1;
+		memcpy(f->states[i], p, n);
+		f->states[i][n] = '\0';
+	}
+	return NULL;
+}
+
+static int
+cmp_state(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void
+flood(tk_oidc *o, tk_time now, int n, int t)
+{
+	struct flood f[THREADS_MAX];
+	pthread_t th[THREADS_MAX];
+	char (*states)[64];
+	int i, distinct = 0, failed = 0;
+
+	if (n < 1 || n > FLOOD_MAX || t < 1 || t > THREADS_MAX ||
+	    (states = calloc((size_t)n, sizeof(*states))) == NULL) {
+		emit(json_pack("{s:b, s:s}", "ok", 0, "message", "bad flood"));
+		return;
+	}
+	for (i = 0; i < t; i++) {
+		f[i] = (struct flood){o, now, n * i / t, n * (i + 1) / t,
+		    states, 0};
+		if (pthread_create(&th[i], NULL, flood_one, &f[i]) != 0) {
+			f[i].failed = 1;
+			th[i] = 0;
+		}
+	}
+	for (i = 0; i < t; i++) {
+		if (th[i] != 0)
+			(void)pthread_join(th[i], NULL);
+		failed |= f[i].failed;
+	}
+	qsort(states, (size_t)n, sizeof(*states), cmp_state);
+	for (i = 0; i < n; i++)
+		if (states[i][0] != '\0' &&
+		    (i == 0 || strcmp(states[i], states[i - 1]) != 0))
+			distinct++;
+	free(states);
+	emit(json_pack("{s:b, s:i}", "ok", !failed, "distinct", distinct));
 }
 
 static const char *
@@ -88,7 +171,11 @@ main(int argc, char **argv)
 			fail(&err);
 			continue;
 		}
-		if (json_is_integer(json_object_get(j, "skew"))) {
+		if (json_is_integer(json_object_get(j, "flood"))) {
+			flood(o, now, (int)json_integer_value(json_object_get(j,
+			    "flood")), (int)json_integer_value(
+			    json_object_get(j, "threads")));
+		} else if (json_is_integer(json_object_get(j, "skew"))) {
 			skew = (long)json_integer_value(json_object_get(j,
 			    "skew"));
 			emit(json_pack("{s:b}", "ok", 1));

@@ -478,3 +478,24 @@ def test_oidc_key_rotation(ctx):
         assert r["ok"] and r["login"] == "carol", r
     finally:
         w.close()
+
+
+def test_oidc_in_flight_table_is_bounded(ctx):
+    """Logins begun from several threads at once all get their own state;
+    past 1024 logins in flight the oldest is forgotten, not the newest."""
+    w = World()
+    try:
+        b_old = w.drv.begin()
+        assert b_old["ok"], b_old
+        r = w.drv.call({"flood": 1100, "threads": 4})
+        assert r == {"ok": True, "distinct": 1100}, r
+        b_new, cb_new = w.login()
+        cb_old = w.browser.login(b_old["url"], w.prov.redirect_uri)
+        r = w.drv.finish(state=cb_old["state"], code=cb_old["code"],
+                         binding=b_old["binding"])
+        _refused(r, "unknown, already used or too old")
+        r = w.drv.finish(state=cb_new["state"], code=cb_new["code"],
+                         binding=b_new["binding"])
+        assert r["ok"] and r["login"] == "carol", r
+    finally:
+        w.close()
