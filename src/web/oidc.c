@@ -1029,13 +1029,17 @@ num_claim(const json_t *c, const char *name, tk_time *v)
 	if (j == NULL)
 		return 1;
 	if (json_is_integer(j)) {
+		/* years 1938 to 33658 at most: no overflow in the checks */
+		if (json_integer_value(j) < -(1LL << 40) ||
+		    json_integer_value(j) > (1LL << 40))
+			return -1;
 		*v = (tk_time)json_integer_value(j);
 		return 0;
 	}
 	if (!json_is_real(j))
 		return -1;
 	d = json_real_value(j);
-	if (!(d > -1e15 && d < 1e15))
+	if (!(d > -1099511627776.0 && d < 1099511627776.0))
 		return -1;
 	*v = (tk_time)d;
 	return 0;
@@ -1155,6 +1159,9 @@ verify_token(const char *jwt, const json_t *jwks, const char *issuer,
 	if (s == NULL || strcmp(s, issuer) != 0)
 		REFUSE("it was issued by \"%.100s\", not by \"%.100s\"",
 		    s != NULL ? s : "(nobody)", issuer);
+	s = json_string_value(json_object_get(pay, "sub"));
+	if (s == NULL || s[0] == '\0')
+		REFUSE("it names no subject (sub)");
 	aud = json_object_get(pay, "aud");
 	if (json_is_string(aud)) {
 		if (strcmp(json_string_value(aud), audience) != 0)
@@ -1186,7 +1193,7 @@ verify_token(const char *jwt, const json_t *jwks, const char *issuer,
 	r = num_claim(pay, "exp", &exp);
 	if (r != 0)
 		REFUSE("it has %s expiry time (exp)", r > 0 ? "no" : "a bad");
-	if (now > exp + OIDC_LEEWAY)
+	if (now - OIDC_LEEWAY > exp)
 		REFUSE("it expired %lld seconds ago; sign in again",
 		    (long long)(now - exp));
 	r = num_claim(pay, "iat", &iat);
@@ -1603,7 +1610,7 @@ tk_oidc_finish(tk_oidc *o, const char *state, const char *code,
 		memset(out, 0, sizeof(*out));
 		goto done;
 	}
-	if (p.fresh && (r != 0 || now - at > OIDC_FRESH_MAX ||
+	if (p.fresh && (r != 0 || at < now - OIDC_FRESH_MAX ||
 	    at > now + OIDC_LEEWAY)) {
 		(void)tk_fail(err, TK_ERR_UNAUTH, "the identity provider did "
 		    "not sign you in again just now (%s); re-authentication "

@@ -510,6 +510,25 @@ test_expired_and_future(void **state)
 	refused(token(header("RS256", "rsa1"), c, rsa, "RS256"),
 	    "bad expiry");
 	c = claims();
+	json_object_set_new(c, "exp", json_integer(INT64_MAX));
+	refused(token(header("RS256", "rsa1"), c, rsa, "RS256"),
+	    "bad expiry");
+	c = claims();
+	json_object_set_new(c, "exp", json_integer(INT64_MIN));
+	refused(token(header("RS256", "rsa1"), c, rsa, "RS256"),
+	    "bad expiry");
+	c = claims();
+	json_object_set_new(c, "exp", json_real(1e300));
+	refused(token(header("RS256", "rsa1"), c, rsa, "RS256"),
+	    "bad expiry");
+	c = claims();
+	json_object_set_new(c, "iat", json_integer(INT64_MIN));
+	refused(token(header("RS256", "rsa1"), c, rsa, "RS256"),
+	    "bad issue time");
+	c = claims();
+	json_object_set_new(c, "exp", json_real((double)NOW + 300.5));
+	accepted(token(header("RS256", "rsa1"), c, rsa, "RS256"));
+	c = claims();
 	json_object_set_new(c, "iat", json_integer(NOW + 61));
 	refused(token(header("RS256", "rsa1"), c, rsa, "RS256"), "future");
 	c = claims();
@@ -520,6 +539,21 @@ test_expired_and_future(void **state)
 	json_object_set_new(c, "nbf", json_integer(NOW + 120));
 	refused(token(header("RS256", "rsa1"), c, rsa, "RS256"),
 	    "not valid yet");
+}
+
+static void
+test_no_sub(void **state)
+{
+	json_t *c = claims();
+
+	(void)state;
+	json_object_del(c, "sub");
+	refused(token(header("RS256", "rsa1"), c, rsa, "RS256"),
+	    "no subject");
+	c = claims();
+	json_object_set_new(c, "sub", json_integer(7));
+	refused(token(header("RS256", "rsa1"), c, rsa, "RS256"),
+	    "no subject");
 }
 
 static void
@@ -938,6 +972,7 @@ main(void)
 		cmocka_unit_test(test_wrong_aud),
 		cmocka_unit_test(test_multi_aud_without_azp),
 		cmocka_unit_test(test_expired_and_future),
+		cmocka_unit_test(test_no_sub),
 		cmocka_unit_test(test_nonce),
 		cmocka_unit_test(test_unknown_kid),
 		cmocka_unit_test(test_alg_key_mismatch),
