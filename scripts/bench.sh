@@ -31,6 +31,8 @@
 #      and bench_merkle (the tree over in-memory tiles)
 #   6. registered factor (issue 4): bench_otp, TOTP verification per call
 #   7. LDAP password reset end to end (issue 4): bench/bench_ldap_reset.py
+#   8. console pages (issue 5): bench_console, the queue page with 10,000
+#      open cases and a case page, rendered through the console's pages
 # Prints a table at the end; raw results go to $tmp/results.txt.
 set -eu
 
@@ -411,4 +413,19 @@ if command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; then
 	echo "|---|---|---|"
 	printf '| LDAP password reset, open -> executed, median (p90) | %s ms (%s ms) | < 25 ms median |\n' \
 		"$(jval median_ms "$out")" "$(jval p90_ms "$out")"
+fi
+
+# ---- 8. console pages (issue 5) ---------------------------------------------
+if [ -x "$B/bench/bench_console" ]; then
+	echo
+	echo "-- console: bench_console (queue page with 10,000 open cases, a case page)"
+	out=$(timeout 600 "$B/bench/bench_console" --subjects 5000 --runs 200 --json)
+	echo "$out"
+	echo
+	echo "| console (issue 5) | result | target |"
+	echo "|---|---|---|"
+	printf '| queue page, %s open cases, median (p99) | %s ms (%s ms) | < 20 ms |\n' \
+		"$(jval open_cases "$out")" "$(jval queue_median_ms "$out")" "$(jval queue_p99_ms "$out")"
+	printf '| case page, median (p99) | %s ms (%s ms) | < 5 ms |\n' \
+		"$(jval case_median_ms "$out")" "$(jval case_p99_ms "$out")"
 fi
