@@ -76,7 +76,8 @@ const char *web_query(const tk_http_req *req, const char *key);
  * repeats for each item of an array (the item becomes the context) or
  * renders once when the value is true, a non-empty string or an object;
  * {{^name}}...{{/name}} renders when it is missing, false, null, "" or [];
- * {{.}} is the current item; {{>name}} includes another template. There
+ * {{.}} is the current item; {{a.0}} is an array's first item ("has
+ * any" tests); {{>name}} includes another template. There
  * is no unescaped form: nothing a user typed can become markup. */
 
 /* Renders template name with data; malloc'd text, *len set. NULL with
