@@ -109,7 +109,8 @@ enum { O_DB = 256, O_ORG, O_POLICY, O_FORCE, O_LISTEN, O_THREADS, O_SWEEP,
 	O_QUIET, O_SUBJECT, O_ACTION, O_SIGNAL, O_TICKET, O_CHANNEL,
 	O_REASON, O_ORIGIN, O_CP_EVENTS, O_CP_SECONDS, O_PUBLIC_AUDIT,
 	O_WITNESS, O_CP_FILE, O_CP_SYSLOG, O_SYSLOG, O_SYSLOG_FORMAT,
-	O_SYSLOG_FROM, O_DIRECTORY, O_ALG, O_ISSUER };
+	O_SYSLOG_FROM, O_DIRECTORY, O_ALG, O_ISSUER, O_TLS_CERT, O_TLS_KEY,
+	O_OIDC, O_SESSION_IDLE, O_SESSION_MAX };
 
 /* Parses only --help/--json and the listed options; returns 'h' on
  * --help (usage printed), '?' on a usage error (usage printed), 0 when
@@ -540,6 +541,11 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		{"syslog-format", required_argument, NULL, O_SYSLOG_FORMAT},
 		{"syslog-from", required_argument, NULL, O_SYSLOG_FROM},
 		{"directory", required_argument, NULL, O_DIRECTORY},
+		{"tls-cert", required_argument, NULL, O_TLS_CERT},
+		{"tls-key", required_argument, NULL, O_TLS_KEY},
+		{"oidc", required_argument, NULL, O_OIDC},
+		{"session-idle", required_argument, NULL, O_SESSION_IDLE},
+		{"session-max", required_argument, NULL, O_SESSION_MAX},
 		{"quiet", no_argument, NULL, O_QUIET}, LO_END};
 	const char *witnesses[TK_APP_WITNESS_MAX];
 	tk_server_opts o = {0};
@@ -562,6 +568,23 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		case O_LISTEN: o.listen = optarg; break;
 		case O_QUIET: o.quiet = true; break;
 		case O_DIRECTORY: o.directory = optarg; break;
+		case O_TLS_CERT: o.tls_cert = optarg; break;
+		case O_TLS_KEY: o.tls_key = optarg; break;
+		case O_OIDC: o.oidc = optarg; break;
+		case O_SESSION_IDLE:
+		case O_SESSION_MAX:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] == '\0' ||
+			    optarg[0] == '-' || n < 60 || n > 2592000)
+				return tk_cli_usage_error(cmd, c == O_SESSION_IDLE ?
+				    "--session-idle wants seconds from 60 to 2592000" :
+				    "--session-max wants seconds from 60 to 2592000");
+			if (c == O_SESSION_IDLE)
+				o.session_idle = (int64_t)n;
+			else
+				o.session_max = (int64_t)n;
+			break;
 		case O_THREADS:
 			errno = 0;
 			n = strtoul(optarg, &end, 10);

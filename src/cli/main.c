@@ -70,8 +70,10 @@ static const tk_cli_cmd commands[] = {
 	    "[--checkpoint-file FILE]\n"
 	    "       [--witness URL=KEY]... [--checkpoint-syslog TARGET]\n"
 	    "       [--syslog TARGET [--syslog-format F] [--syslog-from SEQ]]\n"
-	    "       [--directory FILE] [--public-audit] [--quiet]",
-	    "run the REST/JSON API server until SIGINT or SIGTERM",
+	    "       [--directory FILE] [--public-audit] [--quiet]\n"
+	    "       [--tls-cert FILE --tls-key FILE] [--oidc FILE]\n"
+	    "       [--session-idle S] [--session-max S]",
+	    "run the REST/JSON API and the web console until SIGINT or SIGTERM",
 	    "      --db PATH            database created by `twokey init`\n"
 	    "      --listen ADDR:PORT   address to listen on, e.g. 127.0.0.1:8080\n"
 	    "      --threads N          worker threads (default 16)\n"
@@ -103,6 +105,16 @@ static const tk_cli_cmd commands[] = {
 	    "                           are executed manually and no messages\n"
 	    "                           are sent\n"
 	    "      --public-audit       serve /v1/audit without a token\n"
+	    "      --tls-cert FILE      serve HTTPS with this PEM certificate\n"
+	    "                           (chain) and --tls-key FILE, its PEM key;\n"
+	    "                           console cookies are then Secure\n"
+	    "      --oidc FILE          console sign-in through an OpenID provider\n"
+	    "                           (docs/console.md); local accounts work\n"
+	    "                           either way\n"
+	    "      --session-idle S     console sessions end after S seconds\n"
+	    "                           unused (default 1800)\n"
+	    "      --session-max S      ...and S seconds after sign-in whatever\n"
+	    "                           happens (default 43200)\n"
 	    "      --quiet              no access log on stderr\n" OPT_HELP},
 	{"policy", "check", tk_cmd_policy_check, "FILE",
 	    "parse a policy file and report the first error as file:line:col",

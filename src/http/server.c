@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -38,6 +39,7 @@
 #include "audit/export.h"
 #include "audit/log.h"
 #include "http/routes.h"
+#include "web/web.h"
 
 /* Past the cap a chunked body is drained (not stored) up to this much,
  * then the connection is dropped. */
@@ -45,7 +47,9 @@
 
 typedef struct server {
 	tk_app *app;
+	tk_web *web;   /* the console, NULL while starting */
 	bool quiet;
+	bool tls;      /* twokey serves TLS itself */
 } server;
 
 /* Per-request state for requests that carry a body. */
@@ -252,19 +256,75 @@ unescape(void *cls, struct MHD_Connection *c, char *str)
 	return (size_t)(w - str);
 }
 
-/* Sends status with body (borrowed) or, when text is non-NULL, the
- * ready-made JSON text (malloc'd; always taken over). */
+/* The console's Content-Security-Policy: its own script and style files
+ * only, no inline script, no framing, forms post only to twokey. */
+#define CONSOLE_CSP "default-src 'self'; script-src 'self'; style-src " \
+    "'self'; img-src 'self' data:; form-action 'self'; frame-ancestors " \
+    "'none'; base-uri 'none'; object-src 'none'"
+/* The confirmation page's: no script at all, its own inline style. */
+#define PAGE_CSP "default-src 'none'; style-src 'unsafe-inline'; " \
+    "form-action 'self'; frame-ancestors 'none'"
+
+static bool
+add_header(struct MHD_Response *r, const char *name, const char *value)
+{
+	return MHD_add_response_header(r, name, value) == MHD_YES;
+}
+
+/* The headers of resp's kind: content type, the security headers of
+ * console and HTML pages, caching, redirect and cookies. */
+static bool
+add_headers(const server *s, struct MHD_Response *r, int status,
+    const tk_http_resp *resp)
+{
+	const char *ctype = resp->ctype != NULL ? resp->ctype :
+	    resp->html || resp->console ? "text/html; charset=utf-8" :
+	    "application/json";
+	bool ok;
+
+	ok = add_header(r, "Content-Type", ctype) &&
+	    add_header(r, "X-Content-Type-Options", "nosniff") &&
+	    add_header(r, "Cache-Control", resp->cacheable ?
+	    "public, max-age=3600" : "no-store");
+	if (ok && resp->console)
+		ok = add_header(r, "Content-Security-Policy", CONSOLE_CSP) &&
+		    add_header(r, "X-Frame-Options", "DENY") &&
+		    add_header(r, "Referrer-Policy", "no-referrer") &&
+		    add_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+	else if (ok && resp->html)
+		ok = add_header(r, "Content-Security-Policy", PAGE_CSP) &&
+		    add_header(r, "Referrer-Policy", "no-referrer");
+	if (ok && s != NULL && s->tls)
+		ok = add_header(r, "Strict-Transport-Security",
+		    "max-age=31536000");
+	if (ok && resp->location[0] != '\0')
+		ok = add_header(r, "Location", resp->location);
+	for (size_t i = 0; ok && i < TK_RESP_COOKIES; i++)
+		if (resp->set_cookie[i][0] != '\0')
+			ok = add_header(r, "Set-Cookie", resp->set_cookie[i]);
+	/* After an error the rest of the request may be unread or
+	 * malformed: close rather than parse it as a next request. */
+	if (ok && status >= 400)
+		ok = add_header(r, "Connection", "close");
+	return ok;
+}
+
+/* Sends resp: its body (borrowed) or, when text is non-NULL, its
+ * ready-made text (malloc'd; always taken over, resp->text cleared). */
 static enum MHD_Result
-send_json(struct MHD_Connection *c, int status, json_t *body, char *text,
-    size_t text_len, bool html)
+send_resp(const server *s, struct MHD_Connection *c, tk_http_resp *resp)
 {
 	static const char fallback[] = "{\"error\":{\"code\":\"internal\","
 	    "\"message\":\"out of memory\"}}";
 	struct MHD_Response *r = NULL;
 	enum MHD_Result ret;
+	char *text = resp->text;
+	size_t text_len = resp->text_len;
+	int status = resp->status;
 
-	if (text == NULL && body != NULL) {
-		text = json_dumps(body, JSON_COMPACT);
+	resp->text = NULL;
+	if (text == NULL && resp->body != NULL) {
+		text = json_dumps(resp->body, JSON_COMPACT);
 		text_len = text ? strlen(text) : 0;
 	}
 	if (text != NULL) {
@@ -272,28 +332,21 @@ send_json(struct MHD_Connection *c, int status, json_t *body, char *text,
 		    MHD_RESPMEM_MUST_FREE);
 		if (r == NULL)
 			free(text);
-	}
+	} else if (resp->location[0] != '\0' && resp->body == NULL)
+		r = MHD_create_response_from_buffer(0, (void *)"",
+		    MHD_RESPMEM_PERSISTENT);
 	if (r == NULL) {
+		tk_http_resp oom;
+
+		memset(&oom, 0, sizeof(oom));
 		status = 500;
 		r = MHD_create_response_from_buffer(sizeof(fallback) - 1,
 		    (void *)fallback, MHD_RESPMEM_PERSISTENT);
 		if (r == NULL)
 			return MHD_NO;
+		resp = &oom;
 	}
-	if (MHD_add_response_header(r, "Content-Type", html ? "text/html; "
-	    "charset=utf-8" : "application/json") != MHD_YES ||
-	    (html && (MHD_add_response_header(r, "Content-Security-Policy",
-	    "default-src 'none'; style-src 'unsafe-inline'; form-action "
-	    "'self'; frame-ancestors 'none'") != MHD_YES ||
-	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") !=
-	    MHD_YES)) ||
-	    MHD_add_response_header(r, "Cache-Control", "no-store") != MHD_YES ||
-	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") !=
-	    MHD_YES ||
-	    /* After an error the rest of the request may be unread or
-	     * malformed: close rather than parse it as a next request. */
-	    (status >= 400 && MHD_add_response_header(r, "Connection",
-	    "close") != MHD_YES)) {
+	if (!add_headers(s, r, status, resp)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
 	}
@@ -340,15 +393,17 @@ send_error(const server *s, struct MHD_Connection *c, const char *method,
     const char *url, enum tk_status st, const char *msg)
 {
 	tk_app_err err;
-	json_t *body;
+	tk_http_resp resp;
 	enum MHD_Result ret;
 
 	memset(&err, 0, sizeof(err));
+	memset(&resp, 0, sizeof(resp));
 	err.e.status = st;
 	(void)tk_strlcpy(err.e.msg, msg, sizeof(err.e.msg));
-	body = tk_routes_error_json(&err);
-	ret = send_json(c, tk_status_http(st), body, NULL, 0, false);
-	json_decref(body);
+	resp.status = tk_status_http(st);
+	resp.body = tk_routes_error_json(&err);
+	ret = send_resp(s, c, &resp);
+	json_decref(resp.body);
 	access_log(s, method, url, tk_status_http(st), NULL);
 	return ret;
 }
@@ -379,6 +434,33 @@ query_cb(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/* The client's address as text ("" when unknown). */
+static void
+client_address(struct MHD_Connection *c, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	out[0] = '\0';
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		if (inet_ntop(AF_INET, &in->sin_addr, out,
+		    (socklen_t)size) == NULL)
+			out[0] = '\0';
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		if (inet_ntop(AF_INET6, &in6->sin6_addr, out,
+		    (socklen_t)size) == NULL)
+			out[0] = '\0';
+	}
+}
+
 static enum MHD_Result
 dispatch(server *s, struct MHD_Connection *c, const char *url,
     const char *method, const char *body, size_t len)
@@ -394,11 +476,20 @@ dispatch(server *s, struct MHD_Connection *c, const char *url,
 	req.body_len = len;
 	req.auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
+	req.cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_COOKIE);
+	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.tls = s->tls;
+	client_address(c, req.remote, sizeof(req.remote));
 	(void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_cb,
 	    &req);
-	tk_routes_handle(s->app, &req, &resp);
-	ret = send_json(c, resp.status, resp.body, resp.text, resp.text_len,
-	    resp.html);
+	memset(&resp, 0, sizeof(resp));
+	if (s->web != NULL && tk_web_owns(url))
+		tk_web_handle(s->web, &req, &resp);
+	else
+		tk_routes_handle(s->app, &req, &resp);
+	ret = send_resp(s, c, &resp);
 	json_decref(resp.body);
 	access_log(s, method, url, resp.status, resp.login);
 	return ret;
@@ -719,6 +810,109 @@ fail:
 
 /* ---- run ------------------------------------------------------------------ */
 
+/* ---- TLS and the console ------------------------------------------------ */
+
+#define PEM_MAX (1024 * 1024)
+
+typedef struct tls_files {
+	char *cert, *key; /* PEM text, NUL-terminated; key wiped on free */
+	size_t key_len;
+} tls_files;
+
+/* Reads a whole PEM file (at most PEM_MAX) into *out. */
+static int
+pem_read(const char *path, const char *what, char **out, size_t *len,
+    tk_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	*out = NULL;
+	if (f == NULL)
+		return tk_fail(err, TK_ERR_INVALID, "cannot read the TLS %s "
+		    "%.300s: %s", what, path, strerror(errno));
+	buf = malloc(PEM_MAX + 1);
+	if (buf == NULL) {
+		(void)fclose(f);
+		return tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+	}
+	n = fread(buf, 1, PEM_MAX + 1, f);
+	if (ferror(f) || n == 0 || n > PEM_MAX) {
+		bool big = n > PEM_MAX;
+
+		(void)fclose(f);
+		OPENSSL_cleanse(buf, PEM_MAX + 1);
+		free(buf);
+		return tk_fail(err, TK_ERR_INVALID, "the TLS %s %.300s is %s; "
+		    "give a PEM file", what, path, big ? "over 1 MiB" :
+		    "empty or unreadable");
+	}
+	(void)fclose(f);
+	buf[n] = '\0';
+	if (strstr(buf, "-----BEGIN ") == NULL) {
+		OPENSSL_cleanse(buf, n);
+		free(buf);
+		return tk_fail(err, TK_ERR_INVALID, "the TLS %s %.300s is not "
+		    "PEM (no -----BEGIN line); give a PEM file", what, path);
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static void
+tls_free(tls_files *t)
+{
+	free(t->cert);
+	if (t->key != NULL) {
+		OPENSSL_cleanse(t->key, t->key_len);
+		free(t->key);
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+static int
+tls_load(const tk_server_opts *o, tls_files *t, tk_error *err)
+{
+	size_t len;
+
+	memset(t, 0, sizeof(*t));
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return tk_fail(err, TK_ERR_INVALID, "this libmicrohttpd has no "
+		    "TLS support; serve behind a TLS reverse proxy instead");
+	if (pem_read(o->tls_cert, "certificate", &t->cert, &len, err) != 0 ||
+	    pem_read(o->tls_key, "key", &t->key, &t->key_len, err) != 0) {
+		tls_free(t);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+server_close(server *s, tls_files *t)
+{
+	tk_web_free(s->web);
+	s->web = NULL;
+	tk_app_close(s->app);
+	s->app = NULL;
+	tls_free(t);
+}
+
+static int
+web_start(server *s, const tk_server_opts *o, tk_error *err)
+{
+	tk_web_opts wo;
+
+	memset(&wo, 0, sizeof(wo));
+	wo.tls = s->tls;
+	wo.idle_seconds = o->session_idle;
+	wo.max_seconds = o->session_max;
+	wo.oidc = o->oidc;
+	s->web = tk_web_new(s->app, &wo, err);
+	return s->web != NULL ? 0 : -1;
+}
+
 int
 tk_server_run(const tk_server_opts *o, tk_error *err)
 {
@@ -732,6 +926,7 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	uint16_t port;
 	const union MHD_DaemonInfo *info;
 	server s;
+	tls_files tls;
 	sweeper sw, cw, ww;
 	bool sweeping = false, checkpointing = false, witnessing = false;
 	tk_syslog *cp_sl = NULL, *ev_sl = NULL;
@@ -745,10 +940,21 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	}
 	if (parse_listen(o->listen, &ss, &v6, host, sizeof(host), err) != 0)
 		return -1;
+	memset(&s, 0, sizeof(s));
 	s.quiet = o->quiet;
-	s.app = tk_app_open(o->db_path, err);
-	if (s.app == NULL)
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+		(void)tk_fail(err, TK_ERR_INVALID, "--tls-cert and --tls-key go "
+		    "together: give both to serve HTTPS, or neither");
 		return -1;
+	}
+	if (o->tls_cert != NULL && tls_load(o, &tls, err) != 0)
+		return -1;
+	s.tls = o->tls_cert != NULL;
+	s.app = tk_app_open(o->db_path, err);
+	if (s.app == NULL) {
+		tls_free(&tls);
+		return -1;
+	}
 	/* The audit log's key: without it no checkpoint could be signed,
 	 * and an unsigned log is not one an investigator can trust. */
 	if (tk_audit_key_path(o->db_path, key_path, sizeof(key_path),
@@ -763,16 +969,16 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		(void)tk_fail(err, TK_ERR_INVALID, "%.600s (a database made "
 		    "before signed checkpoints needs a key: `twokey audit key "
 		    "--db %.200s --rotate --origin NAME`)", why, o->db_path);
-		tk_app_close(s.app);
+		server_close(&s, &tls);
 		return -1;
 	}
 	tk_app_audit_public(s.app, o->audit_public);
-	if (attach_fx(&s, o, err) != 0) {
-		tk_app_close(s.app);
+	if (attach_fx(&s, o, err) != 0 || web_start(&s, o, err) != 0) {
+		server_close(&s, &tls);
 		return -1;
 	}
 	if (outputs_start(o, s.app, &cp_sl, &ev_sl, err) != 0) {
-		tk_app_close(s.app);
+		server_close(&s, &tls);
 		return -1;
 	}
 
@@ -784,7 +990,7 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) {
 		syslog_close(ev_sl, "event", o->syslog);
 		syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
-		tk_app_close(s.app);
+		server_close(&s, &tls);
 		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot block signals");
 		return -1;
 	}
@@ -802,6 +1008,8 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
 	if (v6)
 		flags |= MHD_USE_DUAL_STACK;
+	if (s.tls)
+		flags |= MHD_USE_TLS;
 	if (!o->quiet)
 		flags |= MHD_USE_ERROR_LOG;
 	port = v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
@@ -813,16 +1021,20 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 	    MHD_OPTION_CONNECTION_LIMIT, 1024u,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, (void *)NULL,
+	    /* without TLS the list ends here */
+	    s.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls.cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, tls.key,
 	    MHD_OPTION_END);
 	if (d == NULL) {
 		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 		(void)sigaction(SIGPIPE, &old_pipe, NULL);
 		syslog_close(ev_sl, "event", o->syslog);
 		syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
-		tk_app_close(s.app);
+		server_close(&s, &tls);
 		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot listen on %.100s: "
-		    "the address is in use or not available here",
-		    o->listen);
+		    "the address is in use or not available here%s",
+		    o->listen, s.tls ? ", or the TLS certificate and key do "
+		    "not load or do not match" : "");
 		return -1;
 	}
 	if (o->sweep_interval >= 0) {
@@ -869,8 +1081,9 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 		witnessing = true;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	(void)fprintf(stderr, "twokey %s: listening on http://%s%s%s:%u "
-	    "(%u threads)\n", TK_VERSION, v6 ? "[" : "", host, v6 ? "]" : "",
+	(void)fprintf(stderr, "twokey %s: listening on http%s://%s%s%s:%u "
+	    "(%u threads)\n", TK_VERSION, s.tls ? "s" : "", v6 ? "[" : "",
+	    host, v6 ? "]" : "",
 	    info ? (unsigned)info->port : 0u, threads);
 	if (!o->quiet) {
 		for (size_t i = 0; i < o->nwitnesses; i++)
@@ -933,7 +1146,7 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	}
 	syslog_close(ev_sl, "event", o->syslog);
 	syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
-	tk_app_close(s.app);
+	server_close(&s, &tls);
 	(void)sigaction(SIGPIPE, &old_pipe, NULL);
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
@@ -952,6 +1165,6 @@ fail_threads:
 	(void)sigaction(SIGPIPE, &old_pipe, NULL);
 	syslog_close(ev_sl, "event", o->syslog);
 	syslog_close(cp_sl, "checkpoint", o->checkpoint_syslog);
-	tk_app_close(s.app);
+	server_close(&s, &tls);
 	return -1;
 }

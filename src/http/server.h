@@ -1,8 +1,9 @@
 /*
  * server.h - the twokey HTTP server: REST/JSON API on libmicrohttpd.
  *
- * Owns: listening, request bodies and caps, authentication by bearer
- * token, routing to the app layer, JSON error responses.
+ * Owns: listening (HTTP, or HTTPS with --tls-cert/--tls-key), request
+ * bodies and caps, routing to the API (routes.c) or the console
+ * (src/web), response headers, JSON error responses.
  */
 #ifndef TK_SERVER_H
 #define TK_SERVER_H
@@ -38,6 +39,11 @@ typedef struct tk_server_opts {
 	                          after start */
 	const char *directory; /* directory file (connectors, notify), or
 	                          NULL: manual execution only, no messages */
+	const char *tls_cert;  /* PEM certificate (chain) and key: serve */
+	const char *tls_key;   /* HTTPS; both or neither */
+	const char *oidc;      /* console SSO configuration file, or NULL */
+	int64_t session_idle;  /* console session idle expiry (s): 0 = 30 min */
+	int64_t session_max;   /* ...and absolute expiry: 0 = 12 hours */
 } tk_server_opts;
 
 /*
