@@ -20,7 +20,8 @@ SUBCOMMANDS = [
     ["case", "patch"], ["case", "execute"], ["case", "cancel"],
     ["case", "break-glass"], ["case", "review"], ["case", "confirm"],
     ["case", "signal"], ["case", "resolve"], ["factor", "enroll"],
-    ["factor", "seal-key"], ["me"],
+    ["factor", "seal-key"], ["account", "password"], ["account", "totp"],
+    ["me"],
 ]
 
 
