@@ -24,6 +24,7 @@
 #include "audit/chain.h"
 #include "audit/merkle.h"
 #include "core/b64.h"
+#include "store/store_pages.h"
 
 #define KEYFILE_MAX 1024
 #define PROOF_MAX TK_MERKLE_MAX_PROOF
@@ -1036,6 +1037,8 @@ struct brow {
 /* What one thread holds of the chunk it works on. */
 struct chunk {
 	tk_store *s;              /* this thread's connection */
+	tk_pages_reader *pages;   /* the file's pages, read directly, or
+	                             NULL: through SQLite */
 	struct brow *rows;
 	size_t nrows;             /* rows read; reading stops at the first
 	                             one the turn will stop at */
@@ -1069,6 +1072,24 @@ chunk_tile(const struct chunk *c, int level, uint64_t idx)
 	return NULL;
 }
 
+/* A stored tile for the chunk: from the pages when they serve it, else
+ * through this thread's connection. */
+static void
+chunk_stile(struct chunk *c, struct stile *t, int level, uint64_t idx)
+{
+	if (c->pages != NULL) {
+		t->level = level;
+		t->idx = idx;
+		t->width = 0;
+		t->msg[0] = '\0';
+		t->rc = tk_pages_tile_read(c->pages, level, idx, t->hashes,
+		    &t->width);
+		if (t->rc != TK_PAGES_ASK_SQLITE)
+			return;
+	}
+	stile_read(c->s, t, level, idx);
+}
+
 /* One row read: checked against its columns and hashed where it lies,
  * then the stored tiles it completes. Stops (1) after a row the turn
  * will stop at: out of place, or failing its row check. */
@@ -1095,7 +1116,7 @@ chunk_row(void *arg, const tk_leaf *l)
 		return 1; /* v_leaf_seen says so */
 	row->hashed = true;
 	for (int lv = 0; lv < TILE_LEVELS && pos % span == 0; lv++) {
-		stile_read(c->s, &c->tiles[c->ntiles++], lv, pos / span - 1);
+		chunk_stile(c, &c->tiles[c->ntiles++], lv, pos / span - 1);
 		if (span > UINT64_MAX / TILE_W)
 			break;
 		span *= TILE_W;
@@ -1110,6 +1131,16 @@ chunk_read(struct chunk *c, uint64_t k)
 	c->base = k * CHUNK_ROWS;
 	c->nrows = c->ntiles = 0;
 	c->bad = false;
+	if (c->pages != NULL) {
+		c->rc = tk_pages_event_leaves(c->pages, (int64_t)c->base + 1,
+		    CHUNK_ROWS, chunk_row, c);
+		if (c->rc != TK_PAGES_ASK_SQLITE)
+			return;
+		/* Something the pages do not read: SQLite reads the chunk
+		 * again and says what it finds. */
+		c->nrows = c->ntiles = 0;
+		c->bad = false;
+	}
 	c->rc = tk_store_event_leaves(c->s, (int64_t)c->base + 1, CHUNK_ROWS,
 	    chunk_row, c, &c->err);
 }
@@ -1203,6 +1234,8 @@ helper_main(void *arg)
 static void
 chunk_free(struct chunk *c)
 {
+	tk_pages_reader_free(c->pages);
+	c->pages = NULL;
 	free(c->rows);
 	free(c->tiles);
 }
@@ -1230,6 +1263,8 @@ v_walk(struct verifier *v, tk_error *err)
 	struct chunk c[2];
 	struct helper h = {&w, &c[1]};
 	tk_store *s2 = NULL;
+	tk_pages *pages;
+	char why[256];
 	pthread_t helper;
 	tk_error e;
 	int rc;
@@ -1256,9 +1291,8 @@ v_walk(struct verifier *v, tk_error *err)
 	 * opened) this thread walks alone. */
 	if (strcmp(tk_store_path(v->s), ":memory:") != 0 &&
 	    (s2 = tk_store_open(tk_store_path(v->s), false, &e)) != NULL) {
-		if (chunk_init(&c[1], s2) == 0 &&
-		    pthread_create(&helper, NULL, helper_main, &h) == 0) {
-			w.nthreads = 2;
+		if (chunk_init(&c[1], s2) == 0) {
+			w.nthreads = 2; /* (the thread starts below) */
 		} else {
 			chunk_free(&c[1]);
 			tk_store_close(s2);
@@ -1268,6 +1302,19 @@ v_walk(struct verifier *v, tk_error *err)
 	(void)tk_store_map_reads(v->s, true, &e); /* (else plain reads) */
 	if (s2 != NULL)
 		(void)tk_store_map_reads(s2, true, &e);
+	/* The pages read directly where they can be (see store_pages.h);
+	 * the connections stay for what they do not read. */
+	pages = tk_pages_open(v->s, why, sizeof(why));
+	c[0].pages = tk_pages_reader_new(pages);
+	if (w.nthreads == 2)
+		c[1].pages = tk_pages_reader_new(pages);
+	if (w.nthreads == 2 &&
+	    pthread_create(&helper, NULL, helper_main, &h) != 0) {
+		chunk_free(&c[1]);
+		tk_store_close(s2);
+		s2 = NULL;
+		w.nthreads = 1;
+	}
 	walk_chunks(&w, &c[0], 0, (uint64_t)w.nthreads);
 	if (w.nthreads == 2) {
 		if (pthread_join(helper, NULL) != 0)
@@ -1275,6 +1322,9 @@ v_walk(struct verifier *v, tk_error *err)
 		chunk_free(&c[1]);
 		tk_store_close(s2);
 	}
+	tk_pages_reader_free(c[0].pages);
+	c[0].pages = NULL;
+	tk_pages_close(pages);
 	(void)tk_store_map_reads(v->s, false, &e);
 	(void)pthread_cond_destroy(&w.cv);
 	(void)pthread_mutex_destroy(&w.mu);
