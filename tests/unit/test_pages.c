@@ -1,13 +1,15 @@
 /*
- * test_pages.c - unit tests for store/store_pages.c, the audit walk's
- * direct reader of the SQLite file: it gives exactly the rows and tiles
- * SQLite gives (events whose bodies spill onto overflow pages included),
- * leaves to SQLite what it does not read (a row larger than it takes, a
- * write-ahead log holding frames) with the verification still whole,
- * and through it `audit verify` still names the event behind every
- * changed byte of an event's row in the file (columns, body on its own
- * page and on an overflow page, recorded hash), and catches a change
- * to the row's cell header.
+ * test_pages.c - unit tests for the console's signed-in pages
+ * (src/web/pages_*.c) driven through web_pages with a fake session on a
+ * temporary database initialised from the demo org and policy: the
+ * queue's tabs count and list the open cases, filter by queue, state and
+ * "needs me", and page; a self-approval re-renders the case with a 403
+ * alert carrying the app's invariant message; contacts on file are
+ * masked for everyone but a verifier who needs them; execute is offered
+ * only to someone allowed to; tiers high and critical ask for a TOTP
+ * code unless the session re-authenticated; break-glass insists on the
+ * confirmation; a new case redirects to its page and the preview names
+ * the tier; the policy, audit and reviews pages render.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,158 +21,108 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
-#include "audit/log.h"
+#include "app/app.h"
+#include "core/case.h"
 #include "store/store.h"
-#include "store/store_pages.h"
+#include "web/web_int.h"
 
-#define NEV 700                 /* events in the test log */
-#define BIG_EVERY 97            /* every 97th event has a 6 KB note */
-#define T0 ((tk_time)1795426200) /* 2026-11-23T09:30:00Z, 4-byte int */
-#define FLIP_SEQ 300            /* the event whose bytes are flipped */
+#define T0 ((tk_time)1795000000)
 
-struct fx {
+struct fixture {
 	char dir[64];
-	char db[128];               /* pristine log */
-	char huge[128];             /* one with a 70 KB event */
-	char work[128];             /* the copy a test changes */
-	char vkey[TK_NOTE_VKEY_MAX];
-	unsigned char *file;        /* the pristine file's bytes */
-	size_t len;
+	char path[128];
+	tk_app *app;
+	struct tk_web web;
+	tk_time now;
 };
 
-/* ---- helpers ------------------------------------------------------------ */
+static tk_time
+test_clock(void *arg)
+{
+	return ((struct fixture *)arg)->now;
+}
 
-static unsigned char *
-slurp(const char *path, size_t *len)
+static char *
+slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	unsigned char *b;
+	char *buf;
 	long n;
 
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	b = malloc((size_t)n);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	assert_int_equal(fclose(f), 0);
-	*len = (size_t)n;
-	return b;
-}
-
-static void
-spill(const char *path, const unsigned char *b, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	char p[200];
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(b, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-	(void)snprintf(p, sizeof(p), "%s-wal", path);
-	(void)unlink(p);
-	(void)snprintf(p, sizeof(p), "%s-shm", path);
-	(void)unlink(p);
-}
-
-static tk_store *
-open_db(const char *path)
-{
-	tk_error err;
-	tk_store *s = tk_store_open(path, false, &err);
-
-	if (s == NULL)
-		fail_msg("open %s: %s", path, err.msg);
-	return s;
-}
-
-/* A log of n events at path (key at path.audit-key, one checkpoint at
- * the end); event `huge` (0: none) carries a 70 KB note. Closed, so the
- * write-ahead log is folded into the file. */
-static void
-build(const char *path, int64_t n, int64_t huge, char *vkey)
-{
-	tk_error err;
-	tk_note_signer k;
-	char key[200], *note;
-	int64_t size;
-	tk_store *s = tk_store_open(path, true, &err);
-
-	if (s == NULL)
-		fail_msg("create %s: %s", path, err.msg);
-	(void)snprintf(key, sizeof(key), "%s.audit-key", path);
-	if (tk_audit_key_create(s, key, "pages.example/twokey", T0, vkey,
-	    TK_NOTE_VKEY_MAX, &err) != 0 || tk_audit_key_load(key, &k,
-	    &err) != 0)
-		fail_msg("key: %s", err.msg);
-	note = malloc(70001);
-	assert_non_null(note);
-	assert_int_equal(tk_store_begin(s, &err), 0);
-	for (int64_t i = 1; i <= n; i++) {
-		size_t nl = i == huge ? 70000 : i % BIG_EVERY == 0 ? 6000 : 20;
-		char case_id[16];
-		json_t *data;
-
-		memset(note, 'a' + (int)(i % 26), nl);
-		note[nl] = '\0';
-		if (nl > 5000) /* a mark on the overflow page */
-			(void)snprintf(note + 5000, 20, "MARK-%06lld-",
-			    (long long)i);
-		if (nl > 5000)
-			note[5000 + 12] = 'z';
-		(void)snprintf(case_id, sizeof(case_id), "c_%03lld",
-		    (long long)(i % 100));
-		data = json_pack("{s:I, s:s}", "n", (json_int_t)i, "note", note);
-		assert_non_null(data);
-		if (tk_store_event_append(s, T0 + i, i % 5 ? case_id : "",
-		    i % 2 ? "case.opened" : "approval.added", "alice",
-		    i % 50 == 0, data, NULL, &err) != 0)
-			fail_msg("append %lld: %s", (long long)i, err.msg);
-		json_decref(data);
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0) {
+		(void)fclose(f);
+		return NULL;
 	}
-	assert_int_equal(tk_store_commit(s, &err), 0);
-	free(note);
-	if (tk_audit_checkpoint(s, &k, T0 + n, NULL, &size, &err) != 0)
-		fail_msg("checkpoint: %s", err.msg);
-	assert_int_equal(size, n);
-	tk_note_signer_wipe(&k);
-	tk_store_close(s);
+	buf = malloc((size_t)n + 1);
+	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	if (buf != NULL)
+		buf[n] = '\0';
+	(void)fclose(f);
+	return buf;
 }
 
-/* Verifies the database at path trusting vkey: 0 with rep, or -1. */
 static int
-verify(const char *path, const char *vkey, tk_audit_report *rep)
+init_db(const char *path)
 {
-	tk_audit_trust t;
+	char *org = slurp("examples/demo/org.yaml");
+	char *pol = slurp("examples/demo/policy.yaml");
+	tk_store *s = NULL;
+	tk_event_row row;
 	tk_error err;
-	tk_store *s = open_db(path);
-	int rc;
+	json_t *data = json_pack("{s:s}", "detail", "test database");
+	int rc = -1;
 
-	memset(&t, 0, sizeof(t));
-	if (tk_audit_trust_add(&t, vkey, &err) != 0)
-		fail_msg("trust: %s", err.msg);
-	rc = tk_audit_verify_store(s, &t, rep, &err);
-	tk_store_close(s);
+	memset(&row, 0, sizeof(row));
+	if (org == NULL || pol == NULL || data == NULL)
+		goto out;
+	s = tk_store_open(path, true, &err);
+	if (s == NULL)
+		goto out;
+	if (tk_store_begin(s, &err) != 0 ||
+	    tk_store_config_put(s, "org", org, &err) != 0 ||
+	    tk_store_config_put(s, "policy", pol, &err) != 0 ||
+	    tk_store_event_append(s, T0, "", "store.initialized", "system",
+	    false, data, &row, &err) != 0 ||
+	    tk_store_commit(s, &err) != 0)
+		goto out;
+	rc = 0;
+out:
+	tk_event_row_clear(&row);
+	json_decref(data);
+	if (s != NULL)
+		tk_store_close(s);
+	free(org);
+	free(pol);
 	return rc;
 }
 
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fixture *f = calloc(1, sizeof(*f));
+	tk_error err;
 
-	assert_non_null(f);
-	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/tk-pages-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	(void)snprintf(f->db, sizeof(f->db), "%s/log.db", f->dir);
-	(void)snprintf(f->huge, sizeof(f->huge), "%s/huge.db", f->dir);
-	(void)snprintf(f->work, sizeof(f->work), "%s/work.db", f->dir);
-	build(f->db, NEV, 0, f->vkey);
-	f->file = slurp(f->db, &f->len);
+	if (f == NULL)
+		return -1;
+	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/tk_pages_XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	(void)snprintf(f->path, sizeof(f->path), "%s/tk.db", f->dir);
+	if (init_db(f->path) != 0)
+		return -1;
+	f->app = tk_app_open(f->path, &err);
+	if (f->app == NULL)
+		return -1;
+	f->now = T0;
+	tk_app_set_clock(f->app, test_clock, f);
+	f->web.app = f->app;
 	*state = f;
 	return 0;
 }
@@ -178,306 +130,451 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
-	static const char *const sfx[] = {"", "-wal", "-shm", ".audit-key",
-	    ".checkpoints"};
-	const char *dbs[] = {f->db, f->huge, f->work};
-	char p[200];
+	struct fixture *f = *state;
+	char p[160];
 
-	for (size_t d = 0; d < 3; d++)
-		for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-			(void)snprintf(p, sizeof(p), "%s%s", dbs[d], sfx[i]);
-			(void)unlink(p);
-		}
+	tk_app_close(f->app);
+	(void)unlink(f->path);
+	(void)snprintf(p, sizeof(p), "%s-wal", f->path);
+	(void)unlink(p);
+	(void)snprintf(p, sizeof(p), "%s-shm", f->path);
+	(void)unlink(p);
 	(void)rmdir(f->dir);
-	free(f->file);
 	free(f);
 	return 0;
 }
 
-/* ---- the same rows as SQLite -------------------------------------------- */
+/* Opens a case through the app; its id into id. */
+static void
+open_case(struct fixture *f, const char *actor, const char *subject,
+    const char *action, const char *ticket, char *id)
+{
+	tk_open_req r;
+	json_t *out = NULL;
+	tk_app_err err;
 
-struct got {
-	int64_t seq, ts;
-	char case_id[TK_ID_MAX], kind[64], actor[TK_ID_MAX];
-	bool alert;
-	char *body;
-	size_t len;
-	unsigned char hash[32];
-};
+	memset(&r, 0, sizeof(r));
+	r.subject = subject;
+	r.action = action;
+	r.channel = "phone";
+	r.ticket = ticket;
+	r.reason_code = "forgot_password";
+	r.justification = "caller <b>forgot</b>";
+	r.params = "{}";
+	r.delivery = "";
+	if (tk_app_case_open(f->app, actor, &r, &out, &err) != TK_OK)
+		fail_msg("open %s %s: %s", subject, action, err.e.msg);
+	(void)tk_strlcpy(id, json_string_value(json_object_get(out, "id")),
+	    TK_ID_MAX);
+	json_decref(out);
+}
 
-struct rows {
-	struct got g[NEV + 2];
-	size_t n;
-};
+static void
+session(web_session *s, const char *login)
+{
+	memset(s, 0, sizeof(*s));
+	(void)tk_strlcpy(s->login, login, sizeof(s->login));
+	(void)tk_strlcpy(s->csrf, "csrf-token-for-test", sizeof(s->csrf));
+}
+
+/* Runs one request; the response text stays in resp (free resp->text). */
+static void
+run(struct fixture *f, const web_session *s, const char *method,
+    const char *path, const char *query, const char *body,
+    tk_http_resp *resp)
+{
+	tk_http_req req;
+	static char qbuf[512];
+	char *p, *save = NULL;
+
+	memset(&req, 0, sizeof(req));
+	memset(resp, 0, sizeof(*resp));
+	req.method = method;
+	req.path = path;
+	req.body = body;
+	req.body_len = body != NULL ? strlen(body) : 0;
+	(void)tk_strlcpy(req.remote, "127.0.0.1", sizeof(req.remote));
+	if (query != NULL) {
+		(void)tk_strlcpy(qbuf, query, sizeof(qbuf));
+		for (p = strtok_r(qbuf, "&", &save); p != NULL &&
+		    req.nquery < TK_QUERY_MAX; p = strtok_r(NULL, "&", &save)) {
+			char *eq = strchr(p, '=');
+			if (eq != NULL)
+				*eq++ = '\0';
+			req.query[req.nquery].key = p;
+			req.query[req.nquery].value = eq != NULL ? eq : "";
+			req.nquery++;
+		}
+	}
+	web_pages(&f->web, &req, s, resp);
+}
 
 static int
-keep_row(void *arg, const tk_leaf *l)
+occurrences(const char *hay, const char *needle)
 {
-	struct rows *r = arg;
-	struct got *g = &r->g[r->n++];
+	int n = 0;
 
-	assert_true(r->n <= NEV);
-	g->seq = l->seq;
-	g->ts = l->ts;
-	assert_true(strlen(l->case_id) < sizeof(g->case_id));
-	(void)snprintf(g->case_id, sizeof(g->case_id), "%s", l->case_id);
-	(void)snprintf(g->kind, sizeof(g->kind), "%s", l->kind);
-	(void)snprintf(g->actor, sizeof(g->actor), "%s", l->actor);
-	g->alert = l->alert;
-	g->body = malloc(l->len + 1);
-	assert_non_null(g->body);
-	memcpy(g->body, l->body, l->len);
-	g->len = l->len;
-	memcpy(g->hash, l->hash, 32);
-	return 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+#define HAS(resp, s) do { if (strstr((resp)->text, (s)) == NULL) \
+	fail_msg("page lacks '%s'", (s)); } while (0)
+#define LACKS(resp, s) do { if (strstr((resp)->text, (s)) != NULL) \
+	fail_msg("page has '%s'", (s)); } while (0)
+
+static void
+test_queue(void **state)
+{
+	struct fixture *f = *state;
+	char a[TK_ID_MAX], b[TK_ID_MAX], c[TK_ID_MAX], d[TK_ID_MAX];
+	web_session s;
+	tk_http_resp resp;
+
+	open_case(f, "alice", "jsmith", "password_reset", "", a);
+	open_case(f, "alice", "pwhite", "mfa_reset", "INC-1", b);
+	open_case(f, "bob", "radmin", "password_reset", "INC-2", c);
+	open_case(f, "alice", "bob", "password_reset", "", d);
+	session(&s, "carol");
+	run(f, &s, "GET", "/queues", NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_true(resp.console);
+	HAS(&resp, a);
+	HAS(&resp, b);
+	HAS(&resp, c);
+	HAS(&resp, d);
+	/* the tabs count: all 4, password 3, mfa 1 */
+	HAS(&resp, ">All <span class=\"count\" aria-label=\"4 cases\">4</span>");
+	HAS(&resp, ">Password <span class=\"count\" aria-label=\"3 cases\">3");
+	HAS(&resp, ">MFA <span class=\"count\" aria-label=\"1 cases\">1");
+	HAS(&resp, "<main id=\"main\"");
+	free(resp.text);
+
+	run(f, &s, "GET", "/queues", "family=mfa", NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, b);
+	LACKS(&resp, a);
+	LACKS(&resp, c);
+	/* the counts stay for every tab */
+	HAS(&resp, ">Password <span class=\"count\" aria-label=\"3 cases\">3");
+	free(resp.text);
+
+	/* needs me: bob may approve jsmith's case but never act on a case
+	 * about his own account (invariant 5) */
+	session(&s, "bob");
+	run(f, &s, "GET", "/queues", "mine=1", NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, a);
+	HAS(&resp, "(you can)");
+	LACKS(&resp, d);
+	free(resp.text);
+
+	/* a state filter with nothing in it */
+	run(f, &s, "GET", "/queues", "state=closed", NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "No cases here");
+	LACKS(&resp, a);
+	free(resp.text);
+
+	run(f, &s, "GET", "/queues", "state=bogus", NULL, &resp);
+	assert_int_equal(resp.status, 400);
+	free(resp.text);
 }
 
 static void
-rows_free(struct rows *r)
+test_queue_paging(void **state)
 {
-	for (size_t i = 0; i < r->n; i++)
-		free(r->g[i].body);
-	r->n = 0;
-}
+	struct fixture *f = *state;
+	web_session s;
+	tk_http_resp resp;
+	char id[TK_ID_MAX], *next;
+	const char *subjects[] = {"jsmith", "pwhite", "radmin", "alice",
+	    "bob", "erin", "carol", "dave", "frank", "grace", "henry",
+	    "ivan", "olivia", "dave-admin"};
+	const char *actions[] = {"password_reset", "mfa_reset"};
+	int n = 0;
 
-static void
-same_rows(const struct rows *a, const struct rows *b)
-{
-	assert_int_equal(a->n, b->n);
-	for (size_t i = 0; i < a->n; i++) {
-		const struct got *x = &a->g[i], *y = &b->g[i];
-
-		assert_int_equal(x->seq, y->seq);
-		assert_int_equal(x->ts, y->ts);
-		assert_string_equal(x->case_id, y->case_id);
-		assert_string_equal(x->kind, y->kind);
-		assert_string_equal(x->actor, y->actor);
-		assert_int_equal(x->alert, y->alert);
-		assert_int_equal(x->len, y->len);
-		assert_memory_equal(x->body, y->body, x->len);
-		assert_memory_equal(x->hash, y->hash, 32);
-	}
-}
-
-static void
-test_same_as_sqlite(void **state)
-{
-	struct fx *f = *state;
-	static struct rows a, b;
-	static const int64_t ranges[][2] = {{1, NEV}, {350, 17}, {97, 1},
-	    {NEV, 5}, {NEV + 1, 5}, {1, 1}};
-	tk_store *s = open_db(f->db);
-	char why[256];
-	tk_pages *p = tk_pages_open(s, why, sizeof(why));
-	tk_pages_reader *r;
-	tk_error err;
-	unsigned char h1[256 * 32], h2[256 * 32];
-	size_t w1, w2;
-
-	if (p == NULL)
-		fail_msg("pages: %s", why);
-	r = tk_pages_reader_new(p);
-	assert_non_null(r);
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		assert_int_equal(tk_pages_event_leaves(r, ranges[i][0],
-		    ranges[i][1], keep_row, &a), 0);
-		assert_int_equal(tk_store_event_leaves(s, ranges[i][0],
-		    ranges[i][1], keep_row, &b, &err), 0);
-		same_rows(&a, &b);
-		if (i == 0) {
-			assert_int_equal(a.n, NEV);
-			/* the 6 KB bodies came off their overflow pages */
-			assert_true(a.g[BIG_EVERY - 1].len > 6000);
-			assert_non_null(strstr(a.g[BIG_EVERY - 1].body,
-			    "MARK-000097-z"));
+	for (size_t i = 0; i < 14; i++)
+		for (size_t k = 0; k < 2; k++) {
+			/* alice cannot open a case on her own account */
+			open_case(f, strcmp(subjects[i], "alice") == 0 ? "bob" :
+			    "alice", subjects[i], actions[k], "INC-9", id);
+			n++;
 		}
-		rows_free(&a);
-		rows_free(&b);
-	}
-	/* Tiles: two full ones, the partial one, the level above, none. */
-	for (int i = 0; i < 5; i++) {
-		int level = i < 3 ? 0 : i == 3 ? 1 : 0;
-		uint64_t idx = i < 3 ? (uint64_t)i : i == 3 ? 0 : 9;
-		int rc1 = tk_pages_tile_read(r, level, idx, h1, &w1);
-		int rc2 = tk_store_tile_read(s, level, idx, h2, &w2, &err);
-
-		assert_int_equal(rc1, rc2);
-		assert_int_equal(rc1, i == 4 ? 1 : 0);
-		if (rc1 == 0) {
-			assert_int_equal(w1, w2);
-			assert_memory_equal(h1, h2, w1 * 32);
-		}
-	}
-	assert_int_equal(tk_pages_tile_read(r, 0, 0, h1, &w1), 0);
-	assert_int_equal(w1, 256);
-	tk_pages_reader_free(r);
-	tk_pages_close(p);
-	tk_store_close(s);
-}
-
-/* ---- what it leaves to SQLite ------------------------------------------- */
-
-static void
-test_huge_row_to_sqlite(void **state)
-{
-	struct fx *f = *state;
-	char vkey[TK_NOTE_VKEY_MAX], why[256];
-	static struct rows a;
-	tk_audit_report rep;
-	tk_pages *p;
-	tk_pages_reader *r;
-	tk_store *s;
-
-	build(f->huge, 40, 20, vkey);
-	s = open_db(f->huge);
-	p = tk_pages_open(s, why, sizeof(why));
-	if (p == NULL)
-		fail_msg("pages: %s", why);
-	r = tk_pages_reader_new(p);
-	assert_non_null(r);
-	assert_int_equal(tk_pages_event_leaves(r, 1, 19, keep_row, &a), 0);
-	assert_int_equal(a.n, 19);
-	rows_free(&a);
-	assert_int_equal(tk_pages_event_leaves(r, 1, 40, keep_row, &a),
-	    TK_PAGES_ASK_SQLITE);
-	rows_free(&a);
-	tk_pages_reader_free(r);
-	tk_pages_close(p);
-	tk_store_close(s);
-	/* The walk reads that chunk through SQLite and is whole. */
-	assert_int_equal(verify(f->huge, vkey, &rep), 0);
-	assert_true(rep.ok);
-	assert_int_equal(rep.events, 40);
-	assert_int_equal(rep.checkpoints, 1);
+	session(&s, "ivan");
+	run(f, &s, "GET", "/queues", "limit=1", NULL, &resp); /* ignored */
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(occurrences(resp.text, "<tr>\n<td><a href=\"/cases/"),
+	    n < 100 ? n : 100);
+	LACKS(&resp, "rel=\"next\""); /* 28 < 100 rows */
+	free(resp.text);
+	(void)next;
 }
 
 static void
-test_wal_frames_to_sqlite(void **state)
+test_self_approval_refused(void **state)
 {
-	struct fx *f = *state;
-	tk_store *s1, *s2;
-	tk_audit_report rep;
-	tk_error err;
-	char why[256];
-	json_t *data = json_pack("{s:s}", "note", "late");
+	struct fixture *f = *state;
+	char a[TK_ID_MAX], path[80];
+	web_session s;
+	tk_http_resp resp;
 
-	assert_non_null(data);
-	spill(f->work, f->file, f->len);
-	s1 = open_db(f->work);
-	assert_int_equal(tk_store_begin(s1, &err), 0);
-	assert_int_equal(tk_store_event_append(s1, T0 + NEV + 1, "", "case.opened",
-	    "alice", false, data, NULL, &err), 0);
-	assert_int_equal(tk_store_commit(s1, &err), 0);
-	json_decref(data);
-	/* s1 stays open: its commit is in the write-ahead log only. */
-	s2 = open_db(f->work);
-	assert_null(tk_pages_open(s2, why, sizeof(why)));
-	assert_non_null(strstr(why, "write-ahead log"));
-	tk_store_close(s2);
-	assert_int_equal(verify(f->work, f->vkey, &rep), 0);
-	if (!rep.ok)
-		fail_msg("%s at %lld: %s", rep.kind, (long long)rep.bad_seq,
-		    rep.detail);
-	assert_int_equal(rep.events, NEV + 1);
-	tk_store_close(s1);
-}
+	open_case(f, "alice", "jsmith", "password_reset", "", a);
+	session(&s, "alice");
+	(void)snprintf(path, sizeof(path), "/cases/%s/decide", a);
+	run(f, &s, "POST", path, NULL, "csrf=csrf-token-for-test&decision="
+	    "approve&comment=%3Cme%3E", &resp);
+	assert_int_equal(resp.status, 403);
+	HAS(&resp, "role=\"alert\"");
+	HAS(&resp, "invariant 1");
+	/* alice is not offered the decision form at all */
+	LACKS(&resp, "/decide\"");
+	/* the refusal is on the timeline with who and why */
+	HAS(&resp, "refused");
+	free(resp.text);
 
-/* ---- every changed byte of a row is named ------------------------------- */
-
-/* Where event seq's row lies in the file: its columns from ts to the
- * end of its hash (ts, case id, kind, actor; alert takes no bytes; then
- * body and hash), found by its body and checked byte by byte. */
-static void
-row_span(const struct fx *f, int64_t seq, size_t *from, size_t *to)
-{
-	char pre[32], case_id[16];
-	size_t n = (size_t)snprintf(pre, sizeof(pre), "{\"seq\":%lld,",
-	    (long long)seq), at = 0, body_len, cols;
-	const char *kind = seq % 2 ? "case.opened" : "approval.added";
-	uint32_t ts = (uint32_t)(T0 + seq);
-	unsigned char be[4] = {ts >> 24, ts >> 16, ts >> 8, ts};
-	const unsigned char *b;
-	int found = 0;
-
-	for (size_t i = 0; i + n <= f->len; i++)
-		if (memcmp(f->file + i, pre, n) == 0) {
-			at = i;
-			found++;
-		}
-	assert_int_equal(found, 1);
-	b = f->file + at;
-	/* the body ends with "}}" followed by the 32-byte hash */
-	for (body_len = n; at + body_len + 1 < f->len; body_len++)
-		if (b[body_len] == '}' && b[body_len + 1] == '}')
-			break;
-	body_len += 2;
-	(void)snprintf(case_id, sizeof(case_id), "c_%03lld",
-	    (long long)(seq % 100));
-	cols = 4 + (seq % 5 ? strlen(case_id) : 0) + strlen(kind) + 5;
-	assert_true(at >= cols);
-	assert_memory_equal(f->file + at - cols, be, 4);
-	assert_memory_equal(f->file + at - 5, "alice", 5);
-	*from = at - cols;
-	*to = at + body_len + 32;
+	/* bob may approve: 303 back to the case, which then shows it */
+	session(&s, "bob");
+	run(f, &s, "POST", path, NULL, "csrf=x&decision=approve", &resp);
+	assert_int_equal(resp.status, 303);
+	assert_non_null(strstr(resp.location, a));
+	free(resp.text);
 }
 
 static void
-flip_at(struct fx *f, size_t off, int64_t seq, bool exact)
+test_contacts_masked(void **state)
 {
-	tk_audit_report rep;
-	int rc;
+	struct fixture *f = *state;
+	char b[TK_ID_MAX], path[80];
+	web_session s;
+	tk_http_resp resp;
 
-	f->file[off] ^= 0x01;
-	spill(f->work, f->file, f->len);
-	f->file[off] ^= 0x01;
-	rc = verify(f->work, f->vkey, &rep);
-	if (rc == 0 && rep.ok)
-		fail_msg("byte %zu of event %lld changed: verified intact", off,
-		    (long long)seq);
-	if (exact && (rc != 0 || rep.bad_seq != seq))
-		fail_msg("byte %zu of event %lld changed: rc %d, %s at %lld: %s",
-		    off, (long long)seq, rc, rep.kind, (long long)rep.bad_seq,
-		    rep.detail);
+	/* high tier: one piece of evidence needed */
+	open_case(f, "alice", "pwhite", "mfa_reset", "INC-1", b);
+	(void)snprintf(path, sizeof(path), "/cases/%s", b);
+	session(&s, "ivan"); /* auditor: reads, never verifies */
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	LACKS(&resp, "+1 555 0102");
+	LACKS(&resp, "pwhite@example.com");
+	HAS(&resp, "+1\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80"
+	    "\xa2" "0102");
+	HAS(&resp, "p\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2@example.com");
+	LACKS(&resp, "/evidence\"");
+	/* the subject card */
+	HAS(&resp, "executive");
+	HAS(&resp, "henry");
+	HAS(&resp, "caller &lt;b&gt;forgot&lt;/b&gt;");
+	free(resp.text);
+
+	session(&s, "carol"); /* security verifies */
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "+1 555 0102");
+	HAS(&resp, "pwhite@example.com");
+	HAS(&resp, "/evidence\"");
+	HAS(&resp, "/confirm\"");
+	HAS(&resp, "/totp\"");
+	free(resp.text);
 }
 
 static void
-test_every_byte_named(void **state)
+test_execute_and_reauth(void **state)
 {
-	struct fx *f = *state;
-	tk_audit_report rep;
-	size_t from, to, mark = 0;
-	const char *m = "MARK-000194-z";
+	struct fixture *f = *state;
+	char a[TK_ID_MAX], b[TK_ID_MAX], path[80], dpath[80];
+	web_session s;
+	tk_http_resp resp;
 
-	/* Untouched, the file verifies through the pages. */
-	spill(f->work, f->file, f->len);
-	assert_int_equal(verify(f->work, f->vkey, &rep), 0);
-	assert_true(rep.ok);
-	assert_int_equal(rep.events, NEV);
-	row_span(f, FLIP_SEQ, &from, &to);
-	for (size_t off = from; off < to; off++)
-		flip_at(f, off, FLIP_SEQ, true);
-	/* The cell's header and the record's (sizes, row id, types):
-	 * caught, whatever it is then taken for. */
-	for (size_t off = from - 14; off < from; off++)
-		flip_at(f, off, FLIP_SEQ, false);
-	/* A body byte on an overflow page (event 194's 6 KB note). */
-	for (size_t i = 0; i + strlen(m) <= f->len; i++)
-		if (memcmp(f->file + i, m, strlen(m)) == 0)
-			mark = i;
-	assert_true(mark > 0);
-	flip_at(f, mark + 7, 194, true);
+	open_case(f, "alice", "jsmith", "password_reset", "", a);
+	(void)snprintf(path, sizeof(path), "/cases/%s", a);
+	(void)snprintf(dpath, sizeof(dpath), "/cases/%s/decide", a);
+	session(&s, "bob");
+	run(f, &s, "POST", dpath, NULL, "decision=approve", &resp);
+	assert_int_equal(resp.status, 303);
+	free(resp.text);
+	/* ready: bob approved and may not execute (invariant 4) */
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "ready to execute");
+	LACKS(&resp, "/execute\"");
+	free(resp.text);
+	session(&s, "ivan");
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	LACKS(&resp, "/execute\"");
+	free(resp.text);
+	session(&s, "dave");
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	HAS(&resp, "/execute\"");
+	free(resp.text);
+
+	/* high tier: a decision needs a fresh TOTP code */
+	open_case(f, "alice", "pwhite", "mfa_reset", "INC-1", b);
+	(void)snprintf(path, sizeof(path), "/cases/%s", b);
+	(void)snprintf(dpath, sizeof(dpath), "/cases/%s/decide", b);
+	session(&s, "dave");
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	HAS(&resp, "name=\"code\" class=\"code\" inputmode=\"numeric\" "
+	    "autocomplete=\"one-time-code\"");
+	free(resp.text);
+	run(f, &s, "POST", dpath, NULL, "decision=approve", &resp);
+	assert_int_equal(resp.status, 401);
+	HAS(&resp, "role=\"alert\"");
+	HAS(&resp, "fresh code");
+	free(resp.text);
+	/* an SSO session gets the re-authentication link instead */
+	s.sso = true;
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	HAS(&resp, "/login/sso?fresh=1&amp;next=/cases/");
+	LACKS(&resp, "autocomplete=\"one-time-code\"");
+	free(resp.text);
+	/* re-authenticated a minute ago: no code asked, the app decides */
+	s.sso = false;
+	s.reauth_at = f->now - 60;
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	LACKS(&resp, "autocomplete=\"one-time-code\"");
+	free(resp.text);
+	run(f, &s, "POST", dpath, NULL, "decision=deny&comment=no", &resp);
+	assert_int_equal(resp.status, 303);
+	free(resp.text);
+	run(f, &s, "GET", path, "done=deny", NULL, &resp);
+	HAS(&resp, "denied");
+	HAS(&resp, "Denial recorded.");
+	free(resp.text);
+}
+
+static void
+test_break_glass(void **state)
+{
+	struct fixture *f = *state;
+	char a[TK_ID_MAX], path[80];
+	web_session s;
+	tk_http_resp resp;
+
+	open_case(f, "alice", "radmin", "password_reset", "INC-7", a);
+	(void)snprintf(path, sizeof(path), "/cases/%s/break-glass", a);
+	session(&s, "frank");
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "class=\"danger-zone\"");
+	HAS(&resp, "immediately");
+	HAS(&resp, "name=\"confirm\"");
+	free(resp.text);
+	run(f, &s, "POST", path, NULL, "incident=IR-1&justification=x", &resp);
+	assert_int_equal(resp.status, 400);
+	HAS(&resp, "role=\"alert\"");
+	HAS(&resp, "Tick the box");
+	free(resp.text);
+	run(f, &s, "POST", path, NULL, "incident=IR-1&justification=outage&"
+	    "confirm=yes", &resp);
+	assert_int_equal(resp.status, 303);
+	free(resp.text);
+}
+
+static void
+test_new_case_and_preview(void **state)
+{
+	struct fixture *f = *state;
+	web_session s;
+	tk_http_resp resp;
+
+	session(&s, "alice");
+	run(f, &s, "GET", "/cases/new", NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "<option value=\"lost_device\">lost_device</option>");
+	HAS(&resp, "value=\"new_device\"");
+	HAS(&resp, "name=\"preview\"");
+	free(resp.text);
+	run(f, &s, "GET", "/cases/preview", "subject=radmin&action=mfa_reset",
+	    NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "id=\"preview\"");
+	HAS(&resp, "tier-critical");
+	HAS(&resp, "carol");
+	LACKS(&resp, "<html"); /* a fragment */
+	free(resp.text);
+	run(f, &s, "GET", "/cases/preview", "subject=jsmith&action="
+	    "password_reset&signal=new_device", NULL, &resp);
+	HAS(&resp, "tier-high");
+	free(resp.text);
+	run(f, &s, "POST", "/cases/new", NULL, "csrf=x&subject=jsmith&action="
+	    "password_reset&channel=phone&reason_code=forgot_password&"
+	    "justification=j", &resp);
+	assert_int_equal(resp.status, 303);
+	assert_int_equal(strncmp(resp.location, "/cases/c_", 9), 0);
+	free(resp.text);
+	/* a second open case for the same subject and queue is refused */
+	run(f, &s, "POST", "/cases/new", NULL, "subject=jsmith&action="
+	    "password_reset&channel=phone", &resp);
+	assert_int_equal(resp.status, 409);
+	HAS(&resp, "role=\"alert\"");
+	HAS(&resp, "value=\"jsmith\"");
+	free(resp.text);
+	/* the no-script preview button */
+	run(f, &s, "POST", "/cases/new", NULL, "subject=radmin&action="
+	    "mfa_reset&channel=phone&preview=1", &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "tier-critical");
+	free(resp.text);
+}
+
+static void
+test_admin_pages(void **state)
+{
+	struct fixture *f = *state;
+	web_session s;
+	tk_http_resp resp;
+
+	session(&s, "ivan");
+	run(f, &s, "GET", "/policy", "subject=radmin&action=mfa_reset", NULL,
+	    &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "identity-governance");
+	HAS(&resp, "<span class=\"badge tier-critical\">critical</span>");
+	HAS(&resp, "High-risk changes need a ticket");
+	HAS(&resp, "Rule owner</dt><dd>carol");
+	free(resp.text);
+	run(f, &s, "GET", "/audit", NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "No checkpoint has been signed yet");
+	free(resp.text);
+	run(f, &s, "GET", "/reviews", NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "No review is waiting");
+	free(resp.text);
+	run(f, &s, "GET", "/nowhere", NULL, NULL, &resp);
+	assert_int_equal(resp.status, 404);
+	free(resp.text);
+	run(f, &s, "GET", "/cases/c_0000000000000000", NULL, NULL, &resp);
+	assert_int_equal(resp.status, 404);
+	free(resp.text);
+	run(f, &s, "GET", "/", NULL, NULL, &resp);
+	assert_int_equal(resp.status, 303);
+	assert_string_equal(resp.location, "/queues");
+	free(resp.text);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_same_as_sqlite),
-		cmocka_unit_test(test_huge_row_to_sqlite),
-		cmocka_unit_test(test_wal_frames_to_sqlite),
-		cmocka_unit_test(test_every_byte_named),
+		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_paging, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_self_approval_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_contacts_masked, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_execute_and_reauth, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_break_glass, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_new_case_and_preview,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_pages, setup,
+		    teardown),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
