@@ -162,7 +162,7 @@ with open("examples/demo/policy.yaml") as f:
     pol = f.read()
 old_ev, old_ap = "evidence: {count: 0}", "approvals: {count: 1}"
 assert pol.count(old_ev) == 1 and pol.count(old_ap) == 1, "demo policy changed"
-pol = pol.replace(old_ev, "evidence: {count: 1, methods: [registered_factor]}")
+pol = pol.replace(old_ev, "evidence: {count: 1, methods: [callback_on_file]}")
 pol = pol.replace(old_ap, "approvals: {count: 2}")
 with open(tmp + "/policy-full.yaml", "w") as f:
     f.write(pol)
