@@ -696,7 +696,8 @@ tk_app_signin_local(tk_app *a, const tk_signin_req *r, char *tok,
 	 * mutex; an unknown login costs the same time as a known one. */
 	if (!j.throttled && !j.locked)
 		j.pw_ok = strnlen(pw, PW_MAX + 1) <= PW_MAX &&
-		    j.acct.login[0] != '\0' && pw_verify(j.acct.pwhash, pw);
+		    pw_verify(j.acct.login[0] != '\0' ? j.acct.pwhash : NULL,
+		    pw) && j.acct.login[0] != '\0';
 	if (app_tx(a, si_decide, &j, &err->e) != 0) {
 		OPENSSL_cleanse(&j.acct, sizeof(j.acct));
 		return err->e.status != TK_OK ? err->e.status : TK_ERR_INTERNAL;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -617,6 +618,52 @@ test_sso(void **state)
 	assert_int_equal(events(f, "console.csrf_refused", NULL), 1);
 }
 
+/* Seconds the sign-in of login with a wrong password takes. */
+static double
+signin_seconds(struct fixture *f, const char *login)
+{
+	char tok[TK_SESSION_TOKEN_MAX], code[TK_OTP_CODE_MAX];
+	struct timespec a, b;
+	tk_app_err err;
+
+	code_at(f, f->now, code);
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &a), 0);
+	assert_int_equal(signin(f, login, "not the password at all", code,
+	    "127.0.0.1", tok, &err), TK_ERR_UNAUTH);
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &b), 0);
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec -
+	    a.tv_nsec) / 1e9;
+}
+
+/* An unknown login, or staff without a console password, costs about as
+ * much time as a known login with a wrong password (one argon2id check
+ * each): the time of an answer does not tell which logins exist. Runs
+ * first, so the dummy hash is made with the real parameters. */
+static void
+test_unknown_login_same_cost(void **state)
+{
+	struct fixture *f = *state;
+	double known, unknown, nopw;
+	tk_app_err err;
+
+	(void)unsetenv("TWOKEY_TEST_FAST_HASH");
+	assert_int_equal(tk_app_account_password(f->app, NULL, "alice",
+	    "another good passphrase", NULL, 0, &err), TK_OK);
+	known = signin_seconds(f, "alice");
+	unknown = signin_seconds(f, "mallory");
+	if (unknown < known / 4) /* a second look, should the first mislead */
+		unknown = signin_seconds(f, "mallory");
+	nopw = signin_seconds(f, "bob");
+	if (nopw < known / 4)
+		nopw = signin_seconds(f, "bob");
+	(void)setenv("TWOKEY_TEST_FAST_HASH", "1", 1);
+	if (unknown < known / 4 || nopw < known / 4)
+		fail_msg("a known login takes %.1f ms, an unknown one %.1f ms "
+		    "and staff without a password %.1f ms: the answer's time "
+		    "names the logins that exist", known * 1e3, unknown * 1e3,
+		    nopw * 1e3);
+}
+
 /* Without the test hook, hashes use t=2, m=19 MiB, p=1. */
 static void
 test_real_hash_params(void **state)
@@ -647,6 +694,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		/* first: it needs the dummy hash made with real parameters */
+		cmocka_unit_test_setup_teardown(test_unknown_login_same_cost,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_password_and_code, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
