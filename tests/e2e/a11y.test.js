@@ -51,10 +51,9 @@ async function pageChecks(page, resp, name) {
 // The new case form's live preview (console.js fetches the fragment as
 // the fields change): once it shows the tier, the page passes axe still.
 async function previewChecks(page) {
-	await page.getByLabel(/^subject/i).fill('radmin');
-	await page.getByLabel(/^action/i).selectOption('mfa_reset');
-	await page.getByLabel(/^subject/i).press('Tab');
-	await assert.doesNotReject(page.locator('main')
+	await C.fillNewCase(page, { subject: 'radmin', action: 'mfa_reset' });
+	await page.getByLabel('Subject (account id)').press('Tab');
+	await assert.doesNotReject(page.locator('#preview')
 	    .getByText(/critical/i).first().waitFor({ timeout: 5000 }),
 	    'the live preview does not show the tier for radmin/mfa_reset');
 	await checkA11y(page, 'new case (with preview)');
@@ -77,12 +76,14 @@ test('axe: no serious or critical violations on any console page',
 		assert.equal(r.status(), 200);
 		await pageChecks(lp, r, 'login');
 		// a failed sign-in: the error is announced and the page passes
-		await lp.getByLabel(/^(login|user ?name|staff login)/i)
-		    .fill('frank');
-		await lp.getByLabel(/^password/i).fill('not the password');
-		await lp.getByLabel(/code/i).fill('000000');
+		await lp.getByLabel('Login', { exact: true }).fill('frank');
+		await lp.getByLabel('Password', { exact: true })
+		    .fill('not the password');
+		await lp.getByLabel('Code from your authenticator')
+		    .fill('000000');
 		[r] = await Promise.all([lp.waitForNavigation(),
-			lp.getByRole('button', { name: /^sign in$/i }).click()]);
+			lp.getByRole('button', { name: 'Sign in', exact: true })
+			    .click()]);
 		assert.equal(r.status(), 401);
 		assert.ok(await C.alertText(lp), 'failed sign-in: no alert');
 		await pageChecks(lp, r, 'login (failed)');

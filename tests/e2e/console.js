@@ -16,12 +16,15 @@ async function signIn(w, ctx, login, opts = {}) {
 	const page = opts.page || await ctx.newPage();
 	const next = opts.next ? '?next=' + encodeURIComponent(opts.next) : '';
 	await page.goto('/login' + next);
-	await page.getByLabel(/^(login|user ?name|staff login)/i).fill(login);
-	await page.getByLabel(/^password/i).fill(w.passwords[login]);
-	await page.getByLabel(/code/i).fill(w.totp(login));
+	await page.getByLabel('Login', { exact: true }).fill(login);
+	await page.getByLabel('Password', { exact: true })
+	    .fill(w.passwords[login]);
+	await page.getByLabel('Code from your authenticator')
+	    .fill(w.totp(login));
 	await Promise.all([
 		page.waitForURL((u) => !u.pathname.startsWith('/login')),
-		page.getByRole('button', { name: /^sign in$/i }).click(),
+		page.getByRole('button', { name: 'Sign in', exact: true })
+		    .click(),
 	]);
 	return page;
 }
@@ -33,22 +36,32 @@ function caseIdOf(page) {
 	return decodeURIComponent(m[1]);
 }
 
+// Fills the New case form (the page is on /cases/new).
+async function fillNewCase(page, f) {
+	await page.getByLabel('Subject (account id)').fill(f.subject);
+	await page.getByLabel('Action', { exact: true }).selectOption(f.action);
+	if (f.channel)
+		await page.getByLabel('Channel the request came in by')
+		    .selectOption(f.channel);
+	if (f.ticket)
+		await page.getByLabel('Ticket or incident reference')
+		    .fill(f.ticket);
+	if (f.reason_code)
+		await page.getByLabel('Reason code').selectOption(f.reason_code);
+	if (f.justification)
+		await page.getByLabel('Justification').fill(f.justification);
+	for (const sig of f.signals || [])
+		await page.getByLabel(sig, { exact: true }).check();
+}
+
 // Opens a case through /cases/new; returns its id (page on the case).
 async function openCase(page, f) {
 	await page.goto('/cases/new');
-	await page.getByLabel(/^subject/i).fill(f.subject);
-	await page.getByLabel(/^action/i).selectOption(f.action);
-	if (f.channel)
-		await page.getByLabel(/^channel/i).selectOption(f.channel);
-	if (f.ticket)
-		await page.getByLabel(/ticket/i).fill(f.ticket);
-	if (f.reason_code)
-		await page.getByLabel(/^reason/i).selectOption(f.reason_code);
-	if (f.justification)
-		await page.getByLabel(/^justification/i).fill(f.justification);
+	await fillNewCase(page, f);
 	await Promise.all([
 		page.waitForURL(/\/cases\/(?!new)[^/]+$/),
-		page.getByRole('button', { name: /^open (the )?case$/i }).click(),
+		page.getByRole('button', { name: 'Open case', exact: true })
+		    .click(),
 	]);
 	return caseIdOf(page);
 }
@@ -59,53 +72,52 @@ async function gotoCase(page, id) {
 	return r;
 }
 
-// The form (region) for one case action, found by its accessible name.
+// A card of the case page (a <section> named by its heading).
 function section(page, name) {
-	return page.getByRole('form', { name });
+	return page.getByRole('region', { name });
 }
 
 // Records evidence on the case page the page is on.
 async function recordEvidence(page, f) {
-	const s = section(page, /evidence/i);
-	await s.getByLabel(/^method/i).selectOption(f.method);
+	const s = section(page, 'Record evidence');
+	await s.getByLabel('Method', { exact: true }).selectOption(f.method);
 	if (f.contact)
-		await s.getByLabel(/^contact/i).selectOption(f.contact);
+		await s.getByLabel('Contact on file used')
+		    .selectOption(f.contact);
 	if (f.result)
-		await s.getByLabel(/^result/i).selectOption(f.result);
+		await s.getByLabel(f.result === 'fail' ? 'Failed' : 'Passed',
+		    { exact: true }).check();
 	if (f.reference)
-		await s.getByLabel(/^reference/i).fill(f.reference);
-	return submit(page, s, /^record evidence$/i);
+		await s.getByLabel('Reference', { exact: true })
+		    .fill(f.reference);
+	return submit(page, s, 'Record evidence');
 }
 
-// Enters a subject's TOTP code as registered-factor evidence.
+// Enters the code the subject reads from a registered factor.
 async function totpEvidence(page, code) {
-	const s = section(page, /code from the subject|registered factor|totp/i);
-	await s.getByLabel(/code/i).fill(code);
-	return submit(page, s, /^(check|verify|record) code$/i);
+	const s = section(page, 'Record evidence');
+	await s.getByLabel('Code the subject reads out').fill(code);
+	return submit(page, s, 'Check code');
 }
 
 // Approves (or denies) with a comment; code is the TOTP re-authentication
 // the high and critical tiers ask for.
 async function decide(page, f) {
-	const s = section(page, /decision|approve/i);
-	if (f.decision === 'deny')
-		await s.getByLabel(/^deny/i).check();
-	else
-		await s.getByLabel(/^approve/i).check();
+	const s = section(page, 'Decision');
 	if (f.comment)
-		await s.getByLabel(/^comment/i).fill(f.comment);
+		await s.getByLabel('Comment', { exact: true }).fill(f.comment);
 	if (f.code)
-		await s.getByLabel(/code/i).fill(f.code);
-	return submit(page, s, /^(submit decision|decide|approve|deny)$/i);
+		await s.getByLabel('Your authenticator code').fill(f.code);
+	return submit(page, s, f.decision === 'deny' ? 'Deny' : 'Approve');
 }
 
 async function execute(page, f = {}) {
-	const s = section(page, /execute/i);
+	const s = section(page, 'Execute');
 	if (f.note)
-		await s.getByLabel(/^note/i).fill(f.note);
+		await s.getByLabel(/^Note/).fill(f.note);
 	for (const r of f.revoked || [])
-		await s.getByLabel(new RegExp(r, 'i')).check();
-	return submit(page, s, /^execute/i);
+		await s.getByLabel(r, { exact: true }).check();
+	return submit(page, s, 'Execute');
 }
 
 // Clicks a form's submit button and waits for the answer; returns the
@@ -113,7 +125,34 @@ async function execute(page, f = {}) {
 async function submit(page, scope, name) {
 	const [resp] = await Promise.all([
 		page.waitForNavigation(),
-		scope.getByRole('button', { name }).click(),
+		scope.getByRole('button', { name, exact: true }).click(),
+	]);
+	return resp;
+}
+
+// Posts a form the page does not offer (fields plus the session's CSRF
+// token, taken from the sign-out form) as a browser would, and waits for
+// the answer: what a stale page or a hand-made form sends.
+async function postForm(page, action, fields) {
+	const [resp] = await Promise.all([
+		page.waitForNavigation(),
+		page.evaluate(([a, f]) => {
+			const tok = document.querySelector(
+			    'form[action="/logout"] input[name="csrf"]');
+			const form = document.createElement('form');
+			form.method = 'post';
+			form.action = a;
+			const all = { ...f, csrf: tok ? tok.value : '' };
+			for (const [k, v] of Object.entries(all)) {
+				const i = document.createElement('input');
+				i.type = 'hidden';
+				i.name = k;
+				i.value = v;
+				form.appendChild(i);
+			}
+			document.body.appendChild(form);
+			form.submit();
+		}, [action, fields]),
 	]);
 	return resp;
 }
@@ -127,6 +166,6 @@ async function alertText(page) {
 }
 
 module.exports = {
-	signIn, openCase, gotoCase, caseIdOf, section, recordEvidence,
-	totpEvidence, decide, execute, submit, alertText,
+	signIn, fillNewCase, openCase, gotoCase, caseIdOf, section, recordEvidence,
+	totpEvidence, decide, execute, submit, postForm, alertText,
 };
