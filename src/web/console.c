@@ -5,9 +5,9 @@
  * the session cookie check and the CSRF check on POST before web_pages.
  *
  * Owns: the tk_web handle, the console's cookies (tk_session, tk_pre,
- * tk_oidc) and their flags, the `next` check (only local paths), and the
- * fresh SSO logins waiting for the session cookie (tickets, in memory,
- * two minutes each). Secrets that pass through here (session tokens,
+ * tk_oidc, tk_sso) and their flags, the `next` check (only local paths),
+ * and the fresh SSO logins waiting for the session cookie (tickets, in
+ * memory, two minutes each). Secrets that pass through here (session tokens,
  * passwords in forms) are wiped after use.
  *
  * Why tickets: the provider's redirect to /sso/callback is a cross-site
@@ -15,6 +15,9 @@
  * The callback answers 200 with a page that moves on by meta refresh to
  * /sso/continue?t=TICKET, a same-site navigation that carries the
  * cookie; only then is the re-authentication stamped on that session.
+ * The ticket is bound to that browser by the tk_sso cookie the callback
+ * sets: a ticket link opened anywhere else signs nobody in (no login
+ * CSRF, no swapped session).
  */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -32,6 +35,7 @@
 #define COOKIE_SESSION "tk_session"
 #define COOKIE_PRE "tk_pre"
 #define COOKIE_OIDC "tk_oidc"
+#define COOKIE_TICKET "tk_sso"
 #define TOKEN_LEN 43             /* base64url of 32 bytes */
 #define NEXT_MAX 256
 #define TICKETS_MAX 64
@@ -43,6 +47,8 @@
 
 struct web_ticket {
 	char t[TOKEN_LEN + 1];   /* "" when free */
+	char bind[TOKEN_LEN + 1]; /* the tk_sso cookie of the browser that
+	                            came back from the provider */
 	char login[TK_ID_MAX];
 	char next[NEXT_MAX];
 	tk_time auth_time, expires;
@@ -592,9 +598,13 @@ sso_callback(tk_web *w, const tk_http_req *req, tk_http_resp *resp)
 				break;
 			}
 		}
-		if (slot == NULL || random_token(slot->t) != 0) {
+		if (slot == NULL || random_token(slot->t) != 0 ||
+		    random_token(slot->bind) != 0 ||
+		    !set_cookie(resp, COOKIE_TICKET "=%s; Path=/sso/continue; "
+		    "Max-Age=%d; HttpOnly; SameSite=Lax%s", slot->bind,
+		    TICKET_TTL, secure(w, req) ? "; Secure" : "")) {
 			if (slot != NULL)
-				slot->t[0] = '\0';
+				OPENSSL_cleanse(slot, sizeof(*slot));
 			(void)pthread_mutex_unlock(&tk->mu);
 			message(w, NULL, resp, 503, "Too many sign-ins at once",
 			    "Too many re-authentications are in progress; try "
@@ -630,19 +640,25 @@ sso_continue(tk_web *w, const tk_http_req *req, tk_http_resp *resp)
 	struct web_tickets *tk = w->tickets;
 	struct web_ticket got;
 	const char *t = web_query(req, "t");
-	char tok[TK_SESSION_TOKEN_MAX];
+	char tok[TK_SESSION_TOKEN_MAX], bind[TOKEN_LEN + 2];
 	tk_session_info si;
 	tk_app_err ae;
 	tk_time now = tk_app_now(w->app);
-	bool found = false;
+	bool found = false, have;
 
 	memset(&got, 0, sizeof(got));
-	if (token_shaped(t)) {
+	have = web_cookie(req->cookie, COOKIE_TICKET, bind, sizeof(bind));
+	(void)set_cookie(resp, COOKIE_TICKET "=; Path=/sso/continue; "
+	    "Max-Age=0; HttpOnly; SameSite=Lax%s", secure(w, req) ?
+	    "; Secure" : "");
+	if (token_shaped(t) && have) {
 		(void)pthread_mutex_lock(&tk->mu);
 		for (int i = 0; i < TICKETS_MAX; i++) {
 			struct web_ticket *x = &tk->t[i];
 
-			if (x->t[0] != '\0' && token_equal(x->t, t)) {
+			/* only the browser the ticket was given to uses it */
+			if (x->t[0] != '\0' && token_equal(x->t, t) &&
+			    token_equal(x->bind, bind)) {
 				found = x->expires > now;
 				got = *x;
 				OPENSSL_cleanse(x, sizeof(*x)); /* used once */
@@ -651,6 +667,7 @@ sso_continue(tk_web *w, const tk_http_req *req, tk_http_resp *resp)
 		}
 		(void)pthread_mutex_unlock(&tk->mu);
 	}
+	OPENSSL_cleanse(bind, sizeof(bind));
 	if (!found) {
 		OPENSSL_cleanse(&got, sizeof(got));
 		message(w, NULL, resp, 401, "Single sign-on did not complete",
