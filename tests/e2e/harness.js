@@ -412,19 +412,24 @@ async function checkA11y(page, name) {
 	const has = await page.evaluate(() => typeof window.axe);
 	if (has !== 'object')
 		await page.evaluate(axeSource);
-	const res = await page.evaluate(async () => {
+	const out = await page.evaluate(async () => {
 		// eslint-disable-next-line no-undef
 		const r = await axe.run(document, {
 			resultTypes: ['violations'],
 		});
-		return r.violations.map((v) => ({
+		return { passes: r.passes.length, violations:
+		    r.violations.map((v) => ({
 			id: v.id, impact: v.impact, help: v.help,
 			nodes: v.nodes.slice(0, 5).map((n) => ({
 				target: n.target.join(' '),
 				summary: n.failureSummary,
 			})),
-		}));
+		})) };
 	});
+	// a run that checked nothing would pass anything
+	assert.ok(out.passes >= 5, `axe on ${name} checked almost nothing ` +
+	    `(${out.passes} rules passed)`);
+	const res = out.violations;
 	const bad = res.filter((v) => v.impact === 'serious' ||
 	    v.impact === 'critical');
 	const minor = res.filter((v) => !bad.includes(v));
