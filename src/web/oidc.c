@@ -1610,8 +1610,10 @@ tk_oidc_finish(tk_oidc *o, const char *state, const char *code,
 		memset(out, 0, sizeof(*out));
 		goto done;
 	}
+	/* fresh: the provider authenticated after twokey asked (not an
+	 * earlier login it kept despite prompt=login&max_age=0) */
 	if (p.fresh && (r != 0 || at < now - OIDC_FRESH_MAX ||
-	    at > now + OIDC_LEEWAY)) {
+	    at < p.created - OIDC_LEEWAY || at > now + OIDC_LEEWAY)) {
 		(void)tk_fail(err, TK_ERR_UNAUTH, "the identity provider did "
 		    "not sign you in again just now (%s); re-authentication "
 		    "needs a fresh sign-in: try again", r != 0 ?

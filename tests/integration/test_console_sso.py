@@ -9,7 +9,9 @@ same link opened in another browser (say, sent to a colleague by someone
 who signed in to the provider as themselves) signs nobody in and sets no
 session cookie: otherwise anyone could sign a victim's browser in as
 themselves (login CSRF) or swap the victim's session for their own. The
-browser that started the login still finishes it and is signed in."""
+browser that started the login still finishes it and is signed in. A fresh
+login's auth_time must not be older than the request that asked for it
+(web/oidc.c, through tests/conn/oidc_driver as in test_oidc.py)."""
 
 import os
 import re
@@ -79,3 +81,25 @@ def test_sso_continue_only_in_the_browser_that_logged_in(ctx):
         assert st == 401
     finally:
         prov.stop()
+
+
+def test_fresh_login_must_be_newer_than_its_request(ctx):
+    """A re-authentication proves someone signed in at the provider after
+    twokey asked: an auth_time from before the request (a provider that
+    kept an earlier login despite prompt=login&max_age=0) is refused,
+    however recent."""
+    from test_oidc import World, _refused
+
+    w = World()
+    try:
+        b, cb = w.login(fresh=True, auth_age=150)
+        r = w.drv.finish(state=cb["state"], code=cb["code"],
+                         binding=b["binding"])
+        _refused(r, "auth_time is too old")
+        # a login made after the request still counts
+        b, cb = w.login(fresh=True)
+        r = w.drv.finish(state=cb["state"], code=cb["code"],
+                         binding=b["binding"])
+        assert r["ok"] and r["fresh"] is True, r
+    finally:
+        w.close()
