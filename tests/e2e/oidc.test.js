@@ -3,9 +3,10 @@
 // in tests/servers' lockfile): "Sign in with SSO" on /login, the provider's
 // login form, back through /sso/callback to the queues, signed in as the
 // staff member the ID token names. The authorization request used PKCE
-// (S256), a state and a nonce; a provider account that is not staff gets
-// no session; a fresh login (re-authentication) asks the provider to
-// authenticate again.
+// (S256), a state and a nonce. Approving a critical case asks an SSO user
+// to re-authenticate: the case page links to a fresh login, the provider
+// is asked to authenticate again, and the approval goes through after.
+// A provider account that is not staff gets no session.
 
 'use strict';
 
@@ -71,6 +72,31 @@ async function providerLogin(page, login, password) {
 	await page.getByRole('button', { name: /sign in/i }).click();
 }
 
+// A critical case (radmin's MFA reset) with its evidence and bob's
+// approval in, through the API: carol's approval is what is missing.
+async function criticalAwaitingCarol(w) {
+	let r = await w.api('alice', 'POST', '/v1/cases', {
+		subject: 'radmin', action: 'mfa_reset', channel: 'phone',
+		ticket: 'INC-1042', reason_code: 'lost_device',
+		justification: 'caller says she lost her phone',
+	});
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	const id = r.body.id;
+	r = await w.api('alice', 'POST', `/v1/cases/${id}/evidence`, {
+		method: 'callback_on_file', contact: '+1 555 0103',
+		result: 'pass', reference: 'called back' });
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	w.enroll('radmin');
+	r = await w.api('bob', 'POST', `/v1/cases/${id}/evidence`, {
+		method: 'registered_factor', code: w.totp('radmin') });
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	r = await w.api('bob', 'POST', `/v1/cases/${id}/approvals`, {
+		decision: 'approve', comment: 'ok' });
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	assert.equal(r.body.state, 'approving');
+	return id;
+}
+
 test('OIDC: sign in through the provider and back to the console',
     async () => {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twokey-oidc-'));
@@ -106,7 +132,8 @@ test('OIDC: sign in through the provider and back to the console',
 			'',
 		].join('\n'));
 
-		await withWorld({ users: ['carol', 'ivan'], accounts: false,
+		await withWorld({ users: ['alice', 'bob', 'carol', 'ivan'],
+		    accounts: false,
 		    port: tkPort, serveArgs: ['--oidc', oidcFile] },
 		    async (w) => {
 			// carol: SSO from the sign-in page
@@ -139,13 +166,31 @@ test('OIDC: sign in through the provider and back to the console',
 			assert.ok(q.nonce && q.nonce.length >= 16, 'nonce');
 			assert.match(q.scope, /\bopenid\b/);
 
-			// re-authentication: a fresh login asks the provider to
-			// authenticate again and comes back to next
-			await page.goto('/login/sso?fresh=1&next=/policy');
-			await page.waitForURL(/\/interaction\//);
+			// re-authentication: carol's approval of a critical case
+			// needs a fresh login; the case page links to one, the
+			// provider is asked to authenticate again, and the
+			// decision is accepted afterwards
+			const id = await criticalAwaitingCarol(w);
+			await page.goto('/cases/' + id);
+			const dec = page.getByRole('region', { name: 'Decision' });
+			const again = dec.getByRole('link',
+			    { name: 'Re-authenticate with SSO' });
+			assert.equal(await again.count(), 1, 'no SSO ' +
+			    're-authentication link: ' + await dec.innerText());
+			let [r] = await Promise.all([page.waitForNavigation(),
+				dec.getByRole('button', { name: 'Approve',
+				    exact: true }).click()]);
+			assert.ok(r.status() >= 400, 'a critical approval ' +
+			    'without re-authentication was accepted');
+			let c = await w.case('ivan', id);
+			assert.deepEqual(c.approvals.map((a) => a.by), ['bob']);
+
+			await page.goto('/cases/' + id);
+			await dec.getByRole('link',
+			    { name: 'Re-authenticate with SSO' }).click();
 			await providerLogin(page, 'carol', carolPw);
 			await page.waitForURL((u) => u.port === String(tkPort) &&
-			    u.pathname === '/policy', { timeout: 15000 });
+			    u.pathname === '/cases/' + id, { timeout: 15000 });
 			reqs = await (await fetch(issuer +
 			    '/_test/requests')).json();
 			assert.equal(reqs.length, 2);
@@ -154,6 +199,19 @@ test('OIDC: sign in through the provider and back to the console',
 			    'ask to authenticate again: ' +
 			    JSON.stringify(reqs[1]));
 			assert.notEqual(reqs[1].state, reqs[0].state);
+			assert.equal(await again.count(), 0,
+			    'still asked to re-authenticate after doing so');
+			await dec.getByLabel('Comment', { exact: true })
+			    .fill('verified with secops');
+			[r] = await Promise.all([page.waitForNavigation(),
+				dec.getByRole('button', { name: 'Approve',
+				    exact: true }).click()]);
+			assert.ok(r.status() < 400, `approval after SSO ` +
+			    `re-authentication: ${r.status()}`);
+			c = await w.case('ivan', id);
+			assert.equal(c.state, 'on_hold', JSON.stringify(c));
+			assert.deepEqual(c.approvals.map((a) => a.by),
+			    ['bob', 'carol']);
 
 			// mallory has a provider account but is not staff
 			const mctx = await w.context();

@@ -127,6 +127,15 @@ test('a form posted without its CSRF token, or with a wrong one, is ' +
 			assert.equal(after.body.cases.length, n,
 			    `a case was opened with the csrf token ${how}`);
 		}
+		// each refusal is an audit event naming alice
+		const ev = await w.api('ivan', 'GET', '/v1/events?limit=1000');
+		assert.equal(ev.status, 200, JSON.stringify(ev.body));
+		const refused = ev.body.events.filter((e) =>
+		    e.kind === 'console.csrf_refused');
+		assert.equal(refused.length, 2, 'csrf refusals in the audit ' +
+		    'log: ' + JSON.stringify(ev.body.events.map((e) => e.kind)));
+		assert.ok(refused.every((e) => e.actor === 'alice'),
+		    JSON.stringify(refused));
 		// the session itself still works and the real form still does
 		const id = await C.openCase(page, { subject: 'jsmith',
 			action: 'password_reset', channel: 'phone',
