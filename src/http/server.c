@@ -4,8 +4,9 @@
  * 64 KiB cap, adapts each request to routes.c, adds the security headers,
  * writes the access log, and shuts down cleanly on SIGINT/SIGTERM.
  *
- * Owns: tk_server_run, the daemon, per-connection body buffers, the
- * access log, the scheduler thread (tk_app_sweep every --sweep-interval
+ * Owns: tk_server_run, the daemon, per-connection body buffers (wiped
+ * when freed: sign-in forms carry passwords), the access log, the
+ * scheduler thread (tk_app_sweep every --sweep-interval
  * seconds), the checkpoint thread (signing, and shipping committed events
  * to syslog, every second), the witness thread (pushing checkpoints to
  * witnesses) and the syslog senders; all are stopped and joined before
@@ -561,6 +562,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		}
 		if (st->len + n > TK_BODY_MAX) {
 			st->too_large = true;
+			if (st->body != NULL)
+				OPENSSL_cleanse(st->body, st->cap);
 			free(st->body);
 			st->body = NULL;
 			st->len = st->cap = 0;
@@ -574,9 +577,16 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 				ncap *= 2;
 			if (ncap > TK_BODY_MAX)
 				ncap = TK_BODY_MAX;
-			nb = realloc(st->body, ncap);
+			/* not realloc: the old copy (a sign-in form's password)
+			 * is wiped before it is freed */
+			nb = malloc(ncap);
 			if (nb == NULL)
 				return MHD_NO;
+			if (st->body != NULL) {
+				memcpy(nb, st->body, st->len);
+				OPENSSL_cleanse(st->body, st->cap);
+				free(st->body);
+			}
 			st->body = nb;
 			st->cap = ncap;
 		}
@@ -602,6 +612,8 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (st == NULL || st == &no_body)
 		return;
+	if (st->body != NULL) /* bodies carry passwords and codes */
+		OPENSSL_cleanse(st->body, st->cap);
 	free(st->body);
 	free(st);
 	*con_cls = NULL;
