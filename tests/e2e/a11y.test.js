@@ -119,3 +119,76 @@ test('axe: no serious or critical violations on any console page',
 		assert.deepEqual(failures, [], failures.join('\n\n'));
 	});
 });
+
+// Presses Tab until the focused element satisfies pred (max presses);
+// returns what each stop looked like. Every stop must show a focus ring.
+async function tabTo(page, pred, max = 40) {
+	const stops = [];
+	for (let i = 0; i < max; i++) {
+		await page.keyboard.press('Tab');
+		const f = await page.evaluate(() => {
+			const el = document.activeElement;
+			if (!el || el === document.body)
+				return null;
+			const cs = getComputedStyle(el);
+			return {
+				tag: el.tagName.toLowerCase(), id: el.id,
+				name: el.getAttribute('name') || '',
+				text: (el.innerText || el.value || '').trim()
+				    .slice(0, 40),
+				ring: (cs.outlineStyle !== 'none' &&
+				    parseFloat(cs.outlineWidth) > 0) ||
+				    cs.boxShadow !== 'none',
+			};
+		});
+		if (f === null)
+			continue;
+		stops.push(f);
+		assert.ok(f.ring, `no visible focus on ${JSON.stringify(f)}`);
+		if (pred(f))
+			return stops;
+	}
+	assert.fail('not reachable by Tab; stops: ' + JSON.stringify(stops));
+}
+
+test('keyboard: skip link, sign-in and the case page by Tab and Enter',
+    async () => {
+	await withWorld({ users: USERS }, async (w) => {
+		const open = await w.api('alice', 'POST', '/v1/cases', {
+			subject: 'jsmith', action: 'password_reset',
+			channel: 'phone', justification: 'forgot' });
+		assert.equal(open.status, 201, JSON.stringify(open.body));
+		const id = open.body.id;
+		const ctx = await w.context();
+		const page = await ctx.newPage();
+		await page.goto('/login');
+		// the first stop is the skip link
+		const first = await tabTo(page, () => true);
+		assert.match(first[0].text, /skip to main content/i);
+		await tabTo(page, (f) => f.id === 'login');
+		await page.keyboard.type('frank');
+		await tabTo(page, (f) => f.id === 'password');
+		await page.keyboard.type(w.passwords.frank);
+		await tabTo(page, (f) => f.id === 'code');
+		await page.keyboard.type(w.totp('frank'));
+		await Promise.all([page.waitForURL('**/queues'),
+			page.keyboard.press('Enter')]);
+
+		// from the queue to the case, by keyboard
+		await tabTo(page, (f) => f.tag === 'a' && f.text === id, 80);
+		await Promise.all([page.waitForURL(`**/cases/${id}`),
+			page.keyboard.press('Enter')]);
+		// and to the decision's comment field (frank may approve)
+		await tabTo(page, (f) => f.id === 'dec-comment', 80);
+		await page.keyboard.type('approved from the keyboard');
+		await tabTo(page, (f) => f.tag === 'button' &&
+		    f.text === 'Approve');
+		const [r] = await Promise.all([page.waitForNavigation(),
+			page.keyboard.press('Enter')]);
+		assert.ok(r.status() < 400, `keyboard approval: ${r.status()}`);
+		const c = await w.case('ivan', id);
+		assert.deepEqual(c.approvals.map((a) => a.by), ['frank']);
+		assert.equal(c.approvals[0].comment,
+		    'approved from the keyboard');
+	});
+});
