@@ -9,9 +9,11 @@
  * decide, persist case and events, or record the refusal, or undo on a
  * store failure - and is answered once its batch is durable), the
  * scheduler sweep (tk_app_sweep), token issue and authentication (on a
- * second connection), the read/admin role checks, policy reloads, the
- * JSON views the API returns, and two caches kept under the mutex:
- * rendered case views and the stored records of recently used cases.
+ * reader connection), the read/admin role checks, policy reloads, the
+ * JSON views the API returns, the reader connections that serve GET of
+ * a case without the mutex (see "Readers" below), and two caches: the
+ * rendered case views (under their own mutex) and the stored records of
+ * recently used cases (under the mutex).
  */
 #include "app/app.h"
 #include "app/app_int.h"
@@ -51,7 +53,12 @@
  * gets an event (all case writes go through this process, under mu), when
  * the policy changes, and it is stale from the first moment time could
  * move the case (hold end, execution window end, review due, evidence or
- * approval expiry: every time tk_engine_refresh looks at).
+ * approval expiry: every time tk_engine_refresh looks at). The slots are
+ * guarded by vmu, always the innermost lock. A reader (below) may add a
+ * view only if no batch transaction was open and none ended between the
+ * start of its read and the insert (wbusy, vgen): then what it read is
+ * the latest committed state and no uncommitted write can have dropped
+ * the slot before it.
  */
 #define VIEW_SLOTS 512
 #define VIEW_TEXT_MAX (16 * 1024) /* larger views are not cached */
@@ -78,6 +85,34 @@ struct view_slot {
  * the cached object itself is never changed.
  */
 #define REC_SLOTS 64
+
+/*
+ * Readers. GET of a case runs on one of READERS read-only connections
+ * without taking mu, so reads neither wait for the group-commit leader
+ * (which holds mu across a batch and its fsync) nor queue behind each
+ * other on one connection. Each read is one SQLite read transaction: it
+ * sees the state committed when it began, never the leader's open batch
+ * (WAL), which is what a read under mu sees too. A server thread keeps
+ * the reader it was first given (thread-local index), so with as many
+ * readers as threads there is no waiting; each reader has its own
+ * scratch case, so no tk_case or jansson object is shared between
+ * threads. When time has moved the case on (tk_engine_refresh changes
+ * it), or the reader cannot read, the GET falls back to the path under
+ * mu, which persists the change first. The policy a reader uses is held
+ * under cfg (read lock); a reload swaps it under the write lock. Token
+ * lookups use the readers too.
+ */
+#define READERS 16
+#define READER_CACHE_KB 1024   /* SQLite page cache per reader */
+
+struct reader {
+	pthread_mutex_t mu;     /* one thread at a time (rarely waited) */
+	tk_store *store;        /* opened on first use; NULL until then */
+	bool failed;            /* could not open: use the mu path */
+	tk_case work;           /* scratch, under mu */
+	tk_events ev;
+	tk_missing missing;
+};
 
 struct rec_slot {
 	char id[TK_ID_MAX];
@@ -135,11 +170,16 @@ struct app_witness {
 struct tk_app {
 	pthread_mutex_t mu;
 	tk_store *store;
-	/* A second connection for token lookups, under its own mutex: it
-	 * sees committed data only (WAL) and never waits for mu, which the
-	 * group-commit leader holds across a batch and its fsync. */
-	pthread_mutex_t rmu;
-	tk_store *rstore;
+	/* Reader connections (see "Readers"); NULL for ":memory:". */
+	struct reader *readers;
+	char db_path[1024];
+	/* The policy and clock in force: written under mu and cfg (write
+	 * lock), read under mu or cfg (read lock). Lock order: mu, then
+	 * cfg, then vmu. */
+	pthread_rwlock_t cfg;
+	pthread_mutex_t vmu;    /* the view cache and the two below */
+	bool wbusy;             /* a batch transaction is open (vmu) */
+	uint64_t vgen;          /* bumped when one ends (vmu) */
 	tk_org org;
 	tk_policy *policy;
 	char *policy_text;
@@ -147,7 +187,7 @@ struct tk_app {
 	void *clock_arg;
 	char clock_file[512];   /* TWOKEY_TEST_CLOCK_FILE (test builds) */
 	int64_t last_seq;       /* highest event seq known, 0 when none */
-	struct view_slot views[VIEW_SLOTS]; /* under mu */
+	struct view_slot views[VIEW_SLOTS]; /* under vmu */
 	struct rec_slot recs[REC_SLOTS];    /* under mu */
 	uint64_t rec_tick;                  /* under mu */
 	int64_t rec_dv;     /* store data_version the records go with (mu) */
@@ -188,6 +228,9 @@ struct tk_app {
 	tk_events ev_op;
 	tk_missing missing;
 };
+
+static _Thread_local unsigned reader_slot; /* 1 + index, 0: none yet */
+static atomic_uint reader_next;
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -285,12 +328,14 @@ void
 tk_app_set_clock(tk_app *a, tk_clock_fn fn, void *arg)
 {
 	(void)pthread_mutex_lock(&a->mu);
+	(void)pthread_rwlock_wrlock(&a->cfg);
 	a->clock = fn;
 	a->clock_arg = arg;
+	(void)pthread_rwlock_unlock(&a->cfg);
 	(void)pthread_mutex_unlock(&a->mu);
 }
 
-/* With mu held. */
+/* With mu or cfg held. */
 static tk_time
 now_locked(tk_app *a)
 {
@@ -329,7 +374,7 @@ tk_app_policy_digest(tk_app *a, char *buf, size_t size)
 	(void)pthread_mutex_unlock(&a->mu);
 }
 
-/* ---- case view cache (mu held) ------------------------------------------ */
+/* ---- case view cache (vmu held, except view_drop*) ----------------------- */
 
 static struct view_slot *
 view_slot(tk_app *a, const char *id)
@@ -341,6 +386,7 @@ view_slot(tk_app *a, const char *id)
 	return &a->views[h % VIEW_SLOTS];
 }
 
+/* Drops the view of case id (mu held, takes vmu). */
 static void
 view_drop(tk_app *a, const char *id)
 {
@@ -348,11 +394,25 @@ view_drop(tk_app *a, const char *id)
 
 	if (id == NULL || id[0] == '\0')
 		return;
+	(void)pthread_mutex_lock(&a->vmu);
 	v = view_slot(a, id);
 	if (strcmp(v->id, id) == 0) {
 		free(v->text);
 		memset(v, 0, sizeof(*v));
 	}
+	a->vgen++;
+	(void)pthread_mutex_unlock(&a->vmu);
+}
+
+/* Marks the start (busy) or the end of a batch transaction (mu held):
+ * readers add no view while one is open or after one ended. */
+static void
+view_batch(tk_app *a, bool busy)
+{
+	(void)pthread_mutex_lock(&a->vmu);
+	a->wbusy = busy;
+	a->vgen++;
+	(void)pthread_mutex_unlock(&a->vmu);
 }
 
 /* ---- case record cache (mu held) ---------------------------------------- */
@@ -418,14 +478,18 @@ rec_put(tk_app *a, const char *id, json_t *rec)
 	victim->used = ++a->rec_tick;
 }
 
-/* Drops every cached view and every cached case record. */
+/* Drops every cached view and every cached case record (mu held,
+ * takes vmu). */
 static void
 view_drop_all(tk_app *a)
 {
+	(void)pthread_mutex_lock(&a->vmu);
 	for (size_t i = 0; i < VIEW_SLOTS; i++) {
 		free(a->views[i].text);
 		memset(&a->views[i], 0, sizeof(a->views[i]));
 	}
+	a->vgen++;
+	(void)pthread_mutex_unlock(&a->vmu);
 	rec_drop_all(a);
 }
 
@@ -480,6 +544,7 @@ batch_end_locked(tk_app *a, bool commit, char *msg, size_t msg_size)
 		    sizeof(e.msg));
 	}
 	a->tx_open = false;
+	view_batch(a, false);
 	a->batch_ops = 0;
 	if (!ok) {
 		view_drop_all(a);
@@ -504,6 +569,7 @@ op_begin(tk_app *a, struct gc_op *op, tk_error *err)
 			return -1;
 		}
 		a->tx_open = true;
+		view_batch(a, true);
 		a->batch_ops = 0;
 	}
 	op->last_seq = a->last_seq;
@@ -577,6 +643,7 @@ gc_lead(tk_app *a)
 	 * open: its COMMIT fails and the batch with it. */
 	if (a->tx_open && !tk_store_in_transaction(a->store)) {
 		a->tx_open = false;
+		view_batch(a, false);
 		view_drop_all(a);
 		a->last_seq = 0;
 		ok = false;
@@ -790,16 +857,16 @@ fail:
 /* ---- views ----------------------------------------------------------- */
 
 static json_t *
-missing_json(tk_app *a, const tk_ctx *x, const tk_case *c)
+missing_json(tk_missing *ms, const tk_ctx *x, const tk_case *c)
 {
 	json_t *arr = json_array();
 
 	if (arr == NULL)
 		return NULL;
-	memset(&a->missing, 0, sizeof(a->missing));
-	tk_engine_missing(x, c, &a->missing);
-	for (int i = 0; i < a->missing.n && i < TK_MISSING_MAX; i++) {
-		const tk_missing_item *m = &a->missing.item[i];
+	memset(ms, 0, sizeof(*ms));
+	tk_engine_missing(x, c, ms);
+	for (int i = 0; i < ms->n && i < TK_MISSING_MAX; i++) {
+		const tk_missing_item *m = &ms->item[i];
 		json_t *el = json_array();
 		json_t *it;
 
@@ -883,8 +950,9 @@ evlist_cb(void *arg, const tk_event_row *row)
 	return 0;
 }
 
-/* The case view: record + queue + missing (+ events). With mu held.
- * rec, when not NULL, is tk_case_to_json(c) already made (stolen, also
+/* The case view (view_of): record + queue + missing (+ events read from
+ * store, with ms as scratch; the caller holds what guards both: mu for
+ * the writer's connection, a reader's own mutex for its). rec, when not NULL, is tk_case_to_json(c) already made (stolen, also
  * on failure); otherwise it is made here. */
 /* The subject's contacts on file: the only numbers and addresses a
  * verifier may call back or confirm through (invariant 6), so the view
@@ -908,22 +976,22 @@ contacts_json(const tk_ctx *x, const tk_case *c)
 }
 
 static json_t *
-case_view(tk_app *a, const tk_ctx *x, const tk_case *c, json_t *rec,
-    bool with_events, tk_error *err)
+view_of(tk_store *store, tk_missing *ms, const tk_ctx *x, const tk_case *c,
+    json_t *rec, bool with_events, tk_error *err)
 {
 	json_t *j = rec != NULL ? rec : tk_case_to_json(c);
 
 	if (j == NULL)
 		goto oom;
 	if (jset(j, "queue", json_string(c->family)) != 0 ||
-	    jset(j, "missing", missing_json(a, x, c)) != 0 ||
+	    jset(j, "missing", missing_json(ms, x, c)) != 0 ||
 	    jset(j, "contacts_on_file", contacts_json(x, c)) != 0)
 		goto oom;
 	if (with_events) {
 		struct evlist l = {json_array(), false, true, false, false};
 		if (l.arr == NULL)
 			goto oom;
-		if (tk_store_event_list_case(a->store, c->id, evlist_cb, &l,
+		if (tk_store_event_list_case(store, c->id, evlist_cb, &l,
 		    err) != 0) {
 			json_decref(l.arr);
 			json_decref(j);
@@ -945,6 +1013,14 @@ oom:
 	json_decref(j);
 	(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
 	return NULL;
+}
+
+/* The same with mu held, from the writer's connection. */
+static json_t *
+case_view(tk_app *a, const tk_ctx *x, const tk_case *c, json_t *rec,
+    bool with_events, tk_error *err)
+{
+	return view_of(a->store, &a->missing, x, c, rec, with_events, err);
 }
 
 /* ---- open / close ---------------------------------------------------- */
@@ -1044,6 +1120,97 @@ sync_last_seq(tk_app *a, tk_error *err)
 	return 0;
 }
 
+/* ---- readers (see "Readers") ------------------------------------------ */
+
+/* cfg prefers writers, so a policy reload is not starved by reads. */
+static int
+cfg_lock_init(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t at;
+	int rc;
+
+	if (pthread_rwlockattr_init(&at) != 0)
+		return -1;
+	(void)pthread_rwlockattr_setkind_np(&at,
+	    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rc = pthread_rwlock_init(l, &at);
+	(void)pthread_rwlockattr_destroy(&at);
+	return rc == 0 ? 0 : -1;
+}
+
+static int
+readers_init(tk_app *a, const char *db_path, tk_error *err)
+{
+	if (tk_strlcpy(a->db_path, db_path, sizeof(a->db_path)) != 0)
+		return tk_fail(err, TK_ERR_INVALID, "database path too long"),
+		    -1;
+	/* Large and zeroed: pages are touched only when a reader is used. */
+	a->readers = calloc(READERS, sizeof(*a->readers));
+	if (a->readers == NULL)
+		return tk_fail(err, TK_ERR_INTERNAL, "out of memory"), -1;
+	for (size_t i = 0; i < READERS; i++)
+		if (pthread_mutex_init(&a->readers[i].mu, NULL) != 0) {
+			for (size_t k = 0; k < i; k++)
+				(void)pthread_mutex_destroy(&a->readers[k].mu);
+			free(a->readers);
+			a->readers = NULL;
+			return tk_fail(err, TK_ERR_INTERNAL, "cannot create a "
+			    "mutex"), -1;
+		}
+	return 0;
+}
+
+static void
+readers_close(tk_app *a)
+{
+	if (a->readers == NULL)
+		return;
+	for (size_t i = 0; i < READERS; i++) {
+		if (a->readers[i].store != NULL)
+			tk_store_close(a->readers[i].store);
+		(void)pthread_mutex_destroy(&a->readers[i].mu);
+	}
+	free(a->readers);
+	a->readers = NULL;
+}
+
+/* This thread's reader, locked and with its connection open, or NULL
+ * when there is none (":memory:", or it cannot be opened: the caller
+ * uses the path under mu). Release with reader_put. */
+static struct reader *
+reader_get(tk_app *a)
+{
+	struct reader *r;
+	tk_error e;
+
+	if (a->readers == NULL)
+		return NULL;
+	if (reader_slot == 0)
+		reader_slot = 1 + atomic_fetch_add(&reader_next, 1) % READERS;
+	r = &a->readers[(reader_slot - 1) % READERS];
+	(void)pthread_mutex_lock(&r->mu);
+	if (r->store == NULL && !r->failed) {
+		r->store = tk_store_open(a->db_path, false, &e);
+		if (r->store != NULL &&
+		    tk_store_reader(r->store, READER_CACHE_KB, &e) != 0) {
+			tk_store_close(r->store);
+			r->store = NULL;
+		}
+		r->failed = r->store == NULL;
+	}
+	if (r->store == NULL) {
+		(void)pthread_mutex_unlock(&r->mu);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+reader_put(struct reader *r)
+{
+	(void)pthread_mutex_unlock(&r->mu);
+}
+
 tk_app *
 tk_app_open(const char *db_path, tk_error *err)
 {
@@ -1066,11 +1233,19 @@ tk_app_open(const char *db_path, tk_error *err)
 		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot create a mutex");
 		return NULL;
 	}
-	if (pthread_mutex_init(&a->rmu, NULL) != 0) {
+	if (pthread_mutex_init(&a->vmu, NULL) != 0) {
 		(void)pthread_mutex_destroy(&a->qmu);
 		(void)pthread_mutex_destroy(&a->mu);
 		free(a);
 		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot create a mutex");
+		return NULL;
+	}
+	if (cfg_lock_init(&a->cfg) != 0) {
+		(void)pthread_mutex_destroy(&a->vmu);
+		(void)pthread_mutex_destroy(&a->qmu);
+		(void)pthread_mutex_destroy(&a->mu);
+		free(a);
+		(void)tk_fail(err, TK_ERR_INTERNAL, "cannot create a lock");
 		return NULL;
 	}
 	cf = getenv("TWOKEY_TEST_CLOCK_FILE");
@@ -1079,12 +1254,10 @@ tk_app_open(const char *db_path, tk_error *err)
 	a->store = tk_store_open(db_path, false, err);
 	if (a->store == NULL)
 		goto fail;
-	/* ":memory:" is private to one connection: share the writer's. */
-	if (strcmp(db_path, ":memory:") != 0) {
-		a->rstore = tk_store_open(db_path, false, err);
-		if (a->rstore == NULL)
-			goto fail;
-	}
+	/* ":memory:" is private to one connection: no readers. */
+	if (strcmp(db_path, ":memory:") != 0 && readers_init(a, db_path,
+	    err) != 0)
+		goto fail;
 	if (load_config(a, err) != 0)
 		goto fail;
 	if (sync_last_seq(a, err) != 0)
@@ -1101,8 +1274,7 @@ tk_app_close(tk_app *a)
 	if (a == NULL)
 		return;
 	app_fx_close(a);
-	if (a->rstore != NULL)
-		tk_store_close(a->rstore);
+	readers_close(a);
 	if (a->store != NULL)
 		tk_store_close(a->store);
 	if (a->policy != NULL) {
@@ -1113,7 +1285,8 @@ tk_app_close(tk_app *a)
 	view_drop_all(a);
 	tk_note_signer_wipe(&a->signer);
 	tk_org_free(&a->org);
-	(void)pthread_mutex_destroy(&a->rmu);
+	(void)pthread_rwlock_destroy(&a->cfg);
+	(void)pthread_mutex_destroy(&a->vmu);
 	(void)pthread_mutex_destroy(&a->qmu);
 	(void)pthread_mutex_destroy(&a->mu);
 	free(a);
@@ -1188,6 +1361,7 @@ tk_app_authenticate(tk_app *a, const char *token, size_t token_len,
 {
 	unsigned char hash[32];
 	char login[TK_ID_MAX];
+	struct reader *r;
 	tk_error e;
 	int rc;
 
@@ -1203,11 +1377,10 @@ tk_app_authenticate(tk_app *a, const char *token, size_t token_len,
 	if (sha256(token, token_len, hash) != 0)
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot hash token");
 	login[0] = '\0';
-	if (a->rstore != NULL) {
-		(void)pthread_mutex_lock(&a->rmu);
-		rc = tk_store_token_lookup(a->rstore, hash, login, sizeof(login),
+	if ((r = reader_get(a)) != NULL) {
+		rc = tk_store_token_lookup(r->store, hash, login, sizeof(login),
 		    &e);
-		(void)pthread_mutex_unlock(&a->rmu);
+		reader_put(r);
 	} else {
 		(void)pthread_mutex_lock(&a->mu);
 		rc = tk_store_token_lookup(a->store, hash, login, sizeof(login),
@@ -1323,6 +1496,13 @@ fail:
 	return oom(err);
 }
 
+static enum tk_status
+not_found(const char *id, tk_app_err *err)
+{
+	return tk_fail(&err->e, TK_ERR_NOT_FOUND, "no case %s; list cases "
+	    "with GET /v1/cases", id);
+}
+
 /* Loads case id into a->work (mu held), from the record cache when it
  * holds the case. */
 static enum tk_status
@@ -1345,8 +1525,7 @@ load_case(tk_app *a, const char *id, tk_app_err *err)
 		(void)json_incref(rec);
 	} else if (tk_store_case_get(a->store, id, &rec, &e) != 0) {
 		if (e.status == TK_ERR_NOT_FOUND)
-			return tk_fail(&err->e, TK_ERR_NOT_FOUND,
-			    "no case %s; list cases with GET /v1/cases", id);
+			return not_found(id, err);
 		return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot read case %s: "
 		    "%.400s", id, e.msg);
 	}
@@ -1467,55 +1646,182 @@ struct get_job {
 	enum tk_status st;
 };
 
+/* Answers j from the view cache when it holds a fresh view of the case
+ * (mu or cfg held, takes vmu): true when answered. */
+static bool
+get_job_cached(tk_app *a, const tk_ctx *x, struct get_job *j)
+{
+	struct view_slot *v;
+	bool hit;
+
+	if (!j->text)
+		return false;
+	(void)pthread_mutex_lock(&a->vmu);
+	v = view_slot(a, j->id);
+	hit = v->text != NULL && strcmp(v->id, j->id) == 0 &&
+	    x->now < v->stale_at;
+	if (hit) {
+		j->txt = dup_text(v->text, v->len);
+		j->len = v->len;
+	}
+	(void)pthread_mutex_unlock(&a->vmu);
+	if (!hit)
+		return false;
+	j->st = check_read(a, x, j->actor, j->err);
+	if (j->st != TK_OK) {
+		free(j->txt);
+		j->txt = NULL;
+		j->len = 0;
+	} else if (j->txt == NULL) {
+		j->st = oom(j->err);
+	}
+	return true;
+}
+
+/* Turns j's view into compact text (j->text) and offers it to the view
+ * cache as the view of case c at now. Under mu (gen NULL) it is kept:
+ * inside a batch the view may not be durable yet, but a failed COMMIT
+ * drops every cached view before mu is released. From a reader it is
+ * kept only when no batch is open and vgen is still *gen, the value it
+ * had, with no batch open, before the read began. */
+static void
+get_job_text(tk_app *a, struct get_job *j, const tk_case *c, tk_time now,
+    const uint64_t *gen)
+{
+	struct view_slot *v;
+	char *t, *copy;
+
+	if (j->st != TK_OK || !j->text)
+		return;
+	t = json_dumps(j->view, JSON_COMPACT);
+	json_decref(j->view);
+	j->view = NULL;
+	if (t == NULL) {
+		j->st = oom(j->err);
+		return;
+	}
+	j->txt = t;
+	j->len = strlen(t);
+	if (j->len > VIEW_TEXT_MAX || (copy = dup_text(t, j->len)) == NULL)
+		return;
+	(void)pthread_mutex_lock(&a->vmu);
+	if (gen == NULL || (!a->wbusy && a->vgen == *gen)) {
+		v = view_slot(a, j->id);
+		free(v->text);
+		(void)tk_strlcpy(v->id, j->id, sizeof(v->id));
+		v->text = copy;
+		v->len = j->len;
+		v->stale_at = view_stale_at(c, now);
+		copy = NULL;
+	}
+	(void)pthread_mutex_unlock(&a->vmu);
+	free(copy);
+}
+
+/* The same, never cached. */
+static void
+get_job_text_nocache(struct get_job *j)
+{
+	char *t;
+
+	if (j->st != TK_OK || !j->text)
+		return;
+	t = json_dumps(j->view, JSON_COMPACT);
+	json_decref(j->view);
+	j->view = NULL;
+	if (t == NULL) {
+		j->st = oom(j->err);
+		return;
+	}
+	j->txt = t;
+	j->len = strlen(t);
+}
+
 /* Runs a get_job with mu held; write as in case_get_locked. Returns
  * false when the case must be persisted first (only when !write). */
 static bool
 get_job_run(tk_app *a, struct get_job *j, bool write)
 {
 	tk_ctx x = ctx_locked(a, now_locked(a));
-	struct view_slot *v = view_slot(a, j->id);
 	bool must_write = false;
-	char *t;
 
-	if (j->text && v->text != NULL && strcmp(v->id, j->id) == 0 &&
-	    x.now < v->stale_at) {
-		j->st = check_read(a, &x, j->actor, j->err);
-		if (j->st == TK_OK) {
-			j->txt = dup_text(v->text, v->len);
-			j->len = v->len;
-			if (j->txt == NULL)
-				j->st = oom(j->err);
-		}
+	if (get_job_cached(a, &x, j))
 		return true;
-	}
 	j->st = case_get_locked(a, &x, j->actor, j->id, write, &must_write,
 	    &j->view, j->err);
 	if (must_write)
 		return false;
-	if (j->st != TK_OK || !j->text)
-		return true;
-	t = json_dumps(j->view, JSON_COMPACT);
-	json_decref(j->view);
-	j->view = NULL;
-	if (t == NULL) {
-		j->st = oom(j->err);
-		return true;
-	}
-	j->txt = t;
-	j->len = strlen(t);
-	/* Inside a batch the view may not be durable yet; a failed COMMIT
-	 * drops every cached view before mu is released. */
-	if (j->len <= VIEW_TEXT_MAX) {
-		char *copy = dup_text(t, j->len);
-		if (copy != NULL) {
-			free(v->text);
-			(void)tk_strlcpy(v->id, j->id, sizeof(v->id));
-			v->text = copy;
-			v->len = j->len;
-			v->stale_at = view_stale_at(&a->work, x.now);
-		}
-	}
+	get_job_text(a, j, &a->work, x.now, NULL);
 	return true;
+}
+
+/* Runs a get_job on this thread's reader, without mu (see "Readers").
+ * Returns false, with nothing in j, when the path under mu must answer
+ * instead: no reader, a read that failed (that path reports it), or a
+ * case time has moved on (that path persists the change first). */
+static bool
+get_job_read(tk_app *a, struct get_job *j)
+{
+	struct reader *r;
+	tk_ctx x;
+	json_t *rec = NULL;
+	tk_error e;
+	uint64_t gen;
+	bool done = false, cacheable;
+
+	if ((r = reader_get(a)) == NULL)
+		return false;
+	(void)pthread_rwlock_rdlock(&a->cfg);
+	x = ctx_locked(a, now_locked(a));
+	if (get_job_cached(a, &x, j)) {
+		done = true;
+		goto out;
+	}
+	(void)pthread_mutex_lock(&a->vmu);
+	cacheable = !a->wbusy;
+	gen = a->vgen;
+	(void)pthread_mutex_unlock(&a->vmu);
+	j->st = check_read(a, &x, j->actor, j->err);
+	if (j->st != TK_OK) {
+		done = true;
+		goto out;
+	}
+	if (tk_store_read_begin(r->store, &e) != 0)
+		goto out;
+	if (tk_store_case_get(r->store, j->id, &rec, &e) != 0) {
+		if (e.status == TK_ERR_NOT_FOUND) {
+			j->st = not_found(j->id, j->err);
+			done = true;
+		}
+		goto end;
+	}
+	memset(&r->work, 0, sizeof(r->work));
+	if (tk_case_from_json(&r->work, rec, &e) != 0)
+		goto end;
+	r->ev.n = 0;
+	if (tk_engine_refresh(&x, &r->work, &r->ev))
+		goto end; /* time moved it on: persist under mu */
+	j->view = view_of(r->store, &r->missing, &x, &r->work, NULL, true,
+	    &e);
+	if (j->view == NULL)
+		goto end;
+	done = true;
+	j->st = TK_OK;
+end:
+	tk_store_read_end(r->store);
+	json_decref(rec);
+	if (done && j->st == TK_OK) {
+		if (cacheable)
+			get_job_text(a, j, &r->work, x.now, &gen);
+		else
+			get_job_text_nocache(j);
+	}
+out:
+	(void)pthread_rwlock_unlock(&a->cfg);
+	reader_put(r);
+	if (!done)
+		err_clear(j->err);
+	return done;
 }
 
 static void
@@ -1532,6 +1838,8 @@ get_job_do(tk_app *a, struct get_job *j)
 	tk_error e;
 	bool done;
 
+	if (get_job_read(a, j))
+		return j->st;
 	(void)pthread_mutex_lock(&a->mu);
 	done = get_job_run(a, j, false);
 	(void)pthread_mutex_unlock(&a->mu);
@@ -1943,9 +2251,11 @@ tk_app_reload_policy(tk_app *a, const char *actor, const char *text,
 		return st;
 	}
 	json_decref(data);
+	(void)pthread_rwlock_wrlock(&a->cfg);
 	old = a->policy;
 	a->policy = np;
 	view_drop_all(a);
+	(void)pthread_rwlock_unlock(&a->cfg);
 	free(a->policy_text);
 	a->policy_text = copy;
 	if (digest_out != NULL)

@@ -61,6 +61,17 @@ int tk_store_commit(tk_store *s, tk_error *err);
 void tk_store_rollback(tk_store *s);
 bool tk_store_in_transaction(tk_store *s);
 
+/* Makes s a read-only connection (PRAGMA query_only) with a small page
+ * cache of cache_kb KiB, for one of the app's reader threads: any write
+ * through it then fails. 0 or -1 (err filled). */
+int tk_store_reader(tk_store *s, int cache_kb, tk_error *err);
+/* A read transaction (BEGIN DEFERRED): every read until
+ * tk_store_read_end sees one snapshot, the state committed when the
+ * first of them ran (WAL: never blocked by the writer, never seeing its
+ * uncommitted writes). 0 or -1 (err filled). */
+int tk_store_read_begin(tk_store *s, tk_error *err);
+void tk_store_read_end(tk_store *s);
+
 /* PRAGMA data_version: it changes when another connection (another
  * process, say) commits to the database, not on this one's commits.
  * Callers caching what they read compare it to notice such writes. */

@@ -114,6 +114,7 @@ static const char schema_sql[] =
 /* The fixed statements, prepared at open. */
 enum st_id {
 	ST_BEGIN,
+	ST_BEGIN_READ,
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_SAVEPOINT,
@@ -149,6 +150,7 @@ enum st_id {
 
 static const char *const st_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_BEGIN_READ] = "BEGIN DEFERRED",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SAVEPOINT] = "SAVEPOINT op",
@@ -1419,6 +1421,44 @@ tk_store_rollback(tk_store *s)
 		/* Last resort: the statement cache may be the problem. */
 		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	}
+}
+
+int
+tk_store_reader(tk_store *s, int cache_kb, tk_error *err)
+{
+	char sql[96];
+	int n;
+
+	if (cache_kb < 64 || cache_kb > 1024 * 1024)
+		return tk_fail(err, TK_ERR_INVALID, "store: reader cache of "
+		    "%d KiB is out of range", cache_kb), -1;
+	n = snprintf(sql, sizeof(sql), "PRAGMA query_only=ON; "
+	    "PRAGMA cache_size=-%d;", cache_kb);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		return tk_fail(err, TK_ERR_INTERNAL, "store: pragma too long"),
+		    -1;
+	return exec_sql(s, sql, err, "reader pragmas");
+}
+
+int
+tk_store_read_begin(tk_store *s, tk_error *err)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		return tk_fail(err, TK_ERR_INTERNAL, "store: a transaction is "
+		    "already open"), -1;
+	return st_exec(s, ST_BEGIN_READ, err, "begin read");
+}
+
+void
+tk_store_read_end(tk_store *s)
+{
+	tk_error ignored;
+
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (st_exec(s, ST_COMMIT, &ignored, "end read") != 0 &&
+	    st_exec(s, ST_ROLLBACK, &ignored, "end read") != 0)
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 bool
