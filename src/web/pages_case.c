@@ -64,6 +64,26 @@ has_cap(const json_t *data, const char *cap)
 	    "capabilities"), cap);
 }
 
+/* True when login requested, verified, approved, declared break-glass on
+ * or executed the case (invariant 4: such a person cannot review it). */
+static bool
+took_part(const json_t *view, const char *login)
+{
+	const char *groups[] = {"evidence", "approvals"};
+	size_t i, g;
+	json_t *v;
+
+	if (strcmp(jstr(view, "requester"), login) == 0 ||
+	    strcmp(jstr(json_object_get(view, "execution"), "by"), login) == 0 ||
+	    strcmp(jstr(json_object_get(view, "break_glass"), "by"), login) == 0)
+		return true;
+	for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+		json_array_foreach(json_object_get(view, groups[g]), i, v)
+			if (strcmp(jstr(v, "by"), login) == 0)
+				return true;
+	return false;
+}
+
 static bool
 state_open(const char *st)
 {
@@ -203,7 +223,7 @@ case_data(tk_web *w, const web_session *s, const json_t *view,
 	    (strcmp(jstr(view, "requester"), s->login) == 0 ||
 	    has_cap(d, "intake") || has_cap(d, "approve"))), &bad);
 	pg_set(d, "can_review", json_boolean(strcmp(st, "review") == 0 &&
-	    has_cap(d, "review")), &bad);
+	    has_cap(d, "review") && !took_part(view, s->login)), &bad);
 	pg_set(d, "can_break_glass", json_boolean(state_open(st) &&
 	    strcmp(st, "ready") != 0 && json_is_null(json_object_get(view,
 	    "break_glass"))), &bad);
