@@ -21,11 +21,14 @@ async function signIn(w, ctx, login, opts = {}) {
 	    .fill(w.passwords[login]);
 	await page.getByLabel('Code from your authenticator')
 	    .fill(w.totp(login));
-	await Promise.all([
-		page.waitForURL((u) => !u.pathname.startsWith('/login')),
+	const [resp] = await Promise.all([
+		page.waitForNavigation(),
 		page.getByRole('button', { name: 'Sign in', exact: true })
 		    .click(),
 	]);
+	if (new URL(page.url()).pathname.startsWith('/login'))
+		assert.fail(`${login} could not sign in (${resp.status()}): ` +
+		    await alertText(page));
 	return page;
 }
 

@@ -202,13 +202,16 @@ class World {
 	}
 
 	// The next unused code for who's factor at the server's clock (the
-	// server refuses a replayed step).
+	// server refuses a replayed step). The current step, or the next one
+	// when it is used: the server takes one step either side, and a step
+	// boundary passing before the server checks stays inside that window
+	// (the previous step would fall out of it).
 	totp(who) {
 		const f = this.factors[who];
 		assert.ok(f, `${who} has no TOTP factor in this world`);
 		const now = Math.floor((Date.now() / 1000 + this.offset) /
 		    f.period);
-		const step = Math.max(now - 1, f.last + 1);
+		const step = Math.max(now, f.last + 1);
 		assert.ok(step <= now + 1,
 		    `no unused TOTP step left for ${who} in the window`);
 		f.last = step;
