@@ -1,10 +1,11 @@
 // a11y.test.js - axe-core on every console page: the sign-in page (fresh
-// and after a failed attempt), the queues, a case, the new case form (with
+// and after a failed attempt), the queues, a case (as an executor, as a
+// verifier and approver, with a refusal's alert), the new case form (with
 // its live preview), break-glass, reviews, audit and the policy page (with an
 // explanation). No serious or critical violation may remain; each is
 // printed with where it is. Also checks what the issue asks of every
 // page: a Content-Security-Policy without inline script, a <main>
-// landmark, one <h1>, and form fields that all have labels.
+// landmark, an <h1>, and form fields that all have labels.
 //
 // With TWOKEY_SCREENSHOTS=1 it saves docs/img/break-glass.png.
 
@@ -15,7 +16,7 @@ const { test } = require('node:test');
 const { withWorld, checkA11y, screenshot } = require('./harness');
 const C = require('./console');
 
-const USERS = ['alice', 'frank', 'ivan'];
+const USERS = ['alice', 'bob', 'frank', 'ivan'];
 
 async function pageChecks(page, resp, name) {
 	const csp = resp.headers()['content-security-policy'] || '';
@@ -115,6 +116,28 @@ test('axe: no serious or critical violations on any console page',
 			}
 			if (name === 'break-glass')
 				await screenshot(page, 'break-glass');
+		}
+
+		// the case as a verifier and approver sees it (evidence forms,
+		// decision with the re-authentication code), and after a
+		// refused action (the alert box)
+		const bctx = await w.context();
+		const bob = await C.signIn(w, bctx, 'bob');
+		r = await bob.goto('/cases/' + id);
+		try {
+			assert.equal(await C.section(bob, 'Record evidence')
+			    .count(), 1, 'bob is offered no evidence form');
+			assert.equal(await C.section(bob, 'Decision').count(), 1,
+			    'bob is offered no decision form');
+			await pageChecks(bob, r, 'case (verifier, approver)');
+			r = await C.decide(bob, { decision: 'approve',
+				comment: 'no code' });
+			assert.ok(r.status() >= 400, 'critical approval without ' +
+			    're-authentication accepted');
+			assert.ok(await C.alertText(bob), 'no alert');
+			await pageChecks(bob, r, 'case (refused action)');
+		} catch (e) {
+			failures.push(e.message);
 		}
 		assert.deepEqual(failures, [], failures.join('\n\n'));
 	});
