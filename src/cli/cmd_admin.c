@@ -110,7 +110,7 @@ enum { O_DB = 256, O_ORG, O_POLICY, O_FORCE, O_LISTEN, O_THREADS, O_SWEEP,
 	O_REASON, O_ORIGIN, O_CP_EVENTS, O_CP_SECONDS, O_PUBLIC_AUDIT,
 	O_WITNESS, O_CP_FILE, O_CP_SYSLOG, O_SYSLOG, O_SYSLOG_FORMAT,
 	O_SYSLOG_FROM, O_DIRECTORY, O_ALG, O_ISSUER, O_TLS_CERT, O_TLS_KEY,
-	O_OIDC, O_SESSION_IDLE, O_SESSION_MAX };
+	O_OIDC, O_SESSION_IDLE, O_SESSION_MAX, O_SECURE_COOKIES };
 
 /* Parses only --help/--json and the listed options; returns 'h' on
  * --help (usage printed), '?' on a usage error (usage printed), 0 when
@@ -544,6 +544,7 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		{"tls-cert", required_argument, NULL, O_TLS_CERT},
 		{"tls-key", required_argument, NULL, O_TLS_KEY},
 		{"oidc", required_argument, NULL, O_OIDC},
+		{"secure-cookies", no_argument, NULL, O_SECURE_COOKIES},
 		{"session-idle", required_argument, NULL, O_SESSION_IDLE},
 		{"session-max", required_argument, NULL, O_SESSION_MAX},
 		{"quiet", no_argument, NULL, O_QUIET}, LO_END};
@@ -571,6 +572,7 @@ tk_cmd_serve(const tk_cli_cmd *cmd, int argc, char **argv)
 		case O_TLS_CERT: o.tls_cert = optarg; break;
 		case O_TLS_KEY: o.tls_key = optarg; break;
 		case O_OIDC: o.oidc = optarg; break;
+		case O_SECURE_COOKIES: o.secure_cookies = true; break;
 		case O_SESSION_IDLE:
 		case O_SESSION_MAX:
 			errno = 0;

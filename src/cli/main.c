@@ -71,7 +71,7 @@ static const tk_cli_cmd commands[] = {
 	    "       [--witness URL=KEY]... [--checkpoint-syslog TARGET]\n"
 	    "       [--syslog TARGET [--syslog-format F] [--syslog-from SEQ]]\n"
 	    "       [--directory FILE] [--public-audit] [--quiet]\n"
-	    "       [--tls-cert FILE --tls-key FILE] [--oidc FILE]\n"
+	    "       [--tls-cert FILE --tls-key FILE] [--secure-cookies] [--oidc FILE]\n"
 	    "       [--session-idle S] [--session-max S]",
 	    "run the REST/JSON API and the web console until SIGINT or SIGTERM",
 	    "      --db PATH            database created by `twokey init`\n"
@@ -108,6 +108,9 @@ static const tk_cli_cmd commands[] = {
 	    "      --tls-cert FILE      serve HTTPS with this PEM certificate\n"
 	    "                           (chain) and --tls-key FILE, its PEM key;\n"
 	    "                           console cookies are then Secure\n"
+	    "      --secure-cookies     console cookies get Secure without\n"
+	    "                           --tls-*: for a reverse proxy that serves\n"
+	    "                           the console over HTTPS\n"
 	    "      --oidc FILE          console sign-in through an OpenID provider\n"
 	    "                           (docs/console.md); local accounts work\n"
 	    "                           either way\n"

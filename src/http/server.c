@@ -917,7 +917,7 @@ web_start(server *s, const tk_server_opts *o, tk_error *err)
 	tk_web_opts wo;
 
 	memset(&wo, 0, sizeof(wo));
-	wo.tls = s->tls;
+	wo.tls = s->tls || o->secure_cookies;
 	wo.idle_seconds = o->session_idle;
 	wo.max_seconds = o->session_max;
 	wo.oidc = o->oidc;

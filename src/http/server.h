@@ -42,6 +42,8 @@ typedef struct tk_server_opts {
 	const char *tls_cert;  /* PEM certificate (chain) and key: serve */
 	const char *tls_key;   /* HTTPS; both or neither */
 	const char *oidc;      /* console SSO configuration file, or NULL */
+	bool secure_cookies;   /* browsers reach the console over HTTPS
+	                          through a proxy: cookies get Secure */
 	int64_t session_idle;  /* console session idle expiry (s): 0 = 30 min */
 	int64_t session_max;   /* ...and absolute expiry: 0 = 12 hours */
 } tk_server_opts;

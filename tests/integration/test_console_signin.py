@@ -400,3 +400,20 @@ def test_console_cookie_secure_under_tls(ctx):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+def test_console_secure_cookies_behind_a_proxy(ctx):
+    """--secure-cookies: twokey speaks plain HTTP to a TLS-terminating
+    proxy, and the cookies it sets still carry Secure."""
+    ctx.stop()
+    ctx.serve_args = ["--secure-cookies"]
+    ctx.start()
+    b = Browser(ctx.port)
+    st, _, sc, html = b.request("GET", "/login")
+    assert st == 200, st
+    assert "Secure" in sc["tk_pre"], sc
+    ctx.stop()
+    ctx.serve_args = []
+    ctx.start()
+    st, _, sc, html = Browser(ctx.port).request("GET", "/login")
+    assert st == 200 and "Secure" not in sc["tk_pre"], sc
