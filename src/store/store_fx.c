@@ -5,9 +5,10 @@
  * expiries: role grants to remove and temporary credentials to disable
  * when their time ends.
  *
- * Owns: those four tables and their statements. These run at human
- * rates, so statements are prepared per call; every call runs inside the
- * caller's transaction (the app's group commit) or alone.
+ * Owns: those four tables and their statements, prepared once per
+ * connection (tk_store_stmt: a factor is looked up at every case open);
+ * every call runs inside the caller's transaction (the app's group
+ * commit) or alone.
  */
 #include <string.h>
 
@@ -73,22 +74,15 @@ tk_store_fx_schema(tk_store *s, tk_error *err)
 	return 0;
 }
 
-/* Prepares sql; binds nothing. NULL with err filled on failure. */
+/* The cached statement for sql (a literal); binds nothing. NULL with
+ * err filled on failure. Given back with tk_store_stmt_done. */
 static sqlite3_stmt *
 prep(tk_store *s, const char *sql, tk_error *err)
 {
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(tk_store_sqlite(s), sql, -1, &st, NULL) !=
-	    SQLITE_OK) {
-		(void)fx_fail(s, err, "prepare");
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
+	return tk_store_stmt(s, sql, err);
 }
 
-/* Steps a statement that returns no row, finalizes it. */
+/* Steps a statement that returns no row, gives it back. */
 static int
 run(tk_store *s, sqlite3_stmt *st, int bind_rc, const char *what,
     tk_error *err)
@@ -97,16 +91,16 @@ run(tk_store *s, sqlite3_stmt *st, int bind_rc, const char *what,
 
 	if (bind_rc != SQLITE_OK) {
 		(void)fx_fail(s, err, what);
-		sqlite3_finalize(st);
+		tk_store_stmt_done(st);
 		return -1;
 	}
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		(void)fx_fail(s, err, what);
-		sqlite3_finalize(st);
+		tk_store_stmt_done(st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	tk_store_stmt_done(st);
 	return 0;
 }
 
@@ -136,7 +130,7 @@ col_blob(sqlite3_stmt *st, int i, unsigned char *dst, size_t size,
 }
 
 /* Steps st (bound already) and reads up to max rows with read_row into
- * rows[elem * i]; *n gets how many. Finalizes st. */
+ * rows[elem * i]; *n gets how many. Gives st back. */
 static int
 read_rows(tk_store *s, sqlite3_stmt *st, int (*read_row)(sqlite3_stmt *,
     void *), void *rows, size_t elem, int max, int *n, const char *what,
@@ -152,17 +146,17 @@ read_rows(tk_store *s, sqlite3_stmt *st, int (*read_row)(sqlite3_stmt *,
 		if (read_row(st, row) != 0) {
 			(void)tk_fail(err, TK_ERR_INTERNAL, "%s: a row is stored "
 			    "malformed", what);
-			sqlite3_finalize(st);
+			tk_store_stmt_done(st);
 			return -1;
 		}
 		(*n)++;
 	}
 	if (*n < max && rc != SQLITE_DONE) {
 		(void)fx_fail(s, err, what);
-		sqlite3_finalize(st);
+		tk_store_stmt_done(st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	tk_store_stmt_done(st);
 	return 0;
 }
 
@@ -237,7 +231,7 @@ tk_store_factor_get(tk_store *s, const char *subject, tk_factor_row *f,
 	f->created = sqlite3_column_int64(st, 7);
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	tk_store_stmt_done(st);
 	return ret;
 }
 
@@ -323,7 +317,7 @@ tk_store_confirm_get(tk_store *s, const unsigned char hash[32],
 	r->used = sqlite3_column_int64(st, 7);
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	tk_store_stmt_done(st);
 	return ret;
 }
 
@@ -394,7 +388,7 @@ tk_store_outbox_pending(tk_store *s, int max_attempts, tk_outbox_row *rows,
 		return -1;
 	if (B_INT(st, 1, max_attempts) != SQLITE_OK ||
 	    B_INT(st, 2, max) != SQLITE_OK) {
-		sqlite3_finalize(st);
+		tk_store_stmt_done(st);
 		return fx_fail(s, err, "read outbox");
 	}
 	return read_rows(s, st, outbox_row, rows, sizeof(*rows), max, n,
@@ -467,7 +461,7 @@ tk_store_expiry_due(tk_store *s, tk_time now, int max_attempts,
 	if (B_INT(st, 1, now) != SQLITE_OK ||
 	    B_INT(st, 2, max_attempts) != SQLITE_OK ||
 	    B_INT(st, 3, max) != SQLITE_OK) {
-		sqlite3_finalize(st);
+		tk_store_stmt_done(st);
 		return fx_fail(s, err, "read expiries");
 	}
 	return read_rows(s, st, expiry_row, rows, sizeof(*rows), max, n,

@@ -11,6 +11,13 @@
 #include "store/store.h"
 
 sqlite3 *tk_store_sqlite(tk_store *s);
+/* The prepared statement for sql on this connection: prepared on first
+ * use (SQLITE_PREPARE_PERSISTENT) and kept until tk_store_close. sql
+ * must be a string literal: its address is the key. Not re-entrant per
+ * statement. Give it back with tk_store_stmt_done (reset, bindings
+ * cleared), never sqlite3_finalize. NULL with err filled on failure. */
+sqlite3_stmt *tk_store_stmt(tk_store *s, const char *sql, tk_error *err);
+void tk_store_stmt_done(sqlite3_stmt *st);
 /* Creates the factor, confirmation, outbox and grant tables when absent
  * (every schema version has them; they need no migration). */
 int tk_store_fx_schema(tk_store *s, tk_error *err);

@@ -231,6 +231,9 @@ static const char *const st_sql[ST__COUNT] = {
 #define LIST_STATE_OPEN 8
 #define LIST_VARIANTS 16
 
+/* Statements of the store's other files (tk_store_stmt), by SQL text. */
+#define STMT_CACHE 32
+
 struct tk_store {
 	sqlite3 *db;
 	char path[PATH_MAX_LEN];
@@ -238,6 +241,9 @@ struct tk_store {
 	bool busy[ST__COUNT];            /* statement mid-iteration */
 	sqlite3_stmt *list[LIST_VARIANTS];
 	bool list_busy[LIST_VARIANTS];
+	const char *cache_sql[STMT_CACHE];   /* key: the literal's address */
+	sqlite3_stmt *cache_st[STMT_CACHE];
+	int ncache;
 	/* Chain head cache: valid while head_known; invalidated by a
 	 * rollback, a failed write, or another connection's commit (seen
 	 * as a change of PRAGMA data_version at begin). */
@@ -725,6 +731,8 @@ tk_store_close(tk_store *s)
 		(void)sqlite3_finalize(s->st[i]); /* NULL is a no-op */
 	for (i = 0; i < LIST_VARIANTS; i++)
 		(void)sqlite3_finalize(s->list[i]);
+	for (i = 0; i < s->ncache; i++)
+		(void)sqlite3_finalize(s->cache_st[i]);
 	tk_tlog_free(s->log);
 	free(s->pend);
 	/* All statements are finalized, so close cannot be busy; its only
@@ -2115,6 +2123,41 @@ tk_store_map_reads(tk_store *s, bool on, tk_error *err)
 		    "cannot change inside a transaction"), -1;
 	return exec_sql(s, on ? "PRAGMA mmap_size=" LEAF_MMAP :
 	    "PRAGMA mmap_size=0", err, "mmap_size");
+}
+
+sqlite3_stmt *
+tk_store_stmt(tk_store *s, const char *sql, tk_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int i;
+
+	for (i = 0; i < s->ncache; i++)
+		if (s->cache_sql[i] == sql)
+			return s->cache_st[i];
+	if (s->ncache >= STMT_CACHE) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "store: more than %d cached "
+		    "statements", STMT_CACHE);
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &st, NULL) != SQLITE_OK) {
+		(void)db_fail(s, err, "prepare");
+		(void)sqlite3_finalize(st);
+		return NULL;
+	}
+	s->cache_sql[s->ncache] = sql;
+	s->cache_st[s->ncache] = st;
+	s->ncache++;
+	return st;
+}
+
+void
+tk_store_stmt_done(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
 }
 
 const char *
