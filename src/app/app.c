@@ -103,7 +103,7 @@ struct view_slot {
  * lookups use the readers too.
  */
 #define READERS 16
-#define READER_CACHE_KB 1024   /* SQLite page cache per reader */
+#define READER_CACHE_KB 256    /* SQLite page cache per reader */
 
 struct reader {
 	pthread_mutex_t mu;     /* one thread at a time (rarely waited) */
@@ -1023,6 +1023,64 @@ case_view(tk_app *a, const tk_ctx *x, const tk_case *c, json_t *rec,
 	return view_of(a->store, &a->missing, x, c, rec, with_events, err);
 }
 
+/*
+ * The answer of a case operation that changed a case (201/200 with the
+ * case view, no events). The leader only copies the case as stored into
+ * it (ready); the requester's own thread renders it once the batch is
+ * durable, outside mu, under cfg like a reader: the JSON work stays off
+ * the group-commit leader's critical path. Heap-allocated per request
+ * (a tk_case is large); nothing in it is shared.
+ */
+struct answer {
+	tk_case c;
+	tk_missing ms;
+	tk_time now;
+	bool ready;
+};
+
+static struct answer *
+answer_new(void)
+{
+	struct answer *an = malloc(sizeof(*an));
+
+	if (an != NULL)
+		an->ready = false;
+	return an;
+}
+
+/* Keeps c, as just stored at now, for the answer (mu held). */
+static void
+answer_keep(struct answer *an, const tk_case *c, tk_time now)
+{
+	if (an == NULL)
+		return;
+	an->c = *c;
+	an->now = now;
+	an->ready = true;
+}
+
+/* Renders the kept case into *out (no lock held). what names the
+ * operation in the error when out of memory. */
+static enum tk_status
+answer_render(tk_app *a, struct answer *an, const char *what, json_t **out,
+    tk_app_err *err)
+{
+	tk_ctx x;
+
+	if (!an->ready)
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "%s was saved but "
+		    "its answer was not kept; GET the case", what);
+	(void)pthread_rwlock_rdlock(&a->cfg);
+	x = ctx_locked(a, an->now);
+	*out = view_of(NULL, &an->ms, &x, &an->c, NULL, false, &err->e);
+	(void)pthread_rwlock_unlock(&a->cfg);
+	if (*out == NULL)
+		return tk_fail(&err->e, TK_ERR_INTERNAL, "%s was saved but the "
+		    "answer could not be built (out of memory); GET the case",
+		    what);
+	return TK_OK;
+}
+
 /* ---- open / close ---------------------------------------------------- */
 
 static int
@@ -1541,20 +1599,13 @@ load_case(tk_app *a, const char *id, tk_app_err *err)
 	return TK_OK;
 }
 
-/* Stores case c (mu held, in a transaction). When rec_out is given it
- * receives a deep copy of the record written (the caller's, to add to
- * and release outside the lock), or NULL when that copy could not be
- * made. Deep, so no JSON object is shared between the record cache and a
- * response thread: jansson's reference counting is not a synchronisation
- * point ThreadSanitizer (or a weakly ordered CPU) can rely on. */
+/* Stores case c (mu held, in a transaction) and caches its record. */
 static int
-put_case(tk_app *a, const tk_case *c, json_t **rec_out, tk_error *err)
+put_case(tk_app *a, const tk_case *c, tk_error *err)
 {
 	json_t *rec = tk_case_to_json(c);
 	int rc;
 
-	if (rec_out != NULL)
-		*rec_out = NULL;
 	view_drop(a, c->id);
 	rec_drop(a, c->id);
 	if (rec == NULL) {
@@ -1567,11 +1618,8 @@ put_case(tk_app *a, const tk_case *c, json_t **rec_out, tk_error *err)
 	}
 	rc = tk_store_case_put(a->store, c->id, c->subject, c->family,
 	    tk_state_name(c->state), c->updated, rec, err);
-	if (rc == 0) {
+	if (rc == 0)
 		rec_put(a, c->id, rec);
-		if (rec_out != NULL)
-			*rec_out = json_deep_copy(rec);
-	}
 	json_decref(rec);
 	return rc;
 }
@@ -1606,7 +1654,7 @@ case_get_locked(tk_app *a, const tk_ctx *x, const char *actor,
 		if (op_begin(a, &op, &e) != 0)
 			return tk_fail(&err->e, TK_ERR_INTERNAL, "cannot store "
 			    "case %s: %.400s", id, e.msg);
-		if (put_case(a, &a->work, NULL, &e) != 0 ||
+		if (put_case(a, &a->work, &e) != 0 ||
 		    append_engine_events(a, x->now, &a->work, &a->ev_refresh,
 		    &e) != 0) {
 			op_undo(a, &op);
@@ -2311,6 +2359,7 @@ struct op_job {
 	enum tk_status st;
 	bool keep;                /* keep fn's other writes on a refusal */
 	tk_case *after;           /* copy of the case on success, or NULL */
+	struct answer *an;        /* when out: the case as stored */
 };
 
 /* A PATCH may not move a case onto a subject that already has an open
@@ -2345,7 +2394,6 @@ case_op_run(tk_app *a, void *jarg)
 {
 	struct op_job *j = jarg;
 	const char *actor = j->actor, *id = j->id, *what = j->what;
-	json_t **out = j->out;
 	tk_app_err *err = j->err;
 	tk_ctx x;
 	tk_case *c = &a->work;
@@ -2353,7 +2401,6 @@ case_op_run(tk_app *a, void *jarg)
 	struct gc_op op;
 	bool changed;
 	tk_error e;
-	json_t *rec = NULL;
 
 	x = ctx_locked(a, now_locked(a));
 	if (op_begin(a, &op, &e) != 0) {
@@ -2388,31 +2435,21 @@ case_op_run(tk_app *a, void *jarg)
 		goto store_fail;
 	}
 	if (st == TK_OK) {
-		if (put_case(a, c, out != NULL ? &rec : NULL, &e) != 0 ||
+		if (put_case(a, c, &e) != 0 ||
 		    append_engine_events(a, x.now, c, &a->ev_refresh, &e) != 0 ||
-		    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0) {
-			json_decref(rec);
+		    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0)
 			goto store_fail;
-		}
-		if (op_keep(a, &op, &e) != 0) {
-			json_decref(rec);
+		if (op_keep(a, &op, &e) != 0)
 			goto store_failed;
-		}
 		if (j->after != NULL)
 			*j->after = *c;
-		if (out != NULL) {
-			*out = case_view(a, &x, c, rec, false, &err->e);
-			if (*out == NULL)
-				st = tk_fail(&err->e, TK_ERR_INTERNAL, "%s was "
-				    "saved but the answer could not be built "
-				    "(out of memory); GET the case", what);
-		}
+		answer_keep(j->an, c, x.now);
 		goto finish;
 	}
 	/* Refused or invalid: the engine left the case as time made it. */
 	if (err->e.status != st)
 		(void)tk_fail(&err->e, st, "%s was refused", what);
-	if (changed && (put_case(a, c, NULL, &e) != 0 ||
+	if (changed && (put_case(a, c, &e) != 0 ||
 	    append_engine_events(a, x.now, c, &a->ev_refresh, &e) != 0))
 		goto store_fail;
 	if (is_refusal(st) && append_event(a, x.now, c->id, "refused", actor,
@@ -2476,7 +2513,13 @@ app_case_op(tk_app *a, const char *actor, const char *id, const char *what,
 	j.st = TK_ERR_INTERNAL;
 	j.keep = keep;
 	j.after = after;
+	j.an = NULL;
+	if (out != NULL && (j.an = answer_new()) == NULL)
+		return oom(err);
 	ok = gc_submit(a, case_op_run, &j, &e);
+	if (ok && j.st == TK_OK && out != NULL)
+		j.st = answer_render(a, j.an, what, out, err);
+	free(j.an);
 	return gc_answer(ok, &e, j.st, out, err);
 }
 
@@ -2712,7 +2755,7 @@ find_open_settled(tk_app *a, const tk_ctx *x, const char *subject,
 		json_decref(rec);
 		ev.n = 0;
 		if (tk_engine_refresh(x, blk, &ev) &&
-		    (put_case(a, blk, NULL, e) != 0 ||
+		    (put_case(a, blk, e) != 0 ||
 		    append_engine_events(a, x->now, blk, &ev, e) != 0))
 			goto done;
 		if (tk_state_is_open(blk->state)) {
@@ -2734,6 +2777,7 @@ struct open_job {
 	json_t **out;
 	tk_app_err *err;
 	enum tk_status st;
+	struct answer *an;          /* when out: the case as stored */
 };
 
 /* Opens a case as one savepoint of the leader's batch (see case_op_run):
@@ -2791,7 +2835,6 @@ case_open_run(tk_app *a, void *jarg)
 	const char *actor = j->actor, *id = j->id;
 	const tk_open_req *r = j->r;
 	const tk_action *act = j->act;
-	json_t **out = j->out;
 	tk_app_err *err = j->err;
 	char open_id[TK_ID_MAX];
 	tk_case *c = &a->work;
@@ -2800,7 +2843,6 @@ case_open_run(tk_app *a, void *jarg)
 	tk_error e;
 	enum tk_status st;
 	int rc;
-	json_t *rec = NULL;
 
 	x = ctx_locked(a, now_locked(a));
 	if (op_begin(a, &op, &e) != 0) {
@@ -2874,22 +2916,12 @@ case_open_run(tk_app *a, void *jarg)
 			goto store_fail;
 		goto keep;
 	}
-	if (put_case(a, c, out != NULL ? &rec : NULL, &e) != 0 ||
-	    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0) {
-		json_decref(rec);
+	if (put_case(a, c, &e) != 0 ||
+	    append_engine_events(a, x.now, c, &a->ev_op, &e) != 0)
 		goto store_fail;
-	}
-	if (op_keep(a, &op, &e) != 0) {
-		json_decref(rec);
+	if (op_keep(a, &op, &e) != 0)
 		goto store_failed;
-	}
-	if (out != NULL) {
-		*out = case_view(a, &x, c, rec, false, &err->e);
-		if (*out == NULL)
-			st = tk_fail(&err->e, TK_ERR_INTERNAL, "case %s was "
-			    "opened but the answer could not be built (out of "
-			    "memory); GET the case", c->id);
-	}
+	answer_keep(j->an, c, x.now);
 	goto finish;
 keep:
 	if (op_keep(a, &op, &e) != 0)
@@ -2945,7 +2977,13 @@ tk_app_case_open(tk_app *a, const char *actor, const tk_open_req *r,
 	j.out = out;
 	j.err = err;
 	j.st = TK_ERR_INTERNAL;
+	j.an = NULL;
+	if (out != NULL && (j.an = answer_new()) == NULL)
+		return oom(err);
 	ok = gc_submit(a, case_open_run, &j, &e);
+	if (ok && j.st == TK_OK && out != NULL)
+		j.st = answer_render(a, j.an, "the case", out, err);
+	free(j.an);
 	return gc_answer(ok, &e, j.st, out, err);
 }
 
@@ -3009,7 +3047,7 @@ sweep_run(tk_app *a, void *arg)
 			op_undo(a, &op);
 			continue;
 		}
-		if (put_case(a, &a->work, NULL, &j->e) != 0 ||
+		if (put_case(a, &a->work, &j->e) != 0 ||
 		    append_engine_events(a, x.now, &a->work, &a->ev_refresh,
 		    &j->e) != 0) {
 			op_undo(a, &op);
