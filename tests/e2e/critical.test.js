@@ -24,6 +24,27 @@ function missing(c, group) {
 	return c.missing.filter((m) => m.group === group);
 }
 
+// A few more open cases, so the queue screenshot shows a working day.
+async function moreCases(w) {
+	const cases = [
+		['alice', { subject: 'jsmith', action: 'password_reset',
+		    ticket: 'INC-1051', reason_code: 'forgot_password' }],
+		['bob', { subject: 'pwhite', action: 'device_enrolment',
+		    ticket: 'INC-1053', reason_code: 'new_device' }],
+		['alice', { subject: 'svc-payments', action: 'api_key_reissue',
+		    ticket: 'CHG-311', reason_code: 'rotation' }],
+		['bob', { subject: 'jsmith', action: 'role_grant',
+		    ticket: 'CHG-318', reason_code: 'role_change',
+		    params: { group: 'finance-readers' } }],
+	];
+	for (const [who, body] of cases) {
+		const r = await w.api(who, 'POST', '/v1/cases', {
+			channel: 'ticket', justification: 'requested by ticket',
+			...body });
+		assert.equal(r.status, 201, JSON.stringify(r.body));
+	}
+}
+
 test('critical MFA reset: four people, four browsers, re-auth and hold',
     async () => {
 	await withWorld({ users: USERS }, async (w) => {
@@ -118,8 +139,11 @@ test('critical MFA reset: four people, four browsers, re-auth and hold',
 		    .getByText(/on hold/i).first().waitFor(),
 		    'the case page does not show the hold');
 		await screenshot(frank, 'case');
-		await frank.goto('/queues?family=mfa');
+		if (process.env.TWOKEY_SCREENSHOTS === '1')
+			await moreCases(w);
+		await frank.goto('/queues');
 		await screenshot(frank, 'queue');
+		await frank.goto('/queues?family=mfa');
 		const row = frank.getByRole('row').filter({ has:
 		    frank.getByRole('link', { name: id, exact: true }) });
 		assert.equal(await row.count(), 1,
