@@ -369,7 +369,8 @@ class World {
 		else if (code !== null && code !== 0)
 			problems.push(`server exited ${code} on SIGTERM`);
 		const tail = this.stderrTail();
-		if (problems.length && process.env.TWOKEY_E2E_KEEP)
+		if ((problems.length || this.failed) &&
+		    process.env.TWOKEY_E2E_KEEP)
 			console.error(`kept ${this.tmp}`);
 		else
 			fs.rmSync(this.tmp, { recursive: true, force: true });
@@ -388,6 +389,7 @@ async function withWorld(opts, fn) {
 		await fn(w);
 	} catch (e) {
 		failure = e;
+		w.failed = true;
 		const tail = w.stderrTail(30);
 		if (tail && e && typeof e.message === 'string')
 			e.message += '\n--- server stderr (tail) ---\n' + tail;
