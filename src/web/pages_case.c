@@ -115,22 +115,61 @@ mask_text(const char *text, const json_t *contacts)
 	json_array_foreach(contacts, i, c) {
 		const char *v = jstr(c, "value");
 		size_t vl = strlen(v), ml;
-		char *p;
+		char *p = buf;
 
 		if (vl == 0)
 			continue;
 		pg_mask(v, masked, sizeof(masked));
 		ml = strlen(masked);
-		while ((p = strstr(buf, v)) != NULL) {
+		/* search on after each replacement: the masked form may
+		 * still contain the value's first character */
+		while ((p = strstr(p, v)) != NULL) {
 			size_t tail = strlen(p + vl);
 
 			if ((size_t)(p - buf) + ml + tail + 1 > sizeof(buf))
 				break;
 			memmove(p + ml, p + vl, tail + 1);
 			memcpy(p, masked, ml);
+			p += ml;
 		}
 	}
 	return json_string(buf);
+}
+
+/* Masks the contacts on file wherever staff typed free text into the
+ * case (justification, comments, references, notes) for a reader who
+ * does not need them: the same rule as the contacts list. */
+static void
+mask_case_text(json_t *c, const json_t *contacts, bool *bad)
+{
+	static const struct {
+		const char *group, *field; /* group NULL: c itself */
+		bool array;
+	} at[] = {
+		{NULL, "justification", false},
+		{"evidence", "reference", true},
+		{"approvals", "comment", true},
+		{"break_glass", "justification", false},
+		{"execution", "note", false},
+		{"execution", "failure", false},
+		{"review", "comment", false},
+	};
+	size_t i, k;
+	json_t *o, *item;
+
+	for (k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		o = at[k].group != NULL ? json_object_get(c, at[k].group) : c;
+		if (!at[k].array) {
+			if (json_is_string(json_object_get(o, at[k].field)))
+				pg_set(o, at[k].field, mask_text(jstr(o,
+				    at[k].field), contacts), bad);
+			continue;
+		}
+		json_array_foreach(o, i, item)
+			if (json_is_string(json_object_get(item, at[k].field)))
+				pg_set(item, at[k].field, mask_text(jstr(item,
+				    at[k].field), contacts), bad);
+	}
 }
 
 /* Builds the page data for the case view (the caller owns both). */
@@ -141,7 +180,7 @@ case_data(tk_web *w, const web_session *s, const json_t *view,
 	const char *id = jstr(view, "id"), *st = jstr(view, "state");
 	const char *tier = jstr(view, "tier");
 	const json_t *contacts = json_object_get(view, "contacts_on_file");
-	json_t *d, *arr, *v, *el;
+	json_t *d, *arr, *v, *el, *casecopy;
 	bool bad = false, full, can_ev, can_dec, can_exec;
 	char title[96], buf[160], t1[40];
 	const tk_action *act = tk_action_find(jstr(view, "action"));
@@ -156,7 +195,10 @@ case_data(tk_web *w, const web_session *s, const json_t *view,
 	can_dec = eligible_for(view, "approval", s->login);
 	can_exec = eligible_for(view, "execution", s->login);
 	full = can_ev; /* a verifier who needs the numbers sees them */
-	pg_set(d, "case", json_deep_copy(view), &bad);
+	casecopy = json_deep_copy(view);
+	if (casecopy != NULL && !full)
+		mask_case_text(casecopy, contacts, &bad);
+	pg_set(d, "case", casecopy, &bad);
 	pg_set(d, "id", json_string(id), &bad);
 	pg_set(d, "state_label", json_string(pg_state_label(st)), &bad);
 	pg_set(d, "action_summary", json_string(act != NULL ? act->summary :
@@ -204,7 +246,7 @@ case_data(tk_web *w, const web_session *s, const json_t *view,
 	}
 	pg_set(d, "evidence", arr, &bad);
 	arr = json_array();
-	json_array_foreach(json_object_get(view, "approvals"), i, v) {
+	json_array_foreach(json_object_get(casecopy, "approvals"), i, v) {
 		el = json_pack("{s:s, s:s, s:b, s:s, s:s, s:b, s:s}", "by",
 		    jstr(v, "by"), "function", jstr(v, "function"), "approve",
 		    strcmp(jstr(v, "decision"), "approve") == 0, "comment",

@@ -146,8 +146,8 @@ teardown(void **state)
 
 /* Opens a case through the app; its id into id. */
 static void
-open_case(struct fixture *f, const char *actor, const char *subject,
-    const char *action, const char *ticket, char *id)
+open_case_why(struct fixture *f, const char *actor, const char *subject,
+    const char *action, const char *ticket, const char *why, char *id)
 {
 	tk_open_req r;
 	json_t *out = NULL;
@@ -159,7 +159,7 @@ open_case(struct fixture *f, const char *actor, const char *subject,
 	r.channel = "phone";
 	r.ticket = ticket;
 	r.reason_code = "forgot_password";
-	r.justification = "caller <b>forgot</b>";
+	r.justification = why;
 	r.params = "{}";
 	r.delivery = "";
 	if (tk_app_case_open(f->app, actor, &r, &out, &err) != TK_OK)
@@ -167,6 +167,14 @@ open_case(struct fixture *f, const char *actor, const char *subject,
 	(void)tk_strlcpy(id, json_string_value(json_object_get(out, "id")),
 	    TK_ID_MAX);
 	json_decref(out);
+}
+
+static void
+open_case(struct fixture *f, const char *actor, const char *subject,
+    const char *action, const char *ticket, char *id)
+{
+	open_case_why(f, actor, subject, action, ticket,
+	    "caller <b>forgot</b>", id);
 }
 
 static void
@@ -376,6 +384,18 @@ test_contacts_masked(void **state)
 	HAS(&resp, "/evidence\"");
 	HAS(&resp, "/confirm\"");
 	HAS(&resp, "/totp\"");
+	free(resp.text);
+
+	/* a contact on file typed into free text is masked there too */
+	open_case_why(f, "alice", "pwhite", "password_reset", "INC-2",
+	    "caller asked us to use +1 555 0102 and pwhite@example.com", b);
+	(void)snprintf(path, sizeof(path), "/cases/%s", b);
+	session(&s, "ivan");
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	LACKS(&resp, "+1 555 0102");
+	LACKS(&resp, "pwhite@example.com");
+	HAS(&resp, "caller asked us to use +1\xe2\x80\xa2");
 	free(resp.text);
 }
 
