@@ -203,6 +203,9 @@ pg_queues(tk_web *w, const tk_http_req *req, const web_session *s,
 	pg_set(d, "mine", json_boolean(mine), &bad);
 	pg_set(d, "total", json_incref(json_object_get(counts, family != NULL ?
 	    family : "all")), &bad);
+	pg_set(d, "cases_word", json_string(json_integer_value(
+	    json_object_get(counts, family != NULL ? family : "all")) == 1 ?
+	    "case" : "cases"), &bad);
 	pg_set(d, "scanned", json_incref(json_object_get(list, "scanned")),
 	    &bad);
 	/* paging */
