@@ -1518,6 +1518,7 @@ tk_app_me(tk_app *a, const char *actor, json_t **out, tk_app_err *err)
 	const tk_staff *s;
 	json_t *roles = NULL, *caps = NULL;
 	unsigned c;
+	bool bg;
 
 	err_clear(err);
 	*out = NULL;
@@ -1528,6 +1529,8 @@ tk_app_me(tk_app *a, const char *actor, json_t **out, tk_app_err *err)
 		return err->e.status;
 	}
 	c = s->function[0] ? tk_policy_caps(a->policy, s->function) : 0;
+	bg = s->function[0] && tk_policy_can_break_glass(a->policy,
+	    s->function);
 	(void)pthread_mutex_unlock(&a->mu);
 	roles = json_array();
 	caps = json_array();
@@ -1541,6 +1544,9 @@ tk_app_me(tk_app *a, const char *actor, json_t **out, tk_app_err *err)
 	for (unsigned i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++)
 		if ((c & (1u << i)) && jappend(caps, json_string(cap_names[i])))
 			goto fail;
+	/* declaring break-glass is allowed per function by the policy */
+	if (bg && jappend(caps, json_string("break_glass")))
+		goto fail;
 	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "login",
 	    s->login, "name", s->name, "function", s->function, "team",
 	    s->team, "manager", s->manager, "roles", roles,

@@ -268,7 +268,7 @@ case_data(tk_web *w, const web_session *s, const json_t *view,
 	    has_cap(d, "review") && !took_part(view, s->login)), &bad);
 	pg_set(d, "can_break_glass", json_boolean(state_open(st) &&
 	    strcmp(st, "ready") != 0 && json_is_null(json_object_get(view,
-	    "break_glass"))), &bad);
+	    "break_glass")) && has_cap(d, "break_glass")), &bad);
 	if (can_dec && tier_needs_reauth(tier) && !web_reauth_fresh(w, s)) {
 		if (s->sso) {
 			(void)snprintf(buf, sizeof(buf), "/login/sso?fresh=1&"

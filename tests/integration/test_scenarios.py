@@ -648,6 +648,10 @@ def test_lists_and_queues(ctx):
         me["function"] == "security", me
     assert "approve" in me["capabilities"] and \
         "execute" not in me["capabilities"], me
+    # the policy's break_glass.functions: security and ir, not the desk
+    assert "break_glass" in me["capabilities"], me
+    st, me = ctx.api("bob", "GET", "/v1/me")
+    assert st == 200 and "break_glass" not in me["capabilities"], me
 
 
 def test_ready_window_expires(ctx):

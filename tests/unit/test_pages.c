@@ -474,6 +474,14 @@ test_break_glass(void **state)
 
 	open_case(f, "alice", "jsmith", "password_reset", "INC-7", a);
 	(void)snprintf(path, sizeof(path), "/cases/%s/break-glass", a);
+	/* the help desk may not declare it (policy: ir only): no form,
+	 * and no button on the case page */
+	session(&s, "bob");
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "You cannot declare break-glass");
+	LACKS(&resp, "name=\"confirm\"");
+	free(resp.text);
 	session(&s, "frank");
 	run(f, &s, "GET", path, NULL, NULL, &resp);
 	assert_int_equal(resp.status, 200);
