@@ -953,6 +953,7 @@ tk_server_run(const tk_server_opts *o, tk_error *err)
 	if (parse_listen(o->listen, &ss, &v6, host, sizeof(host), err) != 0)
 		return -1;
 	memset(&s, 0, sizeof(s));
+	memset(&tls, 0, sizeof(tls)); /* freed at close, TLS or not */
 	s.quiet = o->quiet;
 	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
 		(void)tk_fail(err, TK_ERR_INVALID, "--tls-cert and --tls-key go "
