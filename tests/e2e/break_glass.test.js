@@ -1,7 +1,7 @@
 // break_glass.test.js - the marked emergency path in the browser: on a
 // high-tier MFA reset for pwhite (executive, finance), alice (help desk)
-// reaches the break-glass page but her declaration is refused with a
-// visible reason; frank (incident response) reads the consequences,
+// is not offered break-glass and a hand-made declaration is refused with
+// a visible reason; frank (incident response) reads the consequences,
 // declares it with an incident and a justification, the case says so and
 // an alert is raised at once; carol's single approval (re-authenticated)
 // makes it ready without a hold; after erin executes, the post-event
@@ -50,21 +50,34 @@ test('break-glass: refused for the help desk, declared by incident ' +
 			result: 'pass', reference: 'called back' });
 		assert.equal(r.status, 201, JSON.stringify(r.body));
 
-		// alice: the page is there, the declaration is refused
+		// alice (help desk) is not offered break-glass: no button on
+		// the case, the page says she cannot, and a hand-made post is
+		// refused with the reason
 		const alice = await C.signIn(w, await w.context(), 'alice');
 		await C.gotoCase(alice, id);
-		await alice.getByRole('link', { name: /break-glass/i }).click();
-		await alice.waitForURL(`**/cases/${id}/break-glass`);
-		r = await declare(alice, 'IR-1', 'hurry');
+		assert.equal(await alice.getByRole('link',
+		    { name: /break-glass/i }).count(), 0,
+		    'break-glass offered to the help desk');
+		await alice.goto(`/cases/${id}/break-glass`);
+		assert.equal(await alice.getByRole('button',
+		    { name: 'Declare break-glass' }).count(), 0);
+		assert.match(await alice.getByRole('note').first().innerText(),
+		    /cannot declare break-glass/i);
+		r = await C.postForm(alice, `/cases/${id}/break-glass`, {
+			incident: 'IR-1', justification: 'hurry', confirm: 'yes' });
 		assert.equal(r.status(), 403, 'break-glass by the help desk');
 		const why = await C.alertText(alice);
 		assert.ok(why, 'no alert explains the refusal');
 		let c = await w.case('ivan', id);
 		assert.equal(c.break_glass, null, JSON.stringify(c.break_glass));
+		assert.ok(c.events.some((e) => e.kind === 'refused' &&
+		    e.actor === 'alice'), 'the refusal is not on the timeline');
 
 		// frank declares it
 		const frank = await C.signIn(w, await w.context(), 'frank');
-		await frank.goto(`/cases/${id}/break-glass`);
+		await C.gotoCase(frank, id);
+		await frank.getByRole('link', { name: /break-glass/i }).click();
+		await frank.waitForURL(`**/cases/${id}/break-glass`);
 		const text = await frank.locator('main').innerText();
 		assert.match(text, /immediately/i);
 		assert.match(text, /post-event review/i);
