@@ -264,6 +264,10 @@ case_data(tk_web *w, const web_session *s, const json_t *view,
 	pg_set(d, "can_cancel", json_boolean(state_open(st) &&
 	    (strcmp(jstr(view, "requester"), s->login) == 0 ||
 	    has_cap(d, "intake") || has_cap(d, "approve"))), &bad);
+	if (strcmp(jstr(view, "requester"), s->login) == 0 && !can_dec &&
+	    has_cap(d, "approve") && (strcmp(st, "verifying") == 0 ||
+	    strcmp(st, "approving") == 0))
+		pg_set(d, "own_request", json_true(), &bad);
 	pg_set(d, "can_review", json_boolean(strcmp(st, "review") == 0 &&
 	    has_cap(d, "review") && !took_part(view, s->login)), &bad);
 	pg_set(d, "can_break_glass", json_boolean(state_open(st) &&

@@ -29,9 +29,13 @@ test("alice's approval of her own case is refused with a visible reason",
 		assert.equal(c.state, 'approving', JSON.stringify(c));
 		assert.equal(c.requester, 'alice');
 
-		// the page offers alice no decision on her own case ...
-		assert.equal(await C.section(page, 'Decision').count(), 0,
-		    'the requester is offered an approval form');
+		// the page offers alice no decision on her own case, and
+		// says why ...
+		const dec = C.section(page, 'Decision');
+		assert.equal(await dec.getByRole('button', { name: 'Approve' })
+		    .count(), 0, 'the requester is offered an approval form');
+		assert.match(await dec.innerText(),
+		    /you requested this case, so you cannot approve/i);
 		// ... and when she posts one anyway (a stale or hand-made
 		// form), the case page comes back with the reason
 		const resp = await C.postForm(page, `/cases/${id}/decide`, {

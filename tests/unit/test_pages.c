@@ -330,6 +330,19 @@ test_self_approval_refused(void **state)
 
 	open_case(f, "alice", "jsmith", "password_reset", "", a);
 	session(&s, "alice");
+	/* the case page says why alice has no decision form */
+	(void)snprintf(path, sizeof(path), "/cases/%s", a);
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	HAS(&resp, "You requested this case, so you cannot approve");
+	LACKS(&resp, "/decide\"");
+	free(resp.text);
+	session(&s, "bob");
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	LACKS(&resp, "You requested this case");
+	HAS(&resp, "/decide\"");
+	free(resp.text);
+	session(&s, "alice");
 	(void)snprintf(path, sizeof(path), "/cases/%s/decide", a);
 	run(f, &s, "POST", path, NULL, "csrf=csrf-token-for-test&decision="
 	    "approve&comment=%3Cme%3E", &resp);
