@@ -148,9 +148,9 @@ tk_timeline(const tk_case *c, const json_t *events)
 		const tk_evidence *e = &c->evidence[i];
 
 		rc |= entry(arr, e->at, e->by, "verified", 0,
-		    "%s verified with %s against %s: %s%s%s%s", e->by,
+		    "%s verified with %s%s%s: %s%s%s%s", e->by,
 		    tk_method_name((enum tk_method)e->method),
-		    e->contact[0] ? e->contact : "no contact on file",
+		    e->contact[0] ? " against " : "", e->contact,
 		    e->pass ? "pass" : "FAIL", e->reference[0] ? " (ref " : "",
 		    e->reference, e->reference[0] ? ")" : "");
 		if (e->voided)

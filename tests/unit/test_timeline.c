@@ -102,6 +102,20 @@ test_record_facts_in_order(void **state)
 	t = text_of(tl, "verified", 0);
 	assert_non_null(t);
 	assert_non_null(strstr(t, "callback_on_file against +1 555 0200: pass"));
+	json_decref(tl);
+	/* evidence with no contact (a TOTP code) names none */
+	c.evidence[0].method = TK_METHOD_REGISTERED_FACTOR;
+	c.evidence[0].contact[0] = '\0';
+	tl = tk_timeline(&c, NULL);
+	assert_non_null(tl);
+	t = text_of(tl, "verified", 0);
+	assert_non_null(strstr(t, "alice verified with registered_factor: pass"));
+	c.evidence[0].method = TK_METHOD_CALLBACK_ON_FILE;
+	(void)tk_strlcpy(c.evidence[0].contact, "+1 555 0200",
+	    sizeof(c.evidence[0].contact));
+	json_decref(tl);
+	tl = tk_timeline(&c, NULL);
+	assert_non_null(tl);
 	/* approvals sorted by time: bob first */
 	assert_non_null(strstr(text_of(tl, "approved", 0), "bob (pam)"));
 	assert_non_null(strstr(text_of(tl, "approved", 1), "carol (security)"));
