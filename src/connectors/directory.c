@@ -981,50 +981,14 @@ tk_directory_parse(const char *text, size_t len, const char *name,
 int
 tk_directory_load(const char *path, tk_directory *d, tk_error *err)
 {
-	struct stat st;
 	char *buf;
-	size_t len = 0;
-	ssize_t n;
-	int fd, rc;
+	size_t len;
+	int rc;
 
 	memset(d, 0, sizeof(*d));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return tk_fail(err, TK_ERR_INVALID, "cannot open directory "
-		    "file %.300s: %s", path, strerror(errno)), -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		(void)close(fd);
-		return tk_fail(err, TK_ERR_INVALID, "directory file %.300s is "
-		    "not a regular file", path), -1;
-	}
-	if ((unsigned long long)st.st_size > DIR_TEXT_MAX) {
-		(void)close(fd);
-		return tk_fail(err, TK_ERR_INVALID, "directory file %.300s is "
-		    "larger than %u bytes", path, DIR_TEXT_MAX), -1;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		(void)close(fd);
-		return tk_fail(err, TK_ERR_INTERNAL, "out of memory reading "
-		    "%.300s", path), -1;
-	}
-	while (len < (size_t)st.st_size) {
-		n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			(void)tk_fail(err, TK_ERR_INVALID, "reading directory "
-			    "file %.300s: %s", path, strerror(errno));
-			(void)close(fd);
-			free(buf);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	(void)close(fd);
-	buf[len] = '\0';
+	if (tk_read_file(path, "directory file", DIR_TEXT_MAX, &buf, &len,
+	    err) != 0)
+		return -1;
 	rc = tk_directory_parse(buf, len, path, d, err);
 	free(buf);
 	return rc;

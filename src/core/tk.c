@@ -5,11 +5,15 @@
 #include "core/tk.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const struct {
 	const char *code;
@@ -205,4 +209,59 @@ tk_duration_format(tk_time d, char *buf, size_t size)
 		(void)snprintf(buf, size, "%lldm", (long long)(d / 60));
 	else
 		(void)snprintf(buf, size, "%llds", (long long)d);
+}
+
+int
+tk_read_file(const char *path, const char *what, size_t max, char **out,
+    size_t *len, tk_error *err)
+{
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return (void)tk_fail(err, TK_ERR_INVALID, "cannot open %s %.300s: %s",
+		    what, path, strerror(errno)), -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		return (void)tk_fail(err, TK_ERR_INVALID, "%s %.300s is not a "
+		    "regular file", what, path), -1;
+	}
+	if ((unsigned long long)st.st_size > max) {
+		(void)close(fd);
+		return (void)tk_fail(err, TK_ERR_INVALID, "%s %.300s is larger than "
+		    "%zu bytes", what, path, max), -1;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		(void)close(fd);
+		return (void)tk_fail(err, TK_ERR_INTERNAL, "out of memory reading "
+		    "%.300s", path), -1;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			(void)tk_fail(err, TK_ERR_INVALID, "reading %s %.300s: %s",
+			    what, path, strerror(errno));
+			(void)close(fd);
+			OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	(void)close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
 }

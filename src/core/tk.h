@@ -80,6 +80,13 @@ void tk_utf8_trim(char *s);
 int tk_db_file_path(const char *db, const char *suffix, char *out,
     size_t size, tk_error *err);
 
+/* Reads the regular file at path, at most max bytes, into a malloc'd
+ * NUL-terminated buffer (*out, *len). what names the file in the error
+ * ("OIDC file"). A partial read is wiped before it is freed, so key files
+ * may use it; the caller wipes the result when it holds a secret. */
+int tk_read_file(const char *path, const char *what, size_t max,
+    char **out, size_t *len, tk_error *err);
+
 /* Writes n bytes as 2n lowercase hex digits and a NUL into out, which
  * must hold 2n + 1 bytes. */
 void tk_hex_encode(const unsigned char *in, size_t n, char *out);

@@ -836,40 +836,19 @@ static int
 pem_read(const char *path, const char *what, char **out, size_t *len,
     tk_error *err)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
+	char label[32];
 
-	*out = NULL;
-	if (f == NULL)
-		return tk_fail(err, TK_ERR_INVALID, "cannot read the TLS %s "
-		    "%.300s: %s", what, path, strerror(errno));
-	buf = malloc(PEM_MAX + 1);
-	if (buf == NULL) {
-		(void)fclose(f);
-		return tk_fail(err, TK_ERR_INTERNAL, "out of memory");
-	}
-	n = fread(buf, 1, PEM_MAX + 1, f);
-	if (ferror(f) || n == 0 || n > PEM_MAX) {
-		bool big = n > PEM_MAX;
-
-		(void)fclose(f);
-		OPENSSL_cleanse(buf, PEM_MAX + 1);
-		free(buf);
-		return tk_fail(err, TK_ERR_INVALID, "the TLS %s %.300s is %s; "
-		    "give a PEM file", what, path, big ? "over 1 MiB" :
-		    "empty or unreadable");
-	}
-	(void)fclose(f);
-	buf[n] = '\0';
-	if (strstr(buf, "-----BEGIN ") == NULL) {
-		OPENSSL_cleanse(buf, n);
-		free(buf);
+	(void)snprintf(label, sizeof(label), "TLS %s", what);
+	if (tk_read_file(path, label, PEM_MAX, out, len, err) != 0)
+		return -1;
+	if (strstr(*out, "-----BEGIN ") == NULL) {
+		OPENSSL_cleanse(*out, *len);
+		free(*out);
+		*out = NULL;
 		return tk_fail(err, TK_ERR_INVALID, "the TLS %s %.300s is not "
-		    "PEM (no -----BEGIN line); give a PEM file", what, path);
+		    "PEM (no -----BEGIN line); give a PEM file", what, path),
+		    -1;
 	}
-	*out = buf;
-	*len = n;
 	return 0;
 }
 

@@ -469,57 +469,6 @@ read_secret(struct ctx *c, tk_error *err)
 	return 0;
 }
 
-static int
-read_text(const char *path, char **out, size_t *outlen, tk_error *err)
-{
-	struct stat st;
-	char *buf;
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return tk_fail(err, TK_ERR_INVALID, "cannot open OIDC file "
-		    "%.300s: %s", path, strerror(errno)), -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		(void)close(fd);
-		return tk_fail(err, TK_ERR_INVALID, "OIDC file %.300s is not a "
-		    "regular file", path), -1;
-	}
-	if ((unsigned long long)st.st_size > OIDC_TEXT_MAX) {
-		(void)close(fd);
-		return tk_fail(err, TK_ERR_INVALID, "OIDC file %.300s is "
-		    "larger than %u bytes", path, OIDC_TEXT_MAX), -1;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		(void)close(fd);
-		return tk_fail(err, TK_ERR_INTERNAL, "out of memory reading "
-		    "%.300s", path), -1;
-	}
-	while (len < (size_t)st.st_size) {
-		n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			(void)tk_fail(err, TK_ERR_INVALID, "reading OIDC file "
-			    "%.300s: %s", path, strerror(errno));
-			(void)close(fd);
-			free(buf);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	(void)close(fd);
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
 tk_oidc *
 tk_oidc_load(const char *path, tk_error *err)
 {
@@ -531,7 +480,8 @@ tk_oidc_load(const char *path, tk_error *err)
 
 	if (path == NULL)
 		return tk_fail(err, TK_ERR_INVALID, "no OIDC file given"), NULL;
-	if (read_text(path, &text, &len, err) != 0)
+	if (tk_read_file(path, "OIDC file", OIDC_TEXT_MAX, &text, &len,
+	    err) != 0)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	o = calloc(1, sizeof(*o));

@@ -120,7 +120,7 @@ def test_tls_errors_are_clear(ctx):
                          "127.0.0.1:%d" % harness.free_port(),
                          "--tls-cert", cert, "--tls-key", missing])
     assert r.returncode != 0
-    assert "cannot read the TLS key" in r.stderr and missing in r.stderr, \
+    assert "cannot open TLS key" in r.stderr and missing in r.stderr, \
         r.stderr
     # not PEM
     junk = os.path.join(ctx.data, "junk.pem")
