@@ -59,6 +59,14 @@ int tk_cli_end_code(int c);
 /* Reads a whole file (capped) into a malloc'd NUL-terminated buffer;
  * prints why and returns NULL on failure. */
 char *tk_cli_read_file(const char *path, size_t *len_out);
+/* Opens the app on db; with_seal also attaches DB.seal-key (TOTP seeds),
+ * with a hint when an old database has none. Prints why and returns
+ * NULL on failure. */
+struct tk_app;
+struct tk_app *tk_cli_open_app(const char *db, bool with_seal);
+/* Prints an enrolment's otpauth:// URI and its terminal QR code on
+ * stdout, then wipes uri (size bytes). */
+void tk_cli_print_enrolment(char *uri, size_t size);
 
 /* ---- command handlers (cmd_admin.c) ---- */
 int tk_cmd_init(const tk_cli_cmd *cmd, int argc, char **argv);

@@ -17,7 +17,6 @@
 #include "app/app.h"
 #include "app/signin.h"
 #include "cli/cli.h"
-#include "verify/qr.h"
 
 enum { A_DB = 256, A_STDIN };
 
@@ -55,34 +54,6 @@ read_password(char *buf, size_t size)
 	return 0;
 }
 
-/* Opens the app on db with the seal key attached (when with_seal). */
-static tk_app *
-open_app(const char *db, bool with_seal)
-{
-	char seal[4096];
-	tk_error err = {0};
-	tk_app *a;
-
-	if (tk_cli_need_db(db) != 0)
-		return NULL;
-	a = tk_app_open(db, &err);
-	if (a == NULL) {
-		(void)tk_cli_print_err(&err);
-		return NULL;
-	}
-	if (!with_seal)
-		return a;
-	if (tk_db_file_path(db, ".seal-key", seal, sizeof(seal), &err) != 0 ||
-	    tk_app_seal_attach(a, seal, &err) != 0) {
-		tk_app_close(a);
-		(void)fprintf(stderr, "error: %s\n(databases made before "
-		    "registered factors have no seal key: create one with "
-		    "`twokey factor seal-key --db %s`)\n", err.msg, db);
-		return NULL;
-	}
-	return a;
-}
-
 int
 tk_cmd_account_password(const tk_cli_cmd *cmd, int argc, char **argv)
 {
@@ -114,7 +85,7 @@ tk_cmd_account_password(const tk_cli_cmd *cmd, int argc, char **argv)
 		    PW_READ_MAX - 2);
 		return TK_EXIT_FAIL;
 	}
-	if ((a = open_app(db, false)) == NULL) {
+	if ((a = tk_cli_open_app(db, false)) == NULL) {
 		OPENSSL_cleanse(pw, sizeof(pw));
 		return TK_EXIT_FAIL;
 	}
@@ -147,7 +118,6 @@ tk_cmd_account_totp(const tk_cli_cmd *cmd, int argc, char **argv)
 	char uri[1024];
 	tk_app_err ae = {0};
 	enum tk_status st;
-	char *qr;
 	tk_app *a;
 	int c;
 
@@ -161,21 +131,13 @@ tk_cmd_account_totp(const tk_cli_cmd *cmd, int argc, char **argv)
 	}
 	if (db == NULL || optind + 1 != argc)
 		return tk_cli_usage_error(cmd, "--db and one LOGIN are required");
-	if ((a = open_app(db, true)) == NULL)
+	if ((a = tk_cli_open_app(db, true)) == NULL)
 		return TK_EXIT_FAIL;
 	st = tk_app_account_totp(a, NULL, argv[optind], uri, sizeof(uri), &ae);
 	tk_app_close(a);
 	if (st != TK_OK)
 		return tk_cli_print_err(&ae.e);
-	qr = tk_qr_terminal(uri);
-	(void)printf("%s\n", uri);
-	if (qr != NULL) {
-		(void)printf("%s", qr);
-		OPENSSL_cleanse(qr, strlen(qr));
-		free(qr);
-	}
-	(void)fflush(stdout);
-	OPENSSL_cleanse(uri, sizeof(uri));
+	tk_cli_print_enrolment(uri, sizeof(uri));
 	(void)fprintf(stderr, "enrolled a console sign-in TOTP factor for %s: "
 	    "scan the code (or enter the URI) in their authenticator now; it "
 	    "is shown only once and any earlier one no longer works\n",

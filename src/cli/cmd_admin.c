@@ -90,6 +90,48 @@ tk_cli_print_err(const tk_error *e)
 	return e->status == TK_ERR_UNAUTH ? TK_EXIT_UNAUTH : TK_EXIT_FAIL;
 }
 
+tk_app *
+tk_cli_open_app(const char *db, bool with_seal)
+{
+	char seal[4096];
+	tk_error err = {0};
+	tk_app *a;
+
+	if (tk_cli_need_db(db) != 0)
+		return NULL;
+	a = tk_app_open(db, &err);
+	if (a == NULL) {
+		(void)tk_cli_print_err(&err);
+		return NULL;
+	}
+	if (!with_seal)
+		return a;
+	if (tk_db_file_path(db, ".seal-key", seal, sizeof(seal), &err) != 0 ||
+	    tk_app_seal_attach(a, seal, &err) != 0) {
+		tk_app_close(a);
+		(void)fprintf(stderr, "error: %s\n(databases made before "
+		    "registered factors have no seal key: create one with "
+		    "`twokey factor seal-key --db %s`)\n", err.msg, db);
+		return NULL;
+	}
+	return a;
+}
+
+void
+tk_cli_print_enrolment(char *uri, size_t size)
+{
+	char *qr = tk_qr_terminal(uri);
+
+	(void)printf("%s\n", uri);
+	if (qr != NULL) {
+		(void)printf("%s", qr);
+		OPENSSL_cleanse(qr, strlen(qr));
+		free(qr);
+	}
+	(void)fflush(stdout);
+	OPENSSL_cleanse(uri, size);
+}
+
 /* Refuses early, with a hint, when the database file is missing. */
 int
 tk_cli_need_db(const char *path)
@@ -434,11 +476,9 @@ tk_cmd_factor_enroll(const tk_cli_cmd *cmd, int argc, char **argv)
 		{"algorithm", required_argument, NULL, O_ALG},
 		{"issuer", required_argument, NULL, O_ISSUER}, LO_END};
 	const char *db = NULL, *alg = "sha1", *issuer = "twokey";
-	char uri[1024], seal[4096];
+	char uri[1024];
 	tk_app_err ae = {0};
-	tk_error err = {0};
 	enum tk_status st;
-	char *qr;
 	tk_app *a;
 	int c;
 
@@ -456,34 +496,14 @@ tk_cmd_factor_enroll(const tk_cli_cmd *cmd, int argc, char **argv)
 	if (db == NULL || optind + 1 != argc)
 		return tk_cli_usage_error(cmd, "--db and one SUBJECT are "
 		    "required");
-	if (tk_cli_need_db(db) != 0)
+	if ((a = tk_cli_open_app(db, true)) == NULL)
 		return TK_EXIT_FAIL;
-	if (tk_db_file_path(db, ".seal-key", seal, sizeof(seal), &err) != 0)
-		return tk_cli_print_err(&err);
-	a = tk_app_open(db, &err);
-	if (a == NULL)
-		return tk_cli_print_err(&err);
-	if (tk_app_seal_attach(a, seal, &err) != 0) {
-		tk_app_close(a);
-		(void)fprintf(stderr, "error: %s\n(databases made before "
-		    "registered factors have no seal key: create one with "
-		    "`twokey factor seal-key --db %s`)\n", err.msg, db);
-		return TK_EXIT_FAIL;
-	}
 	st = tk_app_factor_enroll(a, argv[optind], alg, issuer, uri,
 	    sizeof(uri), &ae);
 	tk_app_close(a);
 	if (st != TK_OK)
 		return tk_cli_print_err(&ae.e);
-	qr = tk_qr_terminal(uri);
-	(void)printf("%s\n", uri);
-	if (qr != NULL) {
-		(void)printf("%s", qr);
-		OPENSSL_cleanse(qr, strlen(qr));
-		free(qr);
-	}
-	(void)fflush(stdout);
-	OPENSSL_cleanse(uri, sizeof(uri));
+	tk_cli_print_enrolment(uri, sizeof(uri));
 	(void)fprintf(stderr, "enrolled a TOTP factor for %s: scan the code "
 	    "(or enter the URI) in the subject's authenticator now; it is "
 	    "shown only once and any earlier factor no longer works\n",
