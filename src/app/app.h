@@ -340,4 +340,27 @@ int tk_app_reconcile(tk_app *a, tk_error *err);
  * calls it with the sweep). Returns how many things it did. */
 int tk_app_fx_sweep(tk_app *a, tk_error *err);
 
+/* ---- audit log: verification from the server (audit_verify.c) -------- */
+
+/*
+ * Runs the full verification of the log, as `twokey audit verify --db`
+ * does (same trust: the key file's public half, the listed keys, the
+ * checkpoint copy next to the database), on a read-only connection of
+ * its own inside one read transaction: writers are never blocked. Then
+ * records the outcome as an `audit.verified` event by actor (an alert
+ * when it failed) and answers that record, as tk_app_audit_last_verify.
+ * Auditor or admin; one run at a time: TK_ERR_WRONG_STATE "a
+ * verification is already running" while another runs. A log that
+ * fails is TK_OK with "result": "failed"; an error means the check
+ * itself could not run (nothing is recorded).
+ */
+enum tk_status tk_app_audit_verify(tk_app *a, const char *actor,
+    json_t **out, tk_app_err *err);
+/* The latest verification: {"seq","at" (RFC 3339),"at_epoch","by",
+ * "result": "intact"|"failed","size","checkpoints","bad_seq","bad_kind",
+ * "detail"} (the last three null when intact), or JSON null when the
+ * log was never verified from the server. Auditor or admin. */
+enum tk_status tk_app_audit_last_verify(tk_app *a, const char *actor,
+    json_t **out, tk_app_err *err);
+
 #endif

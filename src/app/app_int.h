@@ -27,6 +27,7 @@ struct app_fx {
 	bool have_seal;
 	unsigned char seal_key[TK_SEAL_KEY_LEN]; /* wiped at close */
 	atomic_bool flushing;   /* one outbox flush at a time */
+	atomic_bool verifying;  /* audit_verify.c: one at a time */
 };
 
 struct app_fx *app_fx(tk_app *a);

@@ -1288,8 +1288,11 @@ v_walk(struct verifier *v, tk_error *err)
 		    "verification's threads: %s", strerror(rc)), -1;
 	}
 	/* The second connection; without one (in-memory, or it cannot be
-	 * opened) this thread walks alone. */
+	 * opened) this thread walks alone. So does a walk inside the
+	 * caller's read transaction: a second connection would not read
+	 * the caller's snapshot of a log still being appended to. */
 	if (strcmp(tk_store_path(v->s), ":memory:") != 0 &&
+	    !tk_store_in_transaction(v->s) &&
 	    (s2 = tk_store_open(tk_store_path(v->s), false, &e)) != NULL) {
 		if (chunk_init(&c[1], s2) == 0) {
 			w.nthreads = 2; /* (the thread starts below) */

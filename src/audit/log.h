@@ -103,7 +103,11 @@ int tk_audit_trust_add(tk_audit_trust *t, const char *vkey, tk_error *err);
  * signed by a trusted key (the store's listed keys count when t has none
  * or t->trust_listed) and matching the recomputed root at its size, and every mirror
  * or given checkpoint likewise. Returns 0 with rep filled (rep->ok tells
- * the outcome); -1 only when the check itself could not run. */
+ * the outcome); -1 only when the check itself could not run. A caller
+ * that holds a read transaction on s (tk_store_read_begin) has the whole
+ * check read that one snapshot through s alone (a database a server is
+ * still appending to); otherwise it reads the file as it finds it, with
+ * a second connection. */
 int tk_audit_verify_store(tk_store *s, const tk_audit_trust *t,
     tk_audit_report *rep, tk_error *err);
 

@@ -150,6 +150,13 @@ const char *tk_store_path(const tk_store *s);
 int tk_store_event_scan(tk_store *s, int64_t from, int64_t limit,
     tk_event_cb cb, void *arg, tk_error *err);
 
+/* The kind of the event a full verification of the log leaves
+ * (app/audit_verify.c), and the newest one's seq (0 when there is none),
+ * found through an index of those rows only (store_verified.c). */
+#define TK_EVENT_AUDIT_VERIFIED "audit.verified"
+int tk_store_event_latest_verified(tk_store *s, int64_t *seq,
+    tk_error *err);
+
 /* API tokens: only SHA-256 of the token is stored. */
 int tk_store_token_put(tk_store *s, const char *login,
     const unsigned char hash[32], tk_time now, tk_error *err);

@@ -23,5 +23,7 @@ void tk_store_stmt_done(sqlite3_stmt *st);
 int tk_store_fx_schema(tk_store *s, tk_error *err);
 /* The same for the console's sign-in tables (store_signin.c). */
 int tk_store_signin_schema(tk_store *s, tk_error *err);
+/* The same for the index of verification events (store_verified.c). */
+int tk_store_verified_schema(tk_store *s, tk_error *err);
 
 #endif

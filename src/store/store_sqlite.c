@@ -688,6 +688,7 @@ tk_store_open(const char *path, bool create, tk_error *err)
 	}
 	if (set_pragmas(s, err) != 0 || check_schema(s, create, err) != 0 ||
 	    tk_store_fx_schema(s, err) != 0 ||
+	    tk_store_verified_schema(s, err) != 0 ||
 	    tk_store_signin_schema(s, err) != 0 || prepare_all(s, err) != 0 ||
 	    read_data_version(s, &s->data_version, err) != 0)
 		goto fail;
