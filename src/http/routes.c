@@ -42,6 +42,8 @@ enum route {
 	R_ALERTS,
 	R_POLICY,
 	R_EXPLAIN,
+	R_AUDIT_VERIFY,       /* never public: it runs and records a check */
+	R_AUDIT_VERIFICATION,
 	R_AUDIT_CHECKPOINT,
 	R_AUDIT_INCLUSION,
 	R_AUDIT_CONSISTENCY,
@@ -85,6 +87,7 @@ route_methods(enum route r)
 	case R_CASE_RESOLVE:
 	case R_CASE_SIGNALS:
 	case R_EXPLAIN:
+	case R_AUDIT_VERIFY:
 		return M_POST;
 	case R_CONFIRM:
 	case R_CONFIRM_PAGE:
@@ -145,6 +148,10 @@ match(const char *path, const char **id, size_t *idlen)
 		return R_EXPLAIN;
 	if (strcmp(p, "cases") == 0)
 		return R_CASES;
+	if (strcmp(p, "audit/verify") == 0)
+		return R_AUDIT_VERIFY;
+	if (strcmp(p, "audit/verification") == 0)
+		return R_AUDIT_VERIFICATION;
 	if (strcmp(p, "audit/checkpoint") == 0)
 		return R_AUDIT_CHECKPOINT;
 	if (strcmp(p, "audit/proof/inclusion") == 0)
@@ -984,6 +991,29 @@ h_audit(tk_app *app, const char *login, enum route rt,
 	reply(resp, st, 200, out, &err);
 }
 
+/* POST /v1/audit/verify (no body, or an empty JSON object) and GET
+ * /v1/audit/verification: {"verification": the record, or null}. */
+static void
+h_verify(tk_app *app, const char *login, bool run, const tk_http_req *req,
+    tk_http_resp *resp)
+{
+	tk_app_err err;
+	json_t *root = NULL, *out = NULL;
+	tk_jval none;
+	enum tk_status st;
+
+	if (run && req->body_len > 0 && body_parse(req, resp, NULL, 0, &none,
+	    &root) != 0)
+		return;
+	json_decref(root);
+	if (run)
+		st = tk_app_audit_verify(app, login, &out, &err);
+	else
+		st = tk_app_audit_last_verify(app, login, &out, &err);
+	reply(resp, st, 200, st == TK_OK ? json_pack("{s:o}", "verification",
+	    out) : NULL, &err);
+}
+
 static void
 h_policy_put(tk_app *app, const char *login, const tk_http_req *req,
     tk_http_resp *resp)
@@ -1196,6 +1226,10 @@ tk_routes_handle(tk_app *app, const tk_http_req *req, tk_http_resp *resp)
 		break;
 	case R_EXPLAIN:
 		h_explain(app, login, req, resp);
+		break;
+	case R_AUDIT_VERIFY:
+	case R_AUDIT_VERIFICATION:
+		h_verify(app, login, rt == R_AUDIT_VERIFY, req, resp);
 		break;
 	default:
 		reply_fail(resp, TK_ERR_NOT_FOUND, "no such route");

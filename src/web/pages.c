@@ -246,6 +246,10 @@ web_pages(tk_web *w, const tk_http_req *req, const web_session *s,
 		pg_audit(w, req, s, resp);
 		return;
 	}
+	if (strcmp(p, "/audit/verify") == 0 && is(req, "POST")) {
+		pg_audit_verify(w, req, s, resp);
+		return;
+	}
 	if (strcmp(p, "/policy") == 0 && is(req, "GET")) {
 		pg_policy(w, req, s, resp);
 		return;

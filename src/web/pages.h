@@ -52,6 +52,8 @@ void pg_case_preview(tk_web *w, const tk_http_req *req,
     const web_session *s, tk_http_resp *resp);
 void pg_audit(tk_web *w, const tk_http_req *req, const web_session *s,
     tk_http_resp *resp);
+void pg_audit_verify(tk_web *w, const tk_http_req *req,
+    const web_session *s, tk_http_resp *resp);
 void pg_policy(tk_web *w, const tk_http_req *req, const web_session *s,
     tk_http_resp *resp);
 

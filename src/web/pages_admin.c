@@ -1,8 +1,10 @@
 /*
- * pages_admin.c - the read-only pages for auditors and the identity
- * team: GET /audit (the log's latest signed checkpoint, how far the log
- * has grown since, the latest alerts, how to verify it independently)
- * and GET /policy (the policy in force: each tier with its owner, line
+ * pages_admin.c - the pages for auditors and the identity team: GET
+ * /audit (the log's latest signed checkpoint, how far the log has grown
+ * since, the latest verification run on the server, the latest alerts,
+ * how to verify it independently), POST /audit/verify (auditors and
+ * admins: runs the full verification, then 303 back to /audit; a
+ * refusal re-renders the page with the app's message) and GET /policy (the policy in force: each tier with its owner, line
  * and requirements, the deny rules, break-glass, the functions, the text
  * itself, and an explain box: subject + action + signals -> tier,
  * requirements and rule owner).
@@ -20,20 +22,65 @@
 
 #define ALERTS_SHOWN 20
 
-void
-pg_audit(tk_web *w, const tk_http_req *req, const web_session *s,
-    tk_http_resp *resp)
+/* The latest verification (audit_verify.c) for audit.html: "verification"
+ * {intact, size, at, by, bad_seq, bad_kind, detail}, or "not_verified",
+ * or the reason it cannot be read; "can_verify" for auditors and admins
+ * (the same role check as running one). */
+static void
+audit_verification(tk_web *w, const web_session *s, json_t *d, bool *bad)
+{
+	json_t *lv = NULL, *v;
+	tk_app_err err;
+	const char *result;
+	char at[40];
+	json_int_t bad_seq;
+
+	if (tk_app_audit_last_verify(w->app, s->login, &lv, &err) != TK_OK) {
+		pg_set(d, "verify_problem", json_string(err.e.msg), bad);
+		return;
+	}
+	pg_set(d, "can_verify", json_true(), bad);
+	if (!json_is_object(lv)) {
+		pg_set(d, "not_verified", json_true(), bad);
+		json_decref(lv);
+		return;
+	}
+	pg_time((tk_time)json_integer_value(json_object_get(lv, "at_epoch")),
+	    at, sizeof(at));
+	bad_seq = json_integer_value(json_object_get(lv, "bad_seq"));
+	result = json_string_value(json_object_get(lv, "result"));
+	v = json_pack("{s:b, s:O?, s:s, s:O?, s:O?, s:O?, s:O?}", "intact",
+	    result != NULL && strcmp(result, "intact") == 0, "size",
+	    json_object_get(lv, "size"), "at", at, "by",
+	    json_object_get(lv, "by"), "seq", json_object_get(lv, "seq"),
+	    "bad_kind", json_object_get(lv, "bad_kind"), "detail",
+	    json_object_get(lv, "detail"));
+	if (v != NULL && bad_seq > 0)
+		pg_set(v, "bad_seq", json_integer(bad_seq), bad);
+	pg_set(d, "verification", v, bad);
+	json_decref(lv);
+}
+
+/* The audit page; status, alert (a refusal) and notice as the case page
+ * gives them. */
+static void
+audit_page(tk_web *w, const web_session *s, int status, const char *alert,
+    const char *notice, tk_http_resp *resp)
 {
 	json_t *d = pg_data(w, s, "Audit log", "audit"), *cp = NULL;
 	json_t *leaves = NULL, *alerts = NULL, *list;
 	tk_app_err err;
 	bool bad = false;
 
-	(void)req;
 	if (d == NULL) {
 		pg_oom(w, s, resp);
 		return;
 	}
+	if (alert != NULL)
+		pg_set(d, "alert", json_string(alert), &bad);
+	if (notice != NULL)
+		pg_set(d, "notice", json_string(notice), &bad);
+	audit_verification(w, s, d, &bad);
 	if (tk_app_audit_checkpoint(w->app, s->login, &cp, &err) == TK_OK) {
 		json_int_t size = json_integer_value(json_object_get(cp,
 		    "size"));
@@ -86,11 +133,39 @@ pg_audit(tk_web *w, const tk_http_req *req, const web_session *s,
 	if (bad)
 		pg_oom(w, s, resp);
 	else
-		web_page_send(resp, 200, "audit", d);
+		web_page_send(resp, status, "audit", d);
 	json_decref(d);
 	json_decref(cp);
 	json_decref(leaves);
 	json_decref(alerts);
+}
+
+void
+pg_audit(tk_web *w, const tk_http_req *req, const web_session *s,
+    tk_http_resp *resp)
+{
+	const char *done = web_query(req, "done");
+
+	audit_page(w, s, 200, NULL, done != NULL && strcmp(done, "verified") ==
+	    0 ? "The verification finished; its result is below and in the "
+	    "audit log." : NULL, resp);
+}
+
+void
+pg_audit_verify(tk_web *w, const tk_http_req *req, const web_session *s,
+    tk_http_resp *resp)
+{
+	tk_app_err err;
+	json_t *out = NULL;
+
+	(void)req;
+	if (tk_app_audit_verify(w->app, s->login, &out, &err) != TK_OK) {
+		audit_page(w, s, tk_status_http(err.e.status), err.e.msg[0] ?
+		    err.e.msg : "the verification was refused", NULL, resp);
+		return;
+	}
+	json_decref(out);
+	web_redirect(resp, "/audit?done=verified");
 }
 
 /* One line for a tier's requirements. */
