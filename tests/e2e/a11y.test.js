@@ -1,11 +1,12 @@
 // a11y.test.js - axe-core on every console page: the sign-in page (fresh
 // and after a failed attempt), the queues, a case (as an executor, as a
 // verifier and approver, with a refusal's alert), the new case form (with
-// its live preview), break-glass, reviews, audit and the policy page (with an
-// explanation). No serious or critical violation may remain; each is
-// printed with where it is. Also checks what the issue asks of every
-// page: a Content-Security-Policy without inline script, a <main>
-// landmark, an <h1>, and form fields that all have labels.
+// its live preview), break-glass, reviews, audit (also as an auditor, with
+// "Verify now" and after it) and the policy page (with an explanation). No
+// serious or critical violation may remain; each is printed with where it
+// is. Also checks what the issue asks of every page: a
+// Content-Security-Policy without inline script, a <main> landmark, an
+// <h1>, and form fields that all have labels.
 //
 // With TWOKEY_SCREENSHOTS=1 it saves docs/img/break-glass.png.
 
@@ -136,6 +137,27 @@ test('axe: no serious or critical violations on any console page',
 			    're-authentication accepted');
 			assert.ok(await C.alertText(bob), 'no alert');
 			await pageChecks(bob, r, 'case (refused action)');
+		} catch (e) {
+			failures.push(e.message);
+		}
+
+		// the audit page as an auditor sees it: the "Verify now"
+		// button, then the result it leaves and the notice
+		const ictx = await w.context();
+		const ivan = await C.signIn(w, ictx, 'ivan');
+		try {
+			r = await ivan.goto('/audit');
+			const verify = ivan.getByRole('button',
+			    { name: 'Verify now', exact: true });
+			assert.equal(await verify.count(), 1,
+			    'ivan is offered no "Verify now"');
+			await pageChecks(ivan, r, 'audit (auditor)');
+			[r] = await Promise.all([ivan.waitForNavigation(),
+				verify.click()]);
+			assert.equal(r.status(), 200, 'after "Verify now"');
+			assert.match(await ivan.locator('#verification')
+			    .innerText(), /Latest verification: intact/);
+			await pageChecks(ivan, r, 'audit (verified)');
 		} catch (e) {
 			failures.push(e.message);
 		}
