@@ -205,3 +205,58 @@ tk_http_url_check(const tk_conn_config *c, const char *key, const char *url,
 	}
 	return 0;
 }
+
+/* The host of scheme://host[:port][/...] into host ("" when none). */
+void
+tk_url_host(const char *url, char *host, size_t size)
+{
+	const char *p = strstr(url, "://"), *e;
+	size_t n;
+
+	host[0] = '\0';
+	if (p == NULL)
+		return;
+	p += 3;
+	if (*p == '[') {
+		e = strchr(p, ']');
+		if (e == NULL)
+			return;
+		e++;
+	} else {
+		e = p + strcspn(p, ":/?#");
+	}
+	n = (size_t)(e - p);
+	if (n >= size)
+		return;
+	memcpy(host, p, n);
+	host[n] = '\0';
+}
+
+/* 127.0.0.0/8 written as a dotted quad, [::1] or localhost. */
+bool
+tk_host_loopback(const char *h)
+{
+	int parts = 0, digits = 0, val = 0;
+	const char *p;
+
+	if (strcmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0)
+		return true;
+	if (strncmp(h, "127.", 4) != 0)
+		return false;
+	for (p = h; ; p++) {
+		if (*p >= '0' && *p <= '9') {
+			val = val * 10 + (*p - '0');
+			if (++digits > 3 || val > 255)
+				return false;
+		} else if (*p == '.' || *p == '\0') {
+			if (digits == 0)
+				return false;
+			parts++;
+			digits = val = 0;
+			if (*p == '\0')
+				break;
+		} else
+			return false;
+	}
+	return parts == 4;
+}

@@ -54,4 +54,11 @@ void tk_http_resp_free(tk_http_resp *r);
 int tk_http_url_check(const tk_conn_config *c, const char *key,
     const char *url, tk_error *err);
 
+/* The host of scheme://host[:port][/...] into host: "[::1]" keeps its
+ * brackets; "" when there is none or it does not fit. */
+void tk_url_host(const char *url, char *host, size_t size);
+/* True for 127.0.0.0/8 written as a dotted quad (so "127.0.0.1.example"
+ * is not), "[::1]" and "localhost". */
+bool tk_host_loopback(const char *host);
+
 #endif

@@ -16,6 +16,7 @@
  * message prefix) is core/yaml_walk.c's, shared with the org file.
  */
 #include "connectors/directory.h"
+#include "connectors/conn_http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -168,40 +169,13 @@ timeout_value(struct ctx *c, const yaml_node_t *n, int *ms)
 	return 0;
 }
 
-/* The host of scheme://[user@]host[:port][/...], into host. */
-static void
-url_host(const char *url, char *host, size_t size)
-{
-	const char *p = strstr(url, "://"), *e;
-	size_t n;
-
-	host[0] = '\0';
-	if (p == NULL)
-		return;
-	p += 3;
-	if (*p == '[') {
-		e = strchr(p, ']');
-		if (e == NULL)
-			return;
-		e++;
-	} else {
-		e = p + strcspn(p, ":/?#");
-	}
-	n = (size_t)(e - p);
-	if (n >= size)
-		return;
-	memcpy(host, p, n);
-	host[n] = '\0';
-}
-
 static bool
 loopback_url(const char *url)
 {
 	char host[256];
 
-	url_host(url, host, sizeof(host));
-	return strncmp(host, "127.", 4) == 0 ||
-	    strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0;
+	tk_url_host(url, host, sizeof(host));
+	return tk_host_loopback(host);
 }
 
 /* Checks url against a comma-separated list of schemes; no credentials

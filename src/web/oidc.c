@@ -168,61 +168,6 @@ bad:
 /* ------------------------------------------------------------------ */
 /* URLs */
 
-/* The host of scheme://host[:port][/...] into host ("" when none). */
-static void
-url_host(const char *url, char *host, size_t size)
-{
-	const char *p = strstr(url, "://"), *e;
-	size_t n;
-
-	host[0] = '\0';
-	if (p == NULL)
-		return;
-	p += 3;
-	if (*p == '[') {
-		e = strchr(p, ']');
-		if (e == NULL)
-			return;
-		e++;
-	} else {
-		e = p + strcspn(p, ":/?#");
-	}
-	n = (size_t)(e - p);
-	if (n >= size)
-		return;
-	memcpy(host, p, n);
-	host[n] = '\0';
-}
-
-/* 127.0.0.0/8 written as a dotted quad, [::1] or localhost. */
-static bool
-loopback_host(const char *h)
-{
-	int parts = 0, digits = 0, val = 0;
-	const char *p;
-
-	if (strcmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0)
-		return true;
-	if (strncmp(h, "127.", 4) != 0)
-		return false;
-	for (p = h; ; p++) {
-		if (*p >= '0' && *p <= '9') {
-			val = val * 10 + (*p - '0');
-			if (++digits > 3 || val > 255)
-				return false;
-		} else if (*p == '.' || *p == '\0') {
-			if (digits == 0)
-				return false;
-			parts++;
-			digits = val = 0;
-			if (*p == '\0')
-				break;
-		} else
-			return false;
-	}
-	return parts == 4;
-}
-
 /* NULL when url is an https URL (or an http one to a loopback host) with
  * a host, no user information, no fragment and no blank or control
  * character; else what is wrong with it, for a message. */
@@ -249,10 +194,10 @@ url_problem(const char *url)
 		return "carries a user name or password";
 	if (strchr(url, '#') != NULL)
 		return "has a fragment (#...)";
-	url_host(url, host, sizeof(host));
+	tk_url_host(url, host, sizeof(host));
 	if (host[0] == '\0')
 		return "has no host it can be reached at";
-	if (url[4] == ':' && !loopback_host(host))
+	if (url[4] == ':' && !tk_host_loopback(host))
 		return "uses plain http to a host that is not loopback; use "
 		    "https (http is only for 127.0.0.1, ::1 and localhost)";
 	return NULL;

@@ -345,6 +345,11 @@ static const struct bad bad[] = {
 	    "from: a@b.c,\n    user: u, password_file: /p}\n", "dir.yaml:4:11:",
 	    "password would cross the network in clear",
 	    "starttls: true or use smtps://"},
+	/* a name that only starts like a loopback address is not one */
+	{"version: 1\nnotify:\n  smtp: {url: \"smtp://127.0.0.1.example.com"
+	    "\",\n    from: a@b.c, user: u, password_file: /p}\n",
+	    "dir.yaml:4:24:", "password would cross the network in clear",
+	    "starttls: true or use smtps://"},
 	{"version: 1\nnotify:\n  public_url: ftp://x\n", "dir.yaml:3:15:",
 	    "public_url \"ftp://x\" has scheme \"ftp\"", "http,https"},
 	{"version: 1\nnotify:\n  public_url: twokey.example.com\n",
