@@ -60,7 +60,7 @@ wipe_headers(struct curl_slist *h)
 }
 
 void
-tk_http_do(const tk_http_req *q, tk_http_resp *r)
+tk_http_do(const tk_http_call *q, tk_http_reply *r)
 {
 	char cerr[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs = NULL, *n;
@@ -162,7 +162,7 @@ done:
 }
 
 void
-tk_http_resp_free(tk_http_resp *r)
+tk_http_resp_free(tk_http_reply *r)
 {
 	tk_sbuf_free(&r->body);
 }

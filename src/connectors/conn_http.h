@@ -23,7 +23,7 @@ enum tk_http_fate {
 	TK_HTTP_NO_ANSWER     /* connected, maybe sent, no status came back */
 };
 
-typedef struct tk_http_req {
+typedef struct tk_http_call {
 	const char *method;   /* "GET", "POST", "PATCH" */
 	const char *url;
 	const char *headers[TK_HTTP_HEADERS_MAX]; /* "Name: value"; NULL ends */
@@ -31,22 +31,22 @@ typedef struct tk_http_req {
 	size_t body_len;
 	const char *ca_file;  /* NULL: the system's CAs */
 	int timeout_ms;       /* whole exchange, connection included */
-} tk_http_req;
+} tk_http_call;
 
-typedef struct tk_http_resp {
+typedef struct tk_http_reply {
 	enum tk_http_fate fate;
 	long status;          /* HTTP status when ANSWERED, else 0 */
 	tk_sbuf body;         /* the answer, capped at TK_HTTP_ANSWER_MAX
 	                       * (body.truncated set when cut) */
 	int timed_out;        /* the timeout fired */
 	char error[256];      /* what went wrong when not ANSWERED */
-} tk_http_resp;
+} tk_http_reply;
 
 /* Performs the exchange. Never fails as a function: the outcome is in
  * r->fate. The caller calls tk_http_resp_free(r) afterwards. Requires
  * curl_global_init (the connectors call it in open). */
-void tk_http_do(const tk_http_req *q, tk_http_resp *r);
-void tk_http_resp_free(tk_http_resp *r);
+void tk_http_do(const tk_http_call *q, tk_http_reply *r);
+void tk_http_resp_free(tk_http_reply *r);
 
 /* 0 when url starts with http:// or https://, has a host, and holds no
  * space or control character; else -1 with err naming the connector

@@ -190,9 +190,9 @@ scim_close(void *state)
 /* One request to the server. */
 static void
 scim_call(const scim_state *s, const tk_conn_config *cfg, const char *method,
-    const char *url, const tk_sbuf *body, tk_http_resp *r)
+    const char *url, const tk_sbuf *body, tk_http_reply *r)
 {
-	tk_http_req q;
+	tk_http_call q;
 
 	memset(&q, 0, sizeof(q));
 	q.method = method;
@@ -212,7 +212,7 @@ scim_call(const scim_state *s, const tk_conn_config *cfg, const char *method,
 /* The server's own words for a non-2xx answer: the SCIM error's detail,
  * scimType and status (RFC 7644 3.12), or an excerpt of the body. */
 static void
-scim_refusal(const tk_http_resp *r, const char *secret, char *out,
+scim_refusal(const tk_http_reply *r, const char *secret, char *out,
     size_t size)
 {
 	json_t *j, *d, *t;
@@ -252,7 +252,7 @@ scim_find(const scim_state *s, const tk_conn_config *cfg,
     const char *value, scim_obj *o, tk_conn_result *r)
 {
 	tk_sbuf url, filter;
-	tk_http_resp resp;
+	tk_http_reply resp;
 	json_t *j = NULL, *list, *res, *got, *id;
 	char why[400];
 	json_int_t total;
@@ -350,7 +350,7 @@ scim_patch(const scim_state *s, const tk_conn_config *cfg,
     const char *secret, tk_conn_result *r)
 {
 	tk_sbuf url, body;
-	tk_http_resp resp;
+	tk_http_reply resp;
 	char why[400];
 
 	tk_sbuf_init(&url, 8192);
@@ -479,7 +479,7 @@ scim_user_groups(const scim_state *s, const tk_conn_config *cfg,
     const scim_obj *user, const char *subject, tk_conn_result *r)
 {
 	tk_sbuf url, filter;
-	tk_http_resp resp;
+	tk_http_reply resp;
 	json_t *out, *j, *list, *g, *id, *name;
 	char why[400], num[64];
 	json_int_t total;

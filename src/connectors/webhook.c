@@ -162,10 +162,10 @@ sign(const webhook_state *s, const char *ts, const char *body, size_t len,
 static int
 signed_call(const webhook_state *s, const tk_conn_config *cfg,
     const char *method, const char *url, const char *idem,
-    const tk_sbuf *body, tk_http_resp *resp)
+    const tk_sbuf *body, tk_http_reply *resp)
 {
 	char ts[32], sig[65], h_ts[64], h_sig[96], h_idem[TK_REF_MAX + 32];
-	tk_http_req q;
+	tk_http_call q;
 
 	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
 	if (sign(s, ts, body != NULL ? body->p : "", body != NULL ?
@@ -209,7 +209,7 @@ webhook_apply(void *state, const tk_conn_config *cfg, const tk_change *ch,
     tk_conn_result *r)
 {
 	const webhook_state *s = state;
-	tk_http_resp resp;
+	tk_http_reply resp;
 	tk_sbuf body;
 	tk_error err;
 	json_t *j, *msg;
@@ -285,7 +285,7 @@ webhook_status(void *state, const tk_conn_config *cfg, const tk_change *ch,
     tk_conn_result *r)
 {
 	const webhook_state *s = state;
-	tk_http_resp resp;
+	tk_http_reply resp;
 	tk_sbuf url;
 	json_t *j;
 	const char *st;

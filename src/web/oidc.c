@@ -507,8 +507,8 @@ static int
 fetch_json(const tk_oidc *o, const char *url, const char *what,
     json_t **out, tk_error *err)
 {
-	tk_http_req q;
-	tk_http_resp r;
+	tk_http_call q;
+	tk_http_reply r;
 	json_error_t je;
 	json_t *j;
 
@@ -1314,8 +1314,8 @@ exchange(tk_oidc *o, const char *code, const struct pending *p,
 {
 	char tep[OIDC_URL_MAX], excerpt[200];
 	tk_sbuf body, cred, auth;
-	tk_http_req q;
-	tk_http_resp r;
+	tk_http_call q;
+	tk_http_reply r;
 	json_t *j = NULL;
 	const char *it, *e, *ed;
 	int rc = -1;
