@@ -13,7 +13,8 @@
  * JSON views the API returns, the reader connections that serve GET of
  * a case without the mutex (see "Readers" below), and two caches: the
  * rendered case views (under their own mutex) and the stored records of
- * recently used cases (under the mutex).
+ * recently used cases (under the mutex); behind them, the views kept in
+ * the view file for any case read before (see "Stored views").
  */
 #include "app/app.h"
 #include "app/app_int.h"
@@ -40,6 +41,7 @@
 #include "core/b64.h"
 #include "audit/witness.h"
 #include "store/store.h"
+#include "store/store_views.h"
 
 #define ALERTS_MAX 200
 #define ALERT_CHUNK 2048
@@ -112,7 +114,23 @@ struct reader {
 	tk_case work;           /* scratch, under mu */
 	tk_events ev;
 	tk_missing missing;
+	tk_viewdb *views;       /* the view file (see "Stored views") */
+	bool views_failed;      /* could not open it: views are built */
 };
+
+/*
+ * Stored views. Each reader also has a connection to the view file
+ * (store_views.h, DB_PATH VIEWS_SUFFIX): a GET that the view cache
+ * above misses looks there for the view stored under the case's stamp
+ * (the record as committed, its newest event, the org and policy
+ * digests) and still fresh at now, read in the same read transaction as
+ * the stamp; a hit is one indexed row and a copy, with no JSON parsed
+ * or built. A miss builds the view as before and stores it for the next
+ * GET of the same state. Anything that could change the view changes
+ * the stamp, or is the clock, which stale_at covers exactly as for the
+ * cache above; a failure of the file only means building the view.
+ */
+#define VIEWS_SUFFIX "-views"
 
 struct rec_slot {
 	char id[TK_ID_MAX];
@@ -181,6 +199,7 @@ struct tk_app {
 	bool wbusy;             /* a batch transaction is open (vmu) */
 	uint64_t vgen;          /* bumped when one ends (vmu) */
 	tk_org org;
+	char org_digest[65];    /* SHA-256 of the org text, hex (cfg) */
 	tk_policy *policy;
 	char *policy_text;
 	tk_clock_fn clock;
@@ -227,6 +246,11 @@ struct tk_app {
 	tk_events ev_refresh;
 	tk_events ev_op;
 	tk_missing missing;
+	/* views stored in the view file that answered a GET (tests) */
+	atomic_ulong view_hits;
+	/* TK_TEST_HOOKS: TWOKEY_TEST_VIEWS=render builds every view,
+	 * =stored skips only the in-memory cache (test_views.c) */
+	bool no_vcache, no_vstore;
 };
 
 static _Thread_local unsigned reader_slot; /* 1 + index, 0: none yet */
@@ -1087,6 +1111,7 @@ static int
 load_config(tk_app *a, tk_error *err)
 {
 	char *org_text = NULL;
+	unsigned char d[32];
 
 	if (tk_store_config_get(a->store, "org", &org_text, err) != 0) {
 		if (err != NULL && err->status == TK_ERR_NOT_FOUND)
@@ -1099,6 +1124,11 @@ load_config(tk_app *a, tk_error *err)
 		free(org_text);
 		return -1;
 	}
+	if (sha256(org_text, strlen(org_text), d) != 0) {
+		free(org_text);
+		return tk_fail(err, TK_ERR_INTERNAL, "cannot hash the org"), -1;
+	}
+	tk_hex_encode(d, sizeof(d), a->org_digest);
 	free(org_text);
 	if (tk_store_config_get(a->store, "policy", &a->policy_text,
 	    err) != 0) {
@@ -1226,6 +1256,7 @@ readers_close(tk_app *a)
 	for (size_t i = 0; i < READERS; i++) {
 		if (a->readers[i].store != NULL)
 			tk_store_close(a->readers[i].store);
+		tk_viewdb_close(a->readers[i].views);
 		(void)pthread_mutex_destroy(&a->readers[i].mu);
 	}
 	free(a->readers);
@@ -1259,6 +1290,13 @@ reader_get(tk_app *a)
 	if (r->store == NULL) {
 		(void)pthread_mutex_unlock(&r->mu);
 		return NULL;
+	}
+	if (r->views == NULL && !r->views_failed && !a->no_vstore) {
+		char path[sizeof(a->db_path) + sizeof(VIEWS_SUFFIX)];
+		(void)snprintf(path, sizeof(path), "%s%s", a->db_path,
+		    VIEWS_SUFFIX);
+		r->views = tk_viewdb_open(path, &e);
+		r->views_failed = r->views == NULL;
 	}
 	return r;
 }
@@ -1309,6 +1347,14 @@ tk_app_open(const char *db_path, tk_error *err)
 	cf = getenv("TWOKEY_TEST_CLOCK_FILE");
 	if (cf != NULL)
 		(void)tk_strlcpy(a->clock_file, cf, sizeof(a->clock_file));
+#ifdef TK_TEST_HOOKS
+	cf = getenv("TWOKEY_TEST_VIEWS");
+	if (cf != NULL) {
+		a->no_vcache = strcmp(cf, "render") == 0 ||
+		    strcmp(cf, "stored") == 0;
+		a->no_vstore = strcmp(cf, "render") == 0;
+	}
+#endif
 	a->store = tk_store_open(db_path, false, err);
 	if (a->store == NULL)
 		goto fail;
@@ -1708,7 +1754,7 @@ get_job_cached(tk_app *a, const tk_ctx *x, struct get_job *j)
 	struct view_slot *v;
 	bool hit;
 
-	if (!j->text)
+	if (!j->text || a->no_vcache)
 		return false;
 	(void)pthread_mutex_lock(&a->vmu);
 	v = view_slot(a, j->id);
@@ -1821,7 +1867,9 @@ get_job_read(tk_app *a, struct get_job *j)
 	json_t *rec = NULL;
 	tk_error e;
 	uint64_t gen;
-	bool done = false, cacheable;
+	bool done = false, cacheable, stamped = false;
+	unsigned char stamp[TK_VIEW_STAMP_LEN];
+	char salt[2 * sizeof(a->org_digest) + 2];
 
 	if ((r = reader_get(a)) == NULL)
 		return false;
@@ -1842,6 +1890,20 @@ get_job_read(tk_app *a, struct get_job *j)
 	}
 	if (tk_store_read_begin(r->store, &e) != 0)
 		goto out;
+	if (j->text && r->views != NULL) {
+		(void)snprintf(salt, sizeof(salt), "%s/%s", a->policy->digest,
+		    a->org_digest);
+		stamped = tk_store_case_stamp(r->store, j->id, salt, stamp,
+		    &e) == 0;
+		if (stamped && tk_viewdb_get(r->views, j->id, stamp, x.now,
+		    &j->txt, &j->len, &e) == 1) {
+			atomic_fetch_add(&a->view_hits, 1);
+			j->st = TK_OK;
+			tk_store_read_end(r->store);
+			done = true;
+			goto out;
+		}
+	}
 	if (tk_store_case_get(r->store, j->id, &rec, &e) != 0) {
 		if (e.status == TK_ERR_NOT_FOUND) {
 			j->st = not_found(j->id, j->err);
@@ -1869,6 +1931,12 @@ end:
 			get_job_text(a, j, &r->work, x.now, &gen);
 		else
 			get_job_text_nocache(j);
+		/* Stored for the next GET of this state (a failure to store
+		 * it changes nothing). */
+		if (stamped && j->txt != NULL)
+			(void)tk_viewdb_put(r->views, j->id, stamp,
+			    view_stale_at(&r->work, x.now), j->txt, j->len,
+			    &e);
 	}
 out:
 	(void)pthread_rwlock_unlock(&a->cfg);
@@ -3903,6 +3971,12 @@ tk_store *
 app_store(tk_app *a)
 {
 	return a->store;
+}
+
+unsigned long
+app_view_hits(tk_app *a)
+{
+	return atomic_load(&a->view_hits);
 }
 
 tk_ctx

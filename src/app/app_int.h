@@ -68,6 +68,9 @@ bool app_subject(tk_app *a, const char *id, tk_subject *out);
 enum tk_status app_case_read(tk_app *a, const char *id, tk_case *out,
     tk_app_err *err);
 
+/* How many GETs a view stored in the view file answered (app.c; tests). */
+unsigned long app_view_hits(tk_app *a);
+
 /* The manual connector: the executor attests (app.c). */
 enum tk_status app_execute_manual(tk_app *a, const char *actor,
     const char *id, const tk_execute_req *r, json_t **out,

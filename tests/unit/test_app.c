@@ -90,7 +90,8 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const sfx[] = {"", "-wal", "-shm", "-journal",
-	    ".audit-key", ".checkpoints"};
+	    ".audit-key", ".checkpoints", "-views", "-views-wal",
+	    "-views-shm"};
 	char p[160];
 	int64_t count = 0, bad = 0;
 	tk_error err;
