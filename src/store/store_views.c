@@ -10,11 +10,15 @@
  * needs no fsync (WAL with synchronous=NORMAL stays consistent after a
  * crash; at worst recent views are lost and built again).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/store_int.h"
 #include "store/store_views.h"
@@ -101,11 +105,24 @@ tk_viewdb_open(const char *path, tk_error *err)
 	    " stale_at INTEGER NOT NULL,"
 	    " body BLOB NOT NULL);";
 	tk_viewdb *v = calloc(1, sizeof(*v));
+	int fd;
 
 	if (v == NULL) {
 		(void)tk_fail(err, TK_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
+	/* The views hold what the case pages show (subjects, contacts on
+	 * file, justifications): owner-only, like the database. SQLite gives
+	 * its -wal and -shm files the main file's mode. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fchmod(fd, 0600) != 0) {
+		(void)tk_fail(err, TK_ERR_INTERNAL, "view file %.300s: %s",
+		    path, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		goto fail;
+	}
+	(void)close(fd);
 	if (sqlite3_open_v2(path, &v->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		(void)vfail(v, err, "open");

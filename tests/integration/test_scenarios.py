@@ -823,3 +823,25 @@ def test_policy_explain(ctx):
                     {"subject": "jsmith", "action": "password_reset",
                      "signals": ["unusual_geo"], "ticket": "T"})
     assert st == 200 and x["tier"] == "high", (st, x)
+
+
+def test_files_next_to_the_database_are_private(ctx):
+    """The database and the files twokey keeps next to it (the stored
+    case views among them) hold subjects, contacts and justifications:
+    owner-only, whatever the umask the server started with."""
+    import os
+    import stat
+    c = ctx.open_case("alice", "jsmith", "password_reset", ticket="INC-77")
+    st, _ = ctx.api("ivan", "GET", "/v1/cases/%s" % c["id"])
+    assert st == 200
+    st, _ = ctx.api("ivan", "GET", "/v1/cases/%s" % c["id"])
+    assert st == 200
+    base = os.path.basename(ctx.db)
+    seen = []
+    for name in sorted(os.listdir(ctx.data)):
+        if not name.startswith(base):
+            continue
+        mode = stat.S_IMODE(os.stat(os.path.join(ctx.data, name)).st_mode)
+        seen.append(name)
+        assert mode & 0o077 == 0, (name, oct(mode))
+    assert base + "-views" in seen, seen
