@@ -106,7 +106,7 @@ deps:
 # units again under valgrind.
 test: deps
 	@scripts/lint.sh
-	$(MAKE) MODE=asan build units
+	$(MAKE) MODE=asan build units $(BENCH_BIN)
 	$(MAKE) MODE=asan integration
 	$(MAKE) MODE=asan e2e
 	$(MAKE) tsan

@@ -193,9 +193,11 @@ prepare(const tk_ctx *x)
 		.justification = "caller lost their phone", .params = "{}",
 		.delivery = "", .signals = none, .nsignals = 0,
 	};
-	tk_evidence_req e1 = {"registered_factor", "", "pass", "push ok"};
+	/* the TOTP code as the app records it once it checked the code */
+	tk_evidence_req e1 = {"registered_factor", "", "pass", "push ok",
+	    true};
 	tk_evidence_req e2 = {"callback_on_file", "+1 555 0103", "pass",
-	    "called back on file"};
+	    "called back on file", false};
 
 	if (tk_engine_open(x, "alice", "c_0123456789abcdef", &o, &prepared,
 	    &events, &err) != TK_OK ||
