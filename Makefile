@@ -56,7 +56,7 @@ NOTIFY_DRIVER := $(B)/tests/notify_driver
 OIDC_DRIVER := $(B)/tests/oidc_driver
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all build deps test units integration e2e tsan demo bench valgrind-units clean lint
+.PHONY: all build deps test units integration e2e tsan demo bench bench-bins valgrind-units clean lint
 
 all: build
 build: $(B)/twokey
@@ -106,7 +106,7 @@ deps:
 # units again under valgrind.
 test: deps
 	@scripts/lint.sh
-	$(MAKE) MODE=asan build units $(BENCH_BIN)
+	$(MAKE) MODE=asan build units bench-bins
 	$(MAKE) MODE=asan integration
 	$(MAKE) MODE=asan e2e
 	$(MAKE) tsan
@@ -144,6 +144,10 @@ valgrind-units:
 demo: deps
 	$(MAKE) MODE=release build
 	@scripts/demo.sh build/release/twokey
+
+# the benchmarks' binaries, built (not run) by `make test` so a change that
+# breaks them is caught there
+bench-bins: $(BENCH_BIN)
 
 bench: deps
 	@scripts/deps.sh bench
