@@ -2614,6 +2614,7 @@ tk_app_case_evidence(tk_app *a, const char *actor, const char *id,
 struct decide_arg {
 	bool approve;
 	const char *comment;
+	const char *seen; /* the digest the approver read, or NULL */
 };
 
 static enum tk_status
@@ -2621,7 +2622,16 @@ op_decide(const tk_ctx *x, tk_case *c, const char *actor, const void *arg,
     tk_events *ev, tk_error *err)
 {
 	const struct decide_arg *d = arg;
+	char now[2 * TK_DIGEST_LEN + 1];
 
+	if (d->seen != NULL) {
+		tk_hex_encode(c->digest, TK_DIGEST_LEN, now);
+		if (strcmp(d->seen, now) != 0)
+			return tk_fail(err, TK_ERR_WRONG_STATE, "case %s changed "
+			    "after you read it (what you read had digest "
+			    "%.16s..., it is now %.16s...); read it again and "
+			    "decide on what it asks now", c->id, d->seen, now);
+	}
 	return tk_engine_decide(x, c, actor, d->approve, d->comment, ev, err);
 }
 
@@ -2629,7 +2639,16 @@ enum tk_status
 tk_app_case_decide(tk_app *a, const char *actor, const char *id,
     bool approve, const char *comment, json_t **out, tk_app_err *err)
 {
-	struct decide_arg d = {approve, comment ? comment : ""};
+	return tk_app_case_decide_seen(a, actor, id, approve, comment, NULL,
+	    out, err);
+}
+
+enum tk_status
+tk_app_case_decide_seen(tk_app *a, const char *actor, const char *id,
+    bool approve, const char *comment, const char *seen, json_t **out,
+    tk_app_err *err)
+{
+	struct decide_arg d = {approve, comment ? comment : "", seen};
 
 	return case_op(a, actor, id, approve ? "approve" : "deny", op_decide,
 	    &d, out, err);

@@ -175,6 +175,12 @@ enum tk_status tk_app_case_evidence(tk_app *a, const char *actor,
 enum tk_status tk_app_case_decide(tk_app *a, const char *actor,
     const char *id, bool approve, const char *comment, json_t **out,
     tk_app_err *err);
+/* The same, bound to what the approver read (invariant 7): seen is the
+ * case digest (hex) of the view they decided on; when the case has
+ * changed since, wrong_state and nothing is recorded as a decision. */
+enum tk_status tk_app_case_decide_seen(tk_app *a, const char *actor,
+    const char *id, bool approve, const char *comment, const char *seen,
+    json_t **out, tk_app_err *err);
 enum tk_status tk_app_case_patch(tk_app *a, const char *actor,
     const char *id, const tk_patch_req *r, json_t **out, tk_app_err *err);
 enum tk_status tk_app_case_execute(tk_app *a, const char *actor,

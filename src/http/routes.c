@@ -496,6 +496,7 @@ h_approval(tk_app *app, const char *login, const char *id,
 	static const tk_jfield spec[] = {
 		{"decision", TK_JSTR, TK_NAME_MAX, 0, true},
 		{"comment", TK_JSTR, TK_TEXT_MAX, 0, false},
+		{"digest", TK_JSTR, 2 * TK_DIGEST_LEN + 1, 0, false},
 	};
 	tk_jval v[NSPEC(spec)];
 	json_t *root, *out = NULL;
@@ -514,8 +515,9 @@ h_approval(tk_app *app, const char *login, const char *id,
 		    "\"approve\" or \"deny\"");
 		goto done;
 	}
-	st = tk_app_case_decide(app, login, id, approve,
-	    v[1].present ? v[1].s : "", &out, &err);
+	st = tk_app_case_decide_seen(app, login, id, approve,
+	    v[1].present ? v[1].s : "", v[2].present ? v[2].s : NULL, &out,
+	    &err);
 	reply(resp, st, 201, out, &err);
 done:
 	tk_json_vals_free(v, NSPEC(spec));

@@ -448,6 +448,7 @@ post_decide(tk_web *w, const tk_http_req *req, const web_session *s,
 	const char *dec = web_form_get(f, "decision");
 	const char *comment = web_form_get(f, "comment");
 	const char *code = web_form_get(f, "code");
+	const char *seen = web_form_get(f, "digest");
 	json_t *view = NULL;
 	tk_app_err err;
 	bool approve;
@@ -488,8 +489,12 @@ post_decide(tk_web *w, const tk_http_req *req, const web_session *s,
 	} else {
 		json_decref(view);
 	}
-	if (tk_app_case_decide(w->app, s->login, id, approve, comment != NULL ?
-	    comment : "", NULL, &err) != TK_OK) {
+	/* bound to the case as the approver read it (the digest the page's
+	 * form carries): a change since then is refused, not approved
+	 * unseen */
+	if (tk_app_case_decide_seen(w->app, s->login, id, approve,
+	    comment != NULL ? comment : "", seen != NULL && *seen != '\0' ?
+	    seen : NULL, NULL, &err) != TK_OK) {
 		refused(w, s, id, "case", &err, f, resp);
 		return;
 	}

@@ -845,3 +845,21 @@ def test_files_next_to_the_database_are_private(ctx):
         seen.append(name)
         assert mode & 0o077 == 0, (name, oct(mode))
     assert base + "-views" in seen, seen
+
+
+def test_approval_bound_to_the_digest_read(ctx):
+    """Invariant 7 over the API: an approval that names the digest it was
+    read at is refused once the case changed, and counts otherwise."""
+    c = ctx.open_case("alice", "jsmith", "password_reset", ticket="INC-78")
+    cid, seen = c["id"], c["digest"]
+    st, body = ctx.api("alice", "PATCH", "/v1/cases/%s" % cid,
+                       {"params": {"note": "changed"}})
+    assert st == 200, body
+    assert body["digest"] != seen, body
+    expect_error(ctx.api("bob", "POST", "/v1/cases/%s/approvals" % cid,
+                         {"decision": "approve", "digest": seen}),
+                 409, "wrong_state", what="approval of what was read")
+    assert ctx.case("ivan", cid)["approvals"] == []
+    st, body = ctx.api("bob", "POST", "/v1/cases/%s/approvals" % cid,
+                       {"decision": "approve", "digest": body["digest"]})
+    assert st == 201, body

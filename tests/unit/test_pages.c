@@ -305,6 +305,62 @@ test_self_approval_refused(void **state)
 	free(resp.text);
 }
 
+/* Invariant 7 in the console: the decision form carries the digest of
+ * the case as the approver read it, and a change made in between is
+ * refused rather than approved unseen. */
+static void
+test_decision_bound_to_what_was_read(void **state)
+{
+	struct fixture *f = *state;
+	char a[TK_ID_MAX], path[80], dpath[96], digest[72], body[256];
+	const char *p, *e;
+	web_session s;
+	tk_http_resp resp;
+	tk_patch_req pr;
+	json_t *out = NULL, *view = NULL;
+	tk_app_err err;
+
+	open_case(f, "alice", "jsmith", "password_reset", "", a);
+	(void)snprintf(path, sizeof(path), "/cases/%s", a);
+	(void)snprintf(dpath, sizeof(dpath), "/cases/%s/decide", a);
+	session(&s, "bob");
+	run(f, &s, "GET", path, NULL, NULL, &resp);
+	p = strstr(resp.text, "name=\"digest\" value=\"");
+	assert_non_null(p);
+	p += strlen("name=\"digest\" value=\"");
+	e = strchr(p, '"');
+	assert_non_null(e);
+	assert_int_equal(e - p, 64);
+	memcpy(digest, p, 64);
+	digest[64] = '\0';
+	free(resp.text);
+	/* alice changes what is asked after bob read it */
+	memset(&pr, 0, sizeof(pr));
+	pr.params = "{\"note\":\"changed\"}"; /* canonical, as the API
+						     passes it */
+	assert_int_equal(tk_app_case_patch(f->app, "alice", a, &pr, &out,
+	    &err), TK_OK);
+	json_decref(out);
+	(void)snprintf(body, sizeof(body), "decision=approve&comment=ok&"
+	    "digest=%s", digest);
+	run(f, &s, "POST", dpath, NULL, body, &resp);
+	assert_int_equal(resp.status, 409);
+	HAS(&resp, "role=\"alert\"");
+	HAS(&resp, "changed after you read it");
+	free(resp.text);
+	assert_int_equal(tk_app_case_get(f->app, "bob", a, &view, &err),
+	    TK_OK);
+	assert_int_equal(json_array_size(json_object_get(view, "approvals")),
+	    0);
+	/* with the page read again, the decision goes through */
+	(void)snprintf(body, sizeof(body), "decision=approve&comment=ok&"
+	    "digest=%s", json_string_value(json_object_get(view, "digest")));
+	json_decref(view);
+	run(f, &s, "POST", dpath, NULL, body, &resp);
+	assert_int_equal(resp.status, 303);
+	free(resp.text);
+}
+
 static void
 test_contacts_masked(void **state)
 {
@@ -572,6 +628,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_self_approval_refused,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_decision_bound_to_what_was_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contacts_masked, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_execute_and_reauth, setup,
