@@ -470,8 +470,9 @@ tk_store_signin_failures(tk_store *s, const char *remote, tk_time since,
 		return -1;
 	if (B_TEXT(st, 1, remote) != SQLITE_OK ||
 	    B_INT(st, 2, since) != SQLITE_OK) {
+		(void)si_fail(s, err, "count failed sign-ins");
 		sqlite3_finalize(st);
-		return si_fail(s, err, "count failed sign-ins");
+		return -1;
 	}
 	/* The window holds at most a few dozen rows: the throttle stops
 	 * adding to it once it is full. */
@@ -481,8 +482,9 @@ tk_store_signin_failures(tk_store *s, const char *remote, tk_time since,
 		i++;
 	}
 	if (rc != SQLITE_DONE) {
+		(void)si_fail(s, err, "count failed sign-ins");
 		sqlite3_finalize(st);
-		return si_fail(s, err, "count failed sign-ins");
+		return -1;
 	}
 	sqlite3_finalize(st);
 	*n = i;

@@ -196,8 +196,10 @@ case_data(tk_web *w, const web_session *s, const json_t *view,
 	can_exec = eligible_for(view, "execution", s->login);
 	full = can_ev; /* a verifier who needs the numbers sees them */
 	casecopy = json_deep_copy(view);
-	if (casecopy != NULL && !full)
+	if (casecopy != NULL && !full) {
 		mask_case_text(casecopy, contacts, &bad);
+		(void)json_object_del(casecopy, "contacts_on_file");
+	}
 	pg_set(d, "case", casecopy, &bad);
 	pg_set(d, "id", json_string(id), &bad);
 	pg_set(d, "state_label", json_string(pg_state_label(st)), &bad);
@@ -211,9 +213,11 @@ case_data(tk_web *w, const web_session *s, const json_t *view,
 		char m[TK_CONTACT_MAX + 16];
 
 		pg_mask(jstr(v, "value"), m, sizeof(m));
+		/* the full value only for a reader who needs it, so no
+		 * template can show it to anyone else */
 		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s}",
 		    "kind", jstr(v, "kind"), "shown", full ? jstr(v, "value") :
-		    m, "value", jstr(v, "value"))) != 0)
+		    m, "value", full ? jstr(v, "value") : "")) != 0)
 			bad = true;
 	}
 	pg_set(d, "contacts", arr, &bad);
