@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,6 +538,7 @@ h_execute(tk_app *app, const char *login, const char *id,
 	json_t *root, *out = NULL;
 	tk_execute_req r;
 	tk_app_err err;
+	json_t *cred;
 	enum tk_status st;
 
 	if (body_parse(req, resp, spec, NSPEC(spec), v, &root) != 0)
@@ -557,6 +559,25 @@ h_execute(tk_app *app, const char *login, const char *id,
 		r.revoked |= (unsigned)bit;
 	}
 	st = tk_app_case_execute(app, login, id, &r, &out, &err);
+	cred = json_object_get(json_object_get(out, "credential"), "value");
+	if (st == TK_OK && json_is_string(cred)) {
+		/* a walk-in's credential, shown once: the answer's text is
+		 * wiped once sent (resp->secret), and so is this copy */
+		char *text = json_dumps(out, JSON_COMPACT);
+
+		OPENSSL_cleanse((char *)(uintptr_t)json_string_value(cred),
+		    json_string_length(cred));
+		json_decref(out);
+		if (text == NULL) {
+			reply_fail(resp, TK_ERR_INTERNAL, "out of memory");
+			goto done;
+		}
+		resp->status = 200;
+		resp->text = text;
+		resp->text_len = strlen(text);
+		resp->secret = true;
+		goto done;
+	}
 	reply(resp, st, 200, out, &err);
 done:
 	tk_json_vals_free(v, NSPEC(spec));

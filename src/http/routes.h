@@ -53,6 +53,8 @@ typedef struct tk_http_resp {
 	bool console;         /* add the console's security headers: CSP,
 	                         frame, referrer and nosniff, no-store */
 	bool cacheable;       /* static asset: may be cached (not no-store) */
+	bool secret;          /* text holds a secret shown once (a walk-in's
+	                         credential): wiped when it has been sent */
 	char location[1024];  /* Location header ("" none); status 302/303 */
 	char set_cookie[TK_RESP_COOKIES][320]; /* Set-Cookie values, "" none */
 } tk_http_resp;

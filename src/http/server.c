@@ -310,6 +310,23 @@ add_headers(const server *s, struct MHD_Response *r, int status,
 	return ok;
 }
 
+/* A response body that holds a secret, wiped when libmicrohttpd is done
+ * with it. */
+struct secret_body {
+	char *p;
+	size_t len;
+};
+
+static void
+secret_free(void *cls)
+{
+	struct secret_body *b = cls;
+
+	OPENSSL_cleanse(b->p, b->len);
+	free(b->p);
+	free(b);
+}
+
 /* Sends resp: its body (borrowed) or, when text is non-NULL, its
  * ready-made text (malloc'd; always taken over, resp->text cleared). */
 static enum MHD_Result
@@ -328,7 +345,21 @@ send_resp(const server *s, struct MHD_Connection *c, tk_http_resp *resp)
 		text = json_dumps(resp->body, JSON_COMPACT);
 		text_len = text ? strlen(text) : 0;
 	}
-	if (text != NULL) {
+	if (text != NULL && resp->secret) {
+		struct secret_body *b = malloc(sizeof(*b));
+
+		if (b == NULL) {
+			OPENSSL_cleanse(text, text_len);
+			free(text);
+		} else {
+			b->p = text;
+			b->len = text_len;
+			r = MHD_create_response_from_buffer_with_free_callback_cls(
+			    text_len, text, secret_free, b);
+			if (r == NULL)
+				secret_free(b);
+		}
+	} else if (text != NULL) {
 		r = MHD_create_response_from_buffer(text_len, text,
 		    MHD_RESPMEM_MUST_FREE);
 		if (r == NULL)

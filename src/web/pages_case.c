@@ -18,6 +18,8 @@
  *
  * Owns: pg_case and the case and break-glass templates' data.
  */
+#include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -358,6 +360,19 @@ case_data(tk_web *w, const web_session *s, const json_t *view,
 }
 
 /* Renders template name ("case" or "break_glass") for case id. */
+/* Wipes holder's "credential"."value" in place (jansson keeps strings
+ * in its own writable buffers; only their API is const). */
+static void
+wipe_credential(json_t *holder)
+{
+	json_t *v = json_object_get(json_object_get(holder, "credential"),
+	    "value");
+
+	if (json_is_string(v))
+		OPENSSL_cleanse((char *)(uintptr_t)json_string_value(v),
+		    json_string_length(v));
+}
+
 static void
 send_case(tk_web *w, const web_session *s, const char *id, const char *name,
     const struct extra *x, tk_http_resp *resp)
@@ -382,6 +397,12 @@ send_case(tk_web *w, const web_session *s, const char *id, const char *name,
 	else
 		web_page_send(resp, x != NULL && x->status ? x->status : 200,
 		    name, d);
+	if (x != NULL && x->credential != NULL) {
+		/* the page carries a credential shown once: wipe the copy in
+		 * the page data, and have the server wipe the page */
+		wipe_credential(d);
+		resp->secret = true;
+	}
 	json_decref(d);
 	json_decref(view);
 	json_decref(subj);
@@ -542,6 +563,7 @@ post_execute(tk_web *w, const web_session *s, const char *id,
 		    "person in front of you; it is not shown again.";
 		x.credential = cred;
 		send_case(w, s, id, "case", &x, resp);
+		wipe_credential(out);
 	} else {
 		done(resp, id, "execute");
 	}
