@@ -626,3 +626,42 @@ tk_case_from_json(tk_case *c, const json_t *j, tk_error *err)
 	}
 	return r.bad ? -1 : 0;
 }
+
+enum tk_status
+tk_case_params_set(char *dst, size_t size, const char *src, tk_error *err)
+{
+	json_t *j, *v;
+	json_error_t je;
+	const char *key;
+	char *canon;
+	enum tk_status st = TK_OK;
+
+	if (src == NULL || *src == '\0' || strcmp(src, "{}") == 0) {
+		if (tk_strlcpy(dst, "{}", size) != 0)
+			return tk_fail(err, TK_ERR_INVALID, "params do not fit");
+		return TK_OK;
+	}
+	j = json_loads(src, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return tk_fail(err, TK_ERR_INVALID, "params must be a JSON "
+		    "object whose values are strings");
+	}
+	json_object_foreach(j, key, v)
+		if (!json_is_string(v) || *key == '\0' ||
+		    strlen(key) >= TK_NAME_MAX) {
+			json_decref(j);
+			return tk_fail(err, TK_ERR_INVALID, "params: every "
+			    "value must be a string and every key 1 to %d "
+			    "bytes long", TK_NAME_MAX - 1);
+		}
+	canon = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (canon == NULL)
+		return tk_fail(err, TK_ERR_INTERNAL, "out of memory");
+	if (tk_strlcpy(dst, canon, size) != 0)
+		st = tk_fail(err, TK_ERR_INVALID, "params are too long (at "
+		    "most %zu bytes)", size - 1);
+	free(canon);
+	return st;
+}

@@ -138,4 +138,12 @@ json_t *tk_require_to_json(const tk_require *r);
  * cap. Returns -1 with err filled on a malformed record. */
 int tk_case_from_json(tk_case *c, const json_t *j, tk_error *err);
 
+/* Stores params text (a JSON object of strings; NULL or "" = "{}") in
+ * dst in the canonical form the record keeps and the digest covers
+ * (compact, keys sorted), so the digest of a case read back is the one
+ * it was made with. TK_ERR_INVALID when it is not such an object or
+ * does not fit. */
+enum tk_status tk_case_params_set(char *dst, size_t size, const char *src,
+    tk_error *err);
+
 #endif

@@ -562,8 +562,8 @@ tk_engine_open(const tk_ctx *x, const char *actor, const char *id,
 	    r->reason_code, "reason_code", err)) ||
 	    (st = set_field(c->justification, sizeof(c->justification),
 	    r->justification, "justification", err)) ||
-	    (st = set_field(c->params, sizeof(c->params),
-	    empty(r->params) ? "{}" : r->params, "params", err)) ||
+	    (st = tk_case_params_set(c->params, sizeof(c->params),
+	    r->params, err)) ||
 	    (st = set_field(c->delivery, sizeof(c->delivery), r->delivery,
 	    "delivery", err)) ||
 	    (st = set_field(c->requester, sizeof(c->requester), actor,
@@ -860,8 +860,8 @@ tk_engine_patch(const tk_ctx *x, tk_case *c, const char *actor,
 	    r->subject, "subject", err))) ||
 	    (r->action && (st = set_field(n.action, sizeof(n.action),
 	    r->action, "action", err))) ||
-	    (r->params && (st = set_field(n.params, sizeof(n.params),
-	    r->params, "params", err))) ||
+	    (r->params && (st = tk_case_params_set(n.params,
+	    sizeof(n.params), r->params, err))) ||
 	    (r->delivery && (st = set_field(n.delivery, sizeof(n.delivery),
 	    r->delivery, "delivery", err))) ||
 	    (r->channel && (st = set_field(n.channel, sizeof(n.channel),

@@ -322,6 +322,45 @@ test_signal_extends_hold(void **state)
 	free(c);
 }
 
+/* params are stored in the canonical form the digest covers, whatever
+ * form the caller used, so the case reads back with the same digest. */
+static void
+test_params_canonical(void **state)
+{
+	tk_case c, back;
+	tk_ctx x = at(T0);
+	tk_open_req r = {0};
+	tk_events ev = {0};
+	tk_error err;
+	json_t *j;
+	static const char *const bad[] = {
+		"[]", "{\"a\": 1}", "{\"a\": \"1\", \"a\": \"2\"}", "{",
+		"{\"\": \"x\"}",
+	};
+	(void)state;
+
+	r.subject = "jsmith";
+	r.action = "password_reset";
+	r.channel = "phone";
+	r.reason_code = "forgot_password";
+	r.params = "{ \"b\": \"2\",  \"a\": \"1\" }";
+	assert_int_equal(tk_engine_open(&x, "alice", "c_1", &r, &c, &ev, &err),
+	    TK_OK);
+	assert_string_equal(c.params, "{\"a\":\"1\",\"b\":\"2\"}");
+	j = tk_case_to_json(&c);
+	assert_non_null(j);
+	assert_int_equal(tk_case_from_json(&back, j, &err), 0);
+	assert_memory_equal(back.digest, c.digest, TK_DIGEST_LEN);
+	json_decref(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ev.n = 0;
+		r.params = bad[i];
+		assert_int_equal(tk_engine_open(&x, "alice", "c_2", &r, &c, &ev,
+		    &err), TK_ERR_INVALID);
+		assert_non_null(strstr(err.msg, "params"));
+	}
+}
+
 static void
 test_standard_password_reset(void **state)
 {
@@ -988,6 +1027,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_params_canonical),
 		cmocka_unit_test(test_standard_password_reset),
 		cmocka_unit_test(test_critical_mfa_reset),
 		cmocka_unit_test(test_ready_window_expires),
