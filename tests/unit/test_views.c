@@ -26,6 +26,8 @@
 #include "store/store.h"
 
 #define T0 ((tk_time)1795000000)
+
+#include "app_fixture.h"
 #define MAX_CASES 8
 
 struct fixture {
@@ -43,68 +45,6 @@ static tk_time
 test_clock(void *arg)
 {
 	return ((struct fixture *)arg)->now;
-}
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		(void)fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf != NULL)
-		buf[n] = '\0';
-	(void)fclose(f);
-	return buf;
-}
-
-static int
-init_db(const char *path)
-{
-	char *org = slurp("examples/demo/org.yaml");
-	char *pol = slurp("examples/demo/policy.yaml");
-	tk_store *s = NULL;
-	tk_event_row row;
-	tk_error err;
-	json_t *data = json_pack("{s:s}", "detail", "test database");
-	int rc = -1;
-
-	memset(&row, 0, sizeof(row));
-	if (org == NULL || pol == NULL || data == NULL)
-		goto out;
-	s = tk_store_open(path, true, &err);
-	if (s == NULL)
-		goto out;
-	if (tk_store_begin(s, &err) != 0 ||
-	    tk_store_config_put(s, "org", org, &err) != 0 ||
-	    tk_store_config_put(s, "policy", pol, &err) != 0 ||
-	    tk_store_event_append(s, T0, "", "store.initialized", "system",
-	    false, data, &row, &err) != 0 ||
-	    tk_store_commit(s, &err) != 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc != 0 && s != NULL)
-		fprintf(stderr, "init: %s\n", err.msg);
-	tk_event_row_clear(&row);
-	json_decref(data);
-	if (s != NULL)
-		tk_store_close(s);
-	free(org);
-	free(pol);
-	return rc;
 }
 
 static tk_app *
