@@ -395,3 +395,27 @@ tk_conn_name_index(const char *const *names, int n, const char *name)
 			return i;
 	return -1;
 }
+
+void
+tk_conn_list_add(char *list, size_t size, const char *name, int *more)
+{
+	size_t off = strlen(list);
+
+	if (off + strlen(name) + 3 > size) {
+		(*more)++;
+		return;
+	}
+	(void)snprintf(list + off, size - off, "%s%s", off > 0 ? ", " : "",
+	    name);
+}
+
+const char *
+tk_conn_list_show(const char *list, int more, char *buf, size_t size)
+{
+	if (list[0] == '\0')
+		return "none";
+	if (more == 0)
+		return list;
+	(void)snprintf(buf, size, "%s and %d more", list, more);
+	return buf;
+}

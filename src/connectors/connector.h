@@ -168,4 +168,11 @@ int tk_conn_name_index(const char *const *names, int n, const char *name);
 void tk_conn_result_set(tk_conn_result *r, enum tk_conn_outcome o,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* For messages about group changes: appends name to a ", " list while it
+ * fits in size and counts the rest in *more; then shows the list as
+ * "none", the names, or "names and N more" (in buf when needed). */
+void tk_conn_list_add(char *list, size_t size, const char *name, int *more);
+const char *tk_conn_list_show(const char *list, int more, char *buf,
+    size_t size);
+
 #endif

@@ -1110,32 +1110,6 @@ op_group(struct ld_sess *s, const struct ld_user *u, enum tk_conn_op op,
 	refused(r, add ? "group add" : "group remove", gdn, rc, diag);
 }
 
-/* Appends name to a ", " list while it fits in size; counts the rest in
- * *more. */
-static void
-list_add(char *list, size_t size, const char *name, int *more)
-{
-	size_t off = strlen(list);
-
-	if (off + strlen(name) + 3 > size) {
-		(*more)++;
-		return;
-	}
-	snprintf(list + off, size - off, "%s%s", off > 0 ? ", " : "", name);
-}
-
-/* The list for a message: "none", the names, or "names and N more". */
-static const char *
-list_show(const char *list, int more, char *buf, size_t size)
-{
-	if (list[0] == '\0')
-		return "none";
-	if (more == 0)
-		return list;
-	snprintf(buf, size, "%s and %d more", list, more);
-	return buf;
-}
-
 /* Searches group_base for every group whose member attribute holds val,
  * asking for the attribute that names a group. 0: *res holds them (the
  * caller frees it). -1: FAILED in r (only a search was sent). Every group
@@ -1279,7 +1253,7 @@ op_reactivate(struct ld_sess *s, const struct ld_user *u,
 		    sizeof(name));
 		if (k >= 0) {
 			seen[k] = true;
-			list_add(kept, sizeof(kept), name, &more_kept);
+			tk_conn_list_add(kept, sizeof(kept), name, &more_kept);
 			continue;
 		}
 		mod_set(&m, LDAP_MOD_DELETE, st->member_attr, val, strlen(val));
@@ -1289,12 +1263,12 @@ op_reactivate(struct ld_sess *s, const struct ld_user *u,
 		if (rc == LDAP_SUCCESS || rc == LDAP_NO_SUCH_ATTRIBUTE) {
 			/* no such attribute: someone removed it meanwhile */
 			nrm++;
-			list_add(removed, sizeof(removed), name, &more_rm);
+			tk_conn_list_add(removed, sizeof(removed), name, &more_rm);
 			continue;
 		}
 		if (nrm > 0)
 			snprintf(before, sizeof(before), "already removed from "
-			    "%s", list_show(removed, more_rm, b1, sizeof(b1)));
+			    "%s", tk_conn_list_show(removed, more_rm, b1, sizeof(b1)));
 		else
 			snprintf(before, sizeof(before), "no other group was "
 			    "changed");
@@ -1316,20 +1290,20 @@ op_reactivate(struct ld_sess *s, const struct ld_user *u,
 	ldap_msgfree(res);
 	for (i = 0; i < nkeep; i++)
 		if (!seen[i])
-			list_add(absent, sizeof(absent), keep[i], &more_abs);
+			tk_conn_list_add(absent, sizeof(absent), keep[i], &more_abs);
 	op_lock(s, u, TK_OP_REACTIVATE, &lr);
 	if (lr.outcome != TK_CONN_DONE) {
 		tk_conn_result_set(r, lr.outcome, "reactivate: groups removed "
 		    "first: %s (kept: %s); then enabling the account: %s",
-		    list_show(removed, more_rm, b1, sizeof(b1)),
-		    list_show(kept, more_kept, b2, sizeof(b2)), lr.message);
+		    tk_conn_list_show(removed, more_rm, b1, sizeof(b1)),
+		    tk_conn_list_show(kept, more_kept, b2, sizeof(b2)), lr.message);
 		return;
 	}
 	tk_conn_result_set(r, TK_CONN_DONE, "%s; groups removed: %s; kept: "
-	    "%s%s%s%s", lr.message, list_show(removed, more_rm, b1,
-	    sizeof(b1)), list_show(kept, more_kept, b2, sizeof(b2)),
+	    "%s%s%s%s", lr.message, tk_conn_list_show(removed, more_rm, b1,
+	    sizeof(b1)), tk_conn_list_show(kept, more_kept, b2, sizeof(b2)),
 	    absent[0] != '\0' ? "; not a member of " : "",
-	    absent[0] != '\0' ? list_show(absent, more_abs, b3, sizeof(b3)) :
+	    absent[0] != '\0' ? tk_conn_list_show(absent, more_abs, b3, sizeof(b3)) :
 	    "", absent[0] != '\0' ? ", not added (reactivation never "
 	    "grants; a role_grant case does)" : "");
 }

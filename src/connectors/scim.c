@@ -440,32 +440,6 @@ is_member(json_t *group, const char *id)
 	return 0;
 }
 
-/* Appends name to a ", " list while it fits in size; counts the rest in
- * *more. */
-static void
-list_add(char *list, size_t size, const char *name, int *more)
-{
-	size_t off = strlen(list);
-
-	if (off + strlen(name) + 3 > size) {
-		(*more)++;
-		return;
-	}
-	snprintf(list + off, size - off, "%s%s", off > 0 ? ", " : "", name);
-}
-
-/* The list for a message: "none", the names, or "names and N more". */
-static const char *
-list_show(const char *list, int more, char *buf, size_t size)
-{
-	if (list[0] == '\0')
-		return "none";
-	if (more == 0)
-		return list;
-	snprintf(buf, size, "%s and %d more", list, more);
-	return buf;
-}
-
 /* Every group user id is a member of, read page by page with GET
  * /Groups?filter=members[value eq "ID"] before anything is changed (a
  * removal would shift later pages). Returns a new array of {id,
@@ -618,7 +592,7 @@ scim_prune_groups(const scim_state *s, const tk_conn_config *cfg,
 		k = tk_conn_name_index(keep, nkeep, gname);
 		if (k >= 0) {
 			seen[k] = true;
-			list_add(kept, size, gname, &more_kept);
+			tk_conn_list_add(kept, size, gname, &more_kept);
 			continue;
 		}
 		tk_sbuf_init(&ops, 8192);
@@ -626,12 +600,12 @@ scim_prune_groups(const scim_state *s, const tk_conn_config *cfg,
 		scim_patch(s, cfg, "Groups", gid, &ops, "removed", NULL, &lr);
 		if (lr.outcome == TK_CONN_DONE) {
 			nrm++;
-			list_add(removed, size, gname, &more_rm);
+			tk_conn_list_add(removed, size, gname, &more_rm);
 			continue;
 		}
 		if (nrm > 0)
 			snprintf(before, sizeof(before), "already removed from "
-			    "%s", list_show(removed, more_rm, b1, sizeof(b1)));
+			    "%s", tk_conn_list_show(removed, more_rm, b1, sizeof(b1)));
 		else
 			snprintf(before, sizeof(before), "no other group was "
 			    "changed");
@@ -645,16 +619,16 @@ scim_prune_groups(const scim_state *s, const tk_conn_config *cfg,
 	json_decref(groups);
 	for (k = 0; k < nkeep; k++)
 		if (!seen[k])
-			list_add(absent, size, keep[k], &more_abs);
+			tk_conn_list_add(absent, size, keep[k], &more_abs);
 	/* the lists as they will be shown ("none", "... and N more") */
-	snprintf(b1, sizeof(b1), "%s", list_show(removed, more_rm, before,
+	snprintf(b1, sizeof(b1), "%s", tk_conn_list_show(removed, more_rm, before,
 	    sizeof(before)));
 	(void)tk_strlcpy(removed, b1, size);
-	snprintf(b2, sizeof(b2), "%s", list_show(kept, more_kept, before,
+	snprintf(b2, sizeof(b2), "%s", tk_conn_list_show(kept, more_kept, before,
 	    sizeof(before)));
 	(void)tk_strlcpy(kept, b2, size);
 	if (absent[0] != '\0') {
-		snprintf(b3, sizeof(b3), "%s", list_show(absent, more_abs,
+		snprintf(b3, sizeof(b3), "%s", tk_conn_list_show(absent, more_abs,
 		    before, sizeof(before)));
 		(void)tk_strlcpy(absent, b3, size);
 	}
