@@ -24,32 +24,10 @@
 #include "store/store.h"
 #include "web/web_int.h"
 
+#define T0 ((tk_time)time(NULL))
+#include "../tests/unit/app_fixture.h"
+
 #define THREADS 4
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		(void)fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf != NULL)
-		buf[n] = '\0';
-	(void)fclose(f);
-	return buf;
-}
 
 /* The demo org with n more subjects u0..u(n-1). */
 static char *
@@ -77,37 +55,6 @@ make_org(int n)
 		    "kind: person, manager: henry, contacts: [{phone: \"+1 555 "
 		    "%07d\"}, {email: u%d@example.com}]}\n", i, i, i);
 	return out;
-}
-
-static int
-init_db(const char *path, const char *org)
-{
-	char *pol = slurp("examples/demo/policy.yaml");
-	tk_store *s;
-	tk_event_row row;
-	tk_error err;
-	json_t *data = json_pack("{s:s}", "detail", "bench database");
-	int rc = -1;
-
-	memset(&row, 0, sizeof(row));
-	s = pol != NULL && data != NULL ? tk_store_open(path, true, &err) :
-	    NULL;
-	if (s != NULL && tk_store_begin(s, &err) == 0 &&
-	    tk_store_config_put(s, "org", org, &err) == 0 &&
-	    tk_store_config_put(s, "policy", pol, &err) == 0 &&
-	    tk_store_event_append(s, time(NULL), "", "store.initialized",
-	    "system", false, data, &row, &err) == 0 &&
-	    tk_store_commit(s, &err) == 0)
-		rc = 0;
-	else
-		fprintf(stderr, "bench_console: init: %s\n", s ? err.msg :
-		    "cannot open the store");
-	tk_event_row_clear(&row);
-	json_decref(data);
-	if (s != NULL)
-		tk_store_close(s);
-	free(pol);
-	return rc;
 }
 
 struct opener {
@@ -253,7 +200,7 @@ main(int argc, char **argv)
 	}
 	(void)snprintf(db, sizeof(db), "%s/bench.db", dir);
 	org = make_org(subjects);
-	if (org == NULL || init_db(db, org) != 0)
+	if (org == NULL || init_db_with(db, org) != 0)
 		goto out;
 	app = tk_app_open(db, &err);
 	if (app == NULL) {

@@ -2,8 +2,8 @@
  * app_fixture.h - what the app-layer unit tests share: reading a file
  * whole, and a database made as `twokey init` makes it (the demo org and
  * policy in their config rows and a store.initialized event at T0).
- * Static functions for the test files that include it; the file defines
- * T0 before including it.
+ * Static functions (a file may use only some) for the test and bench files
+ * that include it; the file defines T0 before including it.
  */
 #ifndef TK_TEST_APP_FIXTURE_H
 #define TK_TEST_APP_FIXTURE_H
@@ -15,7 +15,7 @@
 
 #include "store/store.h"
 
-static char *
+static __attribute__((unused)) char *
 slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -41,10 +41,13 @@ slurp(const char *path)
 }
 
 /* What `twokey init` does: config texts and a store.initialized event. */
-static int
-init_db(const char *path)
+/* The database at path with org_text as its org file (NULL: the demo
+ * org) and the demo policy. */
+static __attribute__((unused)) int
+init_db_with(const char *path, const char *org_text)
 {
-	char *org = slurp("examples/demo/org.yaml");
+	char *org = org_text != NULL ? strdup(org_text) :
+	    slurp("examples/demo/org.yaml");
 	char *pol = slurp("examples/demo/policy.yaml");
 	tk_store *s = NULL;
 	tk_event_row row;
@@ -76,6 +79,12 @@ out:
 	free(org);
 	free(pol);
 	return rc;
+}
+
+static __attribute__((unused)) int
+init_db(const char *path)
+{
+	return init_db_with(path, NULL);
 }
 
 #endif

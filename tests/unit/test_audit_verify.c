@@ -34,6 +34,8 @@
 #include "store/store.h"
 
 #define T0 ((tk_time)1795000000)
+
+#include "app_fixture.h"
 #define FILLER 3000 /* events in the log before most tests start */
 /* ... and before the test while writing: past the first chunk the
  * verification walks (16384 rows), so the walk ends in a later one. */
@@ -55,35 +57,10 @@ test_clock(void *arg)
 	return ((struct fixture *)arg)->now;
 }
 
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		(void)fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf != NULL)
-		buf[n] = '\0';
-	(void)fclose(f);
-	return buf;
-}
-
 /* What `twokey init` does (config texts, the log's key, a first event),
  * plus FILLER events so a walk over the log takes a moment. */
 static int
-init_db(struct fixture *f)
+init_keyed_db(struct fixture *f)
 {
 	char *org = slurp("examples/demo/org.yaml");
 	char *pol = slurp("examples/demo/policy.yaml");
@@ -165,7 +142,7 @@ setup_n(void **state, int filler)
 	(void)snprintf(f->mirror, sizeof(f->mirror), "%s.checkpoints",
 	    f->path);
 	f->now = T0;
-	if (init_db(f) != 0 || app_start(f) != 0)
+	if (init_keyed_db(f) != 0 || app_start(f) != 0)
 		return -1;
 	*state = f;
 	return 0;
